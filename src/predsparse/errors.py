@@ -1,0 +1,15 @@
+"""The one exception type for bad input: a single clear line naming the value and the rule.
+
+This module is a leaf: every part of the project may import it, and it imports nothing of the project.
+The command line turns it into one line on stderr and exit code 2.
+"""
+
+
+class InputError(ValueError):
+    """Bad input from a user: the message names the offending value and the rule it breaks."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`InputError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise InputError(message)
