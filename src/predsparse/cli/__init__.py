@@ -1,0 +1,25 @@
+"""The ``predsparse`` command: one subcommand (group) per capability."""
+
+from __future__ import annotations
+
+import click
+
+from predsparse import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="predsparse")
+def main() -> None:
+    """Pre-defined sparse neural networks: patterns, sparse training, Morse data, hardware model, search."""
+
+
+def _register() -> None:
+    # Each capability lives in its own module; importing them here keeps `predsparse --help` complete.
+    from predsparse.cli import demo_cmd, hw_cmd, morse_cmd, pattern_cmd, search_cmd, sweep_cmd, train_cmd
+
+    for mod in (train_cmd, pattern_cmd, morse_cmd, hw_cmd, sweep_cmd, search_cmd, demo_cmd):
+        for cmd in mod.COMMANDS:
+            main.add_command(cmd)
+
+
+_register()

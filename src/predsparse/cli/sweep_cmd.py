@@ -1,0 +1,7 @@
+"""`predsparse sweep` commands."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
