@@ -1,0 +1,123 @@
+"""The three sparse training operations over present edges only, and their dispatch.
+
+For a junction with edges ``(rows[e], cols[e])`` (sorted by right neuron, then left neuron) and
+weights ``w[e]``:
+
+- forward  ``y[b, j]  = sum_{e: rows[e]=j} w[e] x[b, cols[e]]``        (FF)
+- grad_input ``gx[b, k] = sum_{e: cols[e]=k} w[e] g[b, rows[e]]``      (BP)
+- grad_weight ``gw[e] = sum_b g[b, rows[e]] x[b, cols[e]]``            (UP)
+
+Each costs ``2 * batch * |W|`` FLOPs and memory proportional to ``|W|``; the dense ``(n, p)``
+matrix is never formed. ``TorchCSR`` uses torch's CSR kernels (CPU and CUDA). Faster backends
+register themselves in :data:`BACKENDS` and are picked by :func:`select_backend`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+
+warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implicitly disabled.*")
+
+
+class SparseIndex(Protocol):
+    """What a backend needs from a layer: its index buffers (on the layer's device)."""
+
+    n_in: int
+    n_out: int
+    rows: torch.Tensor  # (|W|,) right neuron per edge
+    cols: torch.Tensor  # (|W|,) left neuron per edge
+    crow: torch.Tensor  # (n_out + 1,) CSR row pointer
+    t_perm: torch.Tensor  # (|W|,) edge order sorted by left neuron
+    t_crow: torch.Tensor  # (n_in + 1,) CSR row pointer of the transpose
+    in_degree: int  # fixed in-degree, or 0 when degrees vary
+
+
+class Backend(Protocol):
+    name: str
+
+    def supports(self, idx: SparseIndex, x: torch.Tensor) -> bool: ...
+    def forward(self, idx: SparseIndex, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor: ...
+    def grad_input(self, idx: SparseIndex, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor: ...
+    def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class TorchCSR:
+    """torch's CSR SpMM and ``sampled_addmm``: portable (CPU and CUDA), the reference fallback."""
+
+    name = "torch-csr"
+
+    def supports(self, idx: SparseIndex, x: torch.Tensor) -> bool:
+        return True
+
+    def forward(self, idx: SparseIndex, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        a = torch.sparse_csr_tensor(idx.crow, idx.cols, w, (idx.n_out, idx.n_in))
+        return (a @ x.t()).t()
+
+    def grad_input(self, idx: SparseIndex, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        at = torch.sparse_csr_tensor(idx.t_crow, idx.rows[idx.t_perm], w[idx.t_perm], (idx.n_in, idx.n_out))
+        return (at @ g.t()).t()
+
+    def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        a = torch.sparse_csr_tensor(
+            idx.crow, idx.cols, torch.zeros(idx.cols.numel(), dtype=g.dtype, device=g.device), (idx.n_out, idx.n_in)
+        )
+        return torch.sparse.sampled_addmm(a, g.t().contiguous(), x.contiguous(), beta=0.0).values()
+
+
+BACKENDS: dict[str, Backend] = {"torch": TorchCSR()}
+# Order in which "auto" tries backends; faster ones insert themselves at the front.
+AUTO_ORDER: list[str] = ["torch"]
+
+
+def register_backend(key: str, backend: Backend, *, prefer: bool = True) -> None:
+    """Make ``backend`` available as ``key``; ``prefer`` puts it first for ``backend="auto"``."""
+    BACKENDS[key] = backend
+    if key in AUTO_ORDER:
+        AUTO_ORDER.remove(key)
+    AUTO_ORDER.insert(0 if prefer else len(AUTO_ORDER), key)
+
+
+def select_backend(name: str, idx: SparseIndex, x: torch.Tensor) -> Backend:
+    """The backend called ``name``, or for ``"auto"`` the first in :data:`AUTO_ORDER` that supports the call."""
+    if name != "auto":
+        try:
+            b = BACKENDS[name]
+        except KeyError:
+            from predsparse.errors import InputError
+
+            raise InputError(f"sparse backend {name!r} is not one of {['auto', *BACKENDS]}") from None
+        if b.supports(idx, x):
+            return b
+        return BACKENDS["torch"]
+    for key in AUTO_ORDER:
+        if BACKENDS[key].supports(idx, x):
+            return BACKENDS[key]
+    return BACKENDS["torch"]
+
+
+class SparseMatmul(torch.autograd.Function):
+    """``y = x @ (W*M).T`` over present edges only; gradients for ``x`` and the edge weights."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, idx: SparseIndex, backend: str) -> torch.Tensor:  # type: ignore[override]
+        b = select_backend(backend, idx, x)
+        ctx.idx, ctx.backend = idx, b
+        ctx.save_for_backward(x, w)
+        return b.forward(idx, x, w)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        x, w = ctx.saved_tensors
+        b: Backend = ctx.backend
+        g = g.contiguous()
+        gx = b.grad_input(ctx.idx, g, w) if ctx.needs_input_grad[0] else None
+        gw = b.grad_weight(ctx.idx, g, x) if ctx.needs_input_grad[1] else None
+        return gx, gw, None, None
+
+
+sparse_matmul: Callable[..., torch.Tensor] = SparseMatmul.apply

@@ -1,0 +1,346 @@
+"""Pattern generators: random, structured, clash-free (types 1/2/3, memory dither), fully connected.
+
+Notation follows ``design/patterns.md``: ``p = n_in`` left neurons, ``n = n_out`` right neurons,
+``d_out`` edges per left neuron, ``d_in = p d_out / n`` per right neuron, parallelism ``z``,
+memory depth ``D = p / z``. Every generator is seeded and validated before any work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from predsparse.errors import InputError
+from predsparse.patterns.core import Pattern, check_size
+
+
+# --- validation ------------------------------------------------------------------------------
+def in_degree_for(n_in: int, n_out: int, out_degree: int) -> int:
+    """``d_in = n_in * d_out / n_out``, which must be a whole number (fixed-degree patterns)."""
+    check_size(n_in, "n_in")
+    check_size(n_out, "n_out")
+    check_size(out_degree, "out_degree")
+    if out_degree > n_out:
+        raise InputError(f"out_degree {out_degree} exceeds n_out {n_out}: a left neuron has at most n_out edges")
+    if (n_in * out_degree) % n_out:
+        raise InputError(
+            f"d_in = n_in*d_out/n_out = {n_in}*{out_degree}/{n_out} = {n_in * out_degree / n_out:g} is not whole: "
+            "choose d_out so that n_out divides n_in*d_out"
+        )
+    return n_in * out_degree // n_out
+
+
+# --- random ----------------------------------------------------------------------------------
+def random(n_in: int, n_out: int, *, density: float | None = None, edges: int | None = None, seed: int = 0) -> Pattern:
+    """Exactly ``edges`` (or ``round(density * n_in * n_out)``) edges placed uniformly at random.
+
+    Degrees vary; neurons left without edges are reported by :meth:`Pattern.dead_neurons`, not an error.
+    """
+    check_size(n_in, "n_in")
+    check_size(n_out, "n_out")
+    total = n_in * n_out
+    if (density is None) == (edges is None):
+        raise InputError("give exactly one of density or edges for a random pattern")
+    if density is not None:
+        if not (isinstance(density, (int, float)) and np.isfinite(density) and 0 < density <= 1):
+            raise InputError(f"density {density!r} is outside (0, 1]")
+        edges = int(round(density * total))
+        if edges == 0:
+            raise InputError(f"density {density} of {n_out}x{n_in} gives 0 edges: a pattern needs at least one edge")
+    assert edges is not None
+    check_size(edges, "edges")
+    if edges > total:
+        raise InputError(f"edges {edges} exceeds n_in*n_out = {total}")
+    rng = np.random.default_rng(seed)
+    if edges > total // 2:
+        keep = np.ones(total, dtype=bool)
+        keep[rng.choice(total, size=total - edges, replace=False)] = False
+        flat = np.flatnonzero(keep)
+    else:
+        flat = np.sort(rng.choice(total, size=edges, replace=False))
+    rows, cols = np.divmod(flat.astype(np.int64), n_in)
+    return Pattern(n_in, n_out, rows, cols, kind="random", params={"edges": edges, "seed": seed})
+
+
+# --- structured ------------------------------------------------------------------------------
+def structured(n_in: int, n_out: int, out_degree: int, *, seed: int = 0) -> Pattern:
+    """Every left neuron has ``d_out`` edges, every right neuron ``d_in``, no repeated edge.
+
+    Random biregular bipartite graph by stub matching, duplicates repaired by degree-preserving edge
+    swaps. Above half density the complement (also biregular) is drawn instead, so the repair never
+    struggles on dense cases.
+    """
+    d_in = in_degree_for(n_in, n_out, out_degree)
+    params = {"out_degree": out_degree, "seed": seed}
+    if out_degree == n_out:
+        return _full(n_in, n_out, "structured", params)
+    rng = np.random.default_rng(seed)
+    if 2 * out_degree > n_out:
+        comp = _stub_match(n_in, n_out, n_out - out_degree, n_in - d_in, rng)
+        mask = np.ones(n_out * n_in, dtype=bool)
+        mask[comp] = False
+        flat = np.flatnonzero(mask)
+    else:
+        flat = _stub_match(n_in, n_out, out_degree, d_in, rng)
+    rows, cols = np.divmod(np.sort(flat), n_in)
+    return Pattern(n_in, n_out, rows, cols, kind="structured", params=params)
+
+
+def _stub_match(n_in: int, n_out: int, d_out: int, d_in: int, rng: np.random.Generator) -> np.ndarray:
+    """Flat indices ``row * n_in + col`` of a simple biregular graph (d_out <= n_out / 2)."""
+    rows = np.repeat(np.arange(n_out, dtype=np.int64), d_in)
+    cols = rng.permutation(np.repeat(np.arange(n_in, dtype=np.int64), d_out))
+    key = rows * n_in + cols
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    dup_pos = order[1:][sk[1:] == sk[:-1]]
+    if dup_pos.size:
+        counts: dict[int, int] = {}
+        for k in key.tolist():
+            counts[k] = counts.get(k, 0) + 1
+        m = rows.size
+        for i in dup_pos.tolist():
+            ri = int(rows[i])
+            for _ in range(100000):
+                t = int(rng.integers(m))
+                rt, ci, ct = int(rows[t]), int(cols[i]), int(cols[t])
+                if rt == ri or ct == ci:
+                    continue
+                a, b = ri * n_in + ct, rt * n_in + ci
+                if counts.get(a, 0) or counts.get(b, 0):
+                    continue
+                # swap left ends: (ri,ci),(rt,ct) -> (ri,ct),(rt,ci); degrees unchanged
+                for old in (ri * n_in + ci, rt * n_in + ct):
+                    counts[old] -= 1
+                counts[a] = 1
+                counts[b] = 1
+                cols[i], cols[t] = ct, ci
+                break
+            else:  # pragma: no cover - only for pathological tiny cases
+                raise InputError(f"could not build a simple {n_out}x{n_in} pattern with d_out={d_out}; try another seed")
+        key = rows * n_in + cols
+    return key
+
+
+def fully_connected(n_in: int, n_out: int) -> Pattern:
+    """Every left neuron joined to every right neuron (``d_out = n_out``)."""
+    check_size(n_in, "n_in")
+    check_size(n_out, "n_out")
+    return _full(n_in, n_out, "fc", {})
+
+
+def _full(n_in: int, n_out: int, kind: str, params: dict[str, Any]) -> Pattern:
+    rows = np.repeat(np.arange(n_out, dtype=np.int64), n_in)
+    cols = np.tile(np.arange(n_in, dtype=np.int64), n_out)
+    return Pattern(n_in, n_out, rows, cols, kind=kind, params=params)
+
+
+# --- clash-free ------------------------------------------------------------------------------
+def clash_free(
+    n_in: int,
+    n_out: int,
+    out_degree: int,
+    z: int,
+    *,
+    type: int = 2,  # noqa: A002 - the design's name
+    dither: bool = False,
+    seed: int = 0,
+    seeds: Any = None,
+    perms: Any = None,
+) -> Pattern:
+    """Hardware-friendly interleaver pattern: every clock cycle reads each of the ``z`` memories once.
+
+    Left neuron ``l`` lives in memory ``l % z`` at address ``l // z``. Edge ``e`` (right neuron
+    ``e // d_in``) is read in cycle ``c = e // z`` by lane ``j = e % z``; sweep ``s = c // D``, row
+    ``r = c % D``; the lane reads memory ``v_s[j]`` at address ``t_s[r, v_s[j]]``.
+
+    Type 1: each memory visits its addresses in its own random order per sweep; ``seeds`` shape
+    ``(d_out, z, D)`` (a permutation of ``0..D-1`` per sweep and memory). Type 2: one seed vector per
+    sweep, memory ``m`` reads ``(phi_s[m] + r) mod D``; ``seeds`` shape ``(d_out, z)``. Type 3: one
+    seed vector for all sweeps; ``seeds`` shape ``(z,)``. ``dither`` permutes which memory each lane
+    reads (``perms`` shape ``(d_out, z)`` for types 1-2, ``(z,)`` for type 3).
+
+    Explicit ``seeds``/``perms`` replace the random draw (``seed`` is then unused). When ``d_in`` does
+    not divide ``n_in`` a right neuron can straddle two sweeps; random draws that would repeat an edge
+    there are redrawn, explicit ones are rejected with an error.
+    """
+    d_in = in_degree_for(n_in, n_out, out_degree)
+    check_size(z, "z")
+    if type not in (1, 2, 3):
+        raise InputError(f"clash-free type {type!r} is not one of 1, 2, 3")
+    if n_in % z:
+        raise InputError(f"z = {z} does not divide n_in = {n_in}: clash-free patterns need z | n_in (memory depth n_in/z)")
+    depth = n_in // z
+    rng = np.random.default_rng(seed)
+    explicit = seeds is not None
+    if explicit and dither and perms is None:
+        raise InputError("explicit seeds with dither on need explicit perms too (the compact form stores both)")
+    addr = _addresses(type, out_degree, z, depth, seeds, rng)  # (d_out, D, z): address read from memory m
+    mem = _memories(type, out_degree, z, dither, perms, rng)  # (d_out, z): memory read by lane j
+    left = _left_neurons(addr, mem, z)
+    for _attempt in range(1000):
+        bad = [s for s in range(1, out_degree) if _repeats_at_boundary(left, s, n_in, d_in)]
+        if not bad:
+            break
+        if explicit:
+            raise InputError(
+                f"the given seed vectors repeat an edge of a right neuron that straddles sweeps {bad[0] - 1} and "
+                f"{bad[0]} (d_in = {d_in} does not divide n_in = {n_in}); choose other seeds"
+            )
+        if type == 3:  # one seed vector for all sweeps: redraw it whole
+            addr = _addresses(3, out_degree, z, depth, None, rng)
+            mem = _memories(3, out_degree, z, dither, None, rng)
+            left = _left_neurons(addr, mem, z)
+            continue
+        for s in bad:  # types 1 and 2 draw per sweep: redraw only the offending sweeps
+            addr[s] = _addresses(type, 1, z, depth, None, rng)[0]
+            mem[s] = _memories(type, 1, z, dither, None, rng)[0]
+            left[s] = _left_neurons(addr[s : s + 1], mem[s : s + 1], z)[0]
+    else:
+        raise InputError(
+            f"no seed draw without a repeated edge found for n_in={n_in}, n_out={n_out}, d_out={out_degree}, z={z}, "
+            f"type {type}: d_in = {d_in} does not divide n_in; choose d_out so that it does"
+        )
+    cols = left.reshape(-1)
+    rows = np.arange(cols.size, dtype=np.int64) // d_in
+    params: dict[str, Any] = {
+        "n_in": n_in,
+        "n_out": n_out,
+        "out_degree": out_degree,
+        "z": z,
+        "type": type,
+        "dither": bool(dither),
+        "seed": None if explicit else seed,
+        "seeds": _compact_seeds(type, addr),
+        "perms": (mem[0] if type == 3 else mem).tolist() if dither else None,
+    }
+    return Pattern(n_in, n_out, rows, cols, kind="clash_free", params=params)
+
+
+def _addresses(type_: int, d_out: int, z: int, depth: int, seeds: Any, rng: np.random.Generator) -> np.ndarray:
+    """Address table ``addr[s, r, m]`` read from memory ``m`` in row ``r`` of sweep ``s``."""
+    r = np.arange(depth)
+    if type_ == 1:
+        if seeds is None:
+            perm = rng.permuted(np.broadcast_to(r, (d_out, z, depth)).copy(), axis=2)
+        else:
+            perm = np.asarray(seeds, dtype=np.int64)
+            if perm.shape != (d_out, z, depth):
+                raise InputError(f"type-1 seeds have shape {perm.shape}: need (d_out, z, D) = {(d_out, z, depth)}")
+            if not (np.sort(perm, axis=2) == r).all():
+                raise InputError("type-1 seeds must hold a permutation of 0..D-1 for every sweep and memory")
+        return np.ascontiguousarray(perm.transpose(0, 2, 1))
+    if seeds is None:
+        phi = rng.integers(0, depth, size=(1 if type_ == 3 else d_out, z))
+    else:
+        phi = np.asarray(seeds, dtype=np.int64)
+        if type_ == 3 and phi.ndim == 1:
+            phi = phi[None, :]
+        want = (1 if type_ == 3 else d_out, z)
+        if phi.shape != want:
+            raise InputError(f"type-{type_} seed vectors have shape {phi.shape}: need {want}")
+        if phi.min() < 0 or phi.max() >= depth:
+            raise InputError(f"seed vector entries must lie in 0..D-1 = 0..{depth - 1}")
+    if type_ == 3:
+        phi = np.repeat(phi, d_out, axis=0)
+    return (phi[:, None, :] + r[None, :, None]) % depth
+
+
+def _memories(type_: int, d_out: int, z: int, dither: bool, perms: Any, rng: np.random.Generator) -> np.ndarray:
+    """``mem[s, j]``: memory read by lane ``j`` in sweep ``s`` (identity without dither)."""
+    if not dither:
+        if perms is not None:
+            raise InputError("perms given but dither is off: pass dither=True to use dither permutations")
+        return np.broadcast_to(np.arange(z), (d_out, z)).copy()
+    if perms is None:
+        if type_ == 3:
+            return np.broadcast_to(rng.permutation(z), (d_out, z)).copy()
+        return np.stack([rng.permutation(z) for _ in range(d_out)])
+    v = np.asarray(perms, dtype=np.int64)
+    if type_ == 3 and v.ndim == 1:
+        v = np.broadcast_to(v, (d_out, z)).copy()
+    if v.shape != (d_out, z) or not (np.sort(v, axis=1) == np.arange(z)).all():
+        raise InputError(f"dither perms must be permutations of 0..z-1 with shape {(d_out, z)} (or (z,) for type 3)")
+    return v
+
+
+def _left_neurons(addr: np.ndarray, mem: np.ndarray, z: int) -> np.ndarray:
+    """Left neuron per (sweep, row, lane): ``addr[s, r, mem[s, j]] * z + mem[s, j]``."""
+    s_count, depth, _ = addr.shape
+    a = np.take_along_axis(addr, np.broadcast_to(mem[:, None, :], (s_count, depth, z)), axis=2)
+    return (a * z + mem[:, None, :]).reshape(s_count, depth * z)
+
+
+def _repeats_at_boundary(left: np.ndarray, s: int, n_in: int, d_in: int) -> bool:
+    """Does the right neuron straddling the start of sweep ``s`` get the same left neuron twice?"""
+    start = s * n_in
+    first = (start // d_in) * d_in
+    if first == start:
+        return False
+    flat_prev = left[s - 1]
+    tail = flat_prev[first - (s - 1) * n_in :]
+    head = left[s][: first + d_in - start]
+    return bool(np.intersect1d(tail, head).size)
+
+
+def _compact_seeds(type_: int, addr: np.ndarray) -> list:
+    if type_ == 1:
+        return addr.transpose(0, 2, 1).tolist()
+    phi = addr[:, 0, :]
+    return (phi[0] if type_ == 3 else phi).tolist()
+
+
+# --- rebuilding from a compact description ---------------------------------------------------
+def from_spec(spec: dict[str, Any]) -> Pattern:
+    """Regenerate a pattern from its compact JSON description (clash-free seeds, or fc)."""
+    kind = spec.get("kind")
+    try:
+        if kind == "fc":
+            return fully_connected(int(spec["n_in"]), int(spec["n_out"]))
+        if kind == "clash_free":
+            return clash_free(
+                int(spec["n_in"]),
+                int(spec["n_out"]),
+                int(spec["out_degree"]),
+                int(spec["z"]),
+                type=int(spec["type"]),
+                dither=bool(spec.get("dither", False)),
+                seeds=spec["seeds"],
+                perms=spec.get("perms"),
+            )
+    except KeyError as exc:
+        raise InputError(f"pattern description lacks field {exc}") from None
+    raise InputError(f"pattern kind {kind!r} has no compact form (expected 'clash_free' or 'fc')")
+
+
+KINDS = ("clash-free", "structured", "random", "fc")
+
+
+def make(
+    kind: str,
+    n_in: int,
+    n_out: int,
+    out_degree: int,
+    *,
+    z: int | None = None,
+    seed: int = 0,
+    clash_type: int = 2,
+    dither: bool = False,
+) -> Pattern:
+    """One junction of the given kind; ``random`` gets the same edge count as the structured pattern."""
+    k = kind.replace("_", "-")
+    if k == "fc":
+        return fully_connected(n_in, n_out)
+    if k == "structured":
+        return structured(n_in, n_out, out_degree, seed=seed)
+    if k == "random":
+        check_size(out_degree, "out_degree")
+        if out_degree > n_out:
+            raise InputError(f"out_degree {out_degree} exceeds n_out {n_out}")
+        return random(n_in, n_out, edges=n_in * out_degree, seed=seed)
+    if k == "clash-free":
+        if z is None:
+            raise InputError("clash-free patterns need z (edges per clock) for every junction: pass --z")
+        return clash_free(n_in, n_out, out_degree, z, type=clash_type, dither=dither, seed=seed)
+    raise InputError(f"pattern kind {kind!r} is not one of {', '.join(KINDS)}")
