@@ -1,0 +1,143 @@
+"""Reading datasets: npz files, MNIST-style IDX files, and named datasets (Fashion-MNIST, Morse)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from predsparse.data.format import KEYS, Dataset
+from predsparse.errors import InputError
+
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def load_npz(path: str | os.PathLike) -> Dataset:
+    """A dataset from an ``.npz`` with keys ``xtr, ytr, xva, yva, xte, yte`` (no pickled objects)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such dataset file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in KEYS if k not in z.files]
+            if missing:
+                raise InputError(f"{path}: missing keys {missing}; a dataset npz needs {list(KEYS)}")
+            arrays = {k: z[k] for k in KEYS}
+            meta: dict[str, Any] = {"name": path.stem, "source": str(path)}
+            if "meta" in z.files:
+                import json
+
+                try:
+                    meta.update(json.loads(bytes(z["meta"]).decode() if z["meta"].dtype == np.uint8 else str(z["meta"])))
+                except (ValueError, UnicodeDecodeError):
+                    pass
+    except InputError:
+        raise
+    except Exception as exc:  # zipfile/zlib/format errors: the file is malformed or truncated
+        raise InputError(f"{path}: not a readable npz file ({type(exc).__name__}: {exc})") from None
+    return Dataset.from_mapping(arrays, meta=meta)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """One IDX array (MNIST format), gzipped or not, with checks on magic, type and length."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such IDX file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: unreadable IDX file ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise InputError(f"{path}: bad IDX magic number (expected 00 00 <type> <ndim>)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise InputError(f"{path}: truncated IDX header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != need:
+        raise InputError(f"{path}: IDX body has {len(raw) - header} bytes but shape {shape} needs {need} (truncated?)")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def _find_idx(directory: Path, stem: str) -> Path:
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+        if (directory / name).is_file():
+            return directory / name
+    raise InputError(f"{directory}: no IDX file {stem}[.gz]")
+
+
+def load_idx_dir(directory: str | os.PathLike, *, val_size: int = 10000, seed: int = 0, name: str | None = None) -> Dataset:
+    """An MNIST-style directory (train/t10k images and labels). The last ``val_size`` shuffled training
+    samples become the validation split (seeded), the t10k files the test split."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError(f"{d}: no such directory")
+    xtr = read_idx(_find_idx(d, "train-images-idx3-ubyte"))
+    ytr = read_idx(_find_idx(d, "train-labels-idx1-ubyte"))
+    xte = read_idx(_find_idx(d, "t10k-images-idx3-ubyte"))
+    yte = read_idx(_find_idx(d, "t10k-labels-idx1-ubyte"))
+    if not 0 <= val_size < len(xtr):
+        raise InputError(f"val_size {val_size} must be in 0..{len(xtr) - 1}")
+    perm = np.random.default_rng(seed).permutation(len(xtr))
+    tr, va = perm[: len(xtr) - val_size], perm[len(xtr) - val_size :]
+    return Dataset(
+        xtr[tr], ytr[tr], xtr[va], ytr[va], xte, yte,
+        meta={"name": name or d.name, "source": str(d), "val_size": val_size, "split_seed": seed},
+    )
+
+
+def fashion_mnist_dir() -> Path:
+    """Where Fashion-MNIST's IDX files are (Debian package ``dataset-fashion-mnist``)."""
+    env = os.environ.get("PREDSPARSE_FASHION_MNIST")
+    for cand in ([env] if env else []) + list(FASHION_MNIST_DIRS):
+        if cand and Path(cand).is_dir():
+            return Path(cand)
+    raise InputError(
+        "Fashion-MNIST not found in /usr/share/datasets/fashion-mnist: install it with "
+        "'apt-get install dataset-fashion-mnist' or set PREDSPARSE_FASHION_MNIST to its directory"
+    )
+
+
+def load_dataset(name_or_path: str, *, seed: int = 0, **options: Any) -> Dataset:
+    """A dataset by name or path, then the transforms in ``options`` (see :func:`apply_transforms`).
+
+    Names: ``fashion-mnist``, ``mnist`` (needs ``PREDSPARSE_MNIST`` pointing to IDX files),
+    ``morse`` / ``morse:PRESET``. Paths: an ``.npz`` file, or a directory of IDX files.
+    """
+    from predsparse.data.transforms import apply_transforms
+
+    key = name_or_path.lower()
+    if key in ("fashion-mnist", "fashion_mnist", "fmnist"):
+        ds = load_idx_dir(fashion_mnist_dir(), seed=seed, name="fashion-mnist")
+    elif key == "mnist":
+        env = os.environ.get("PREDSPARSE_MNIST")
+        if not env:
+            raise InputError("MNIST is not shipped here: set PREDSPARSE_MNIST to a directory with its IDX files")
+        ds = load_idx_dir(env, seed=seed, name="mnist")
+    elif key.startswith("morse"):
+        try:
+            from predsparse.morse import generate
+        except ImportError:
+            raise InputError("the Morse generator is not available in this build") from None
+        preset = key.split(":", 1)[1] if ":" in key else "baseline"
+        morse_opts = options.pop("morse", {}) or {}
+        ds = generate(preset, seed=seed, **morse_opts)
+    else:
+        path = Path(name_or_path)
+        if path.is_dir():
+            ds = load_idx_dir(path, seed=seed)
+        elif path.suffix == ".npz" or path.is_file():
+            ds = load_npz(path)
+        else:
+            raise InputError(
+                f"dataset {name_or_path!r} is neither a known name (fashion-mnist, mnist, morse[:preset]) nor an existing file"
+            )
+    return apply_transforms(ds, **options)
