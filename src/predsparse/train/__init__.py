@@ -1,0 +1,16 @@
+"""Training sparse networks: config, loop with validation-based model selection, model files."""
+
+from predsparse.train.loop import OPTIMIZERS, TrainConfig, TrainResult, build_model, evaluate, fit, seed_everything
+from predsparse.train.store import load_model, save_model
+
+__all__ = [
+    "OPTIMIZERS",
+    "TrainConfig",
+    "TrainResult",
+    "build_model",
+    "evaluate",
+    "fit",
+    "load_model",
+    "save_model",
+    "seed_everything",
+]

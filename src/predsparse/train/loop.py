@@ -1,0 +1,235 @@
+"""The training loop: Adam or SGD, L2, mini-batches, validation-based model selection, seeds, checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from predsparse.data.format import Dataset
+from predsparse.errors import InputError
+from predsparse.nn import SparseMLP
+from predsparse.patterns import Pattern
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """Training hyperparameters. ``l2`` adds ``l2 * sum(w^2)`` over weights (not biases) to the loss."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    l2: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    eval_batch_size: int = 4096
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise InputError(f"epochs {self.epochs!r} must be a whole number >= 1")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise InputError(f"batch size {self.batch_size!r} must be a whole number >= 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise InputError(f"learning rate {self.lr!r} must be a positive finite number")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise InputError(f"L2 coefficient {self.l2!r} must be >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"optimizer {self.optimizer!r} is not one of {OPTIMIZERS}")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``history`` has one record per epoch."""
+
+    best_epoch: int
+    best_val_acc: float
+    test_acc: float
+    final_train_acc: float
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_model(
+    layers: Sequence[int],
+    patterns: Sequence[Pattern],
+    *,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    init: str = "glorot",
+    backend: str = "auto",
+) -> SparseMLP:
+    """A :class:`SparseMLP` for ``layers`` with one pattern per junction."""
+    return SparseMLP(layers, patterns, activation=activation, dropout=dropout, init=init, backend=backend)
+
+
+def _tensors(ds: Dataset, split: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(ds.flat(split)).to(device), torch.from_numpy(getattr(ds, "y" + split)).to(device)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of ``model`` on ``(x, y)``."""
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    was_training = model.training
+    model.eval()
+    correct, loss = 0, 0.0
+    for i in range(0, len(x), batch_size):
+        out = model(x[i : i + batch_size])
+        loss += float(nn.functional.cross_entropy(out, y[i : i + batch_size], reduction="sum"))
+        correct += int((out.argmax(1) == y[i : i + batch_size]).sum())
+    model.train(was_training)
+    return correct / len(x), loss / len(x)
+
+
+def _l2_term(model: nn.Module) -> torch.Tensor:
+    return sum((p.square().sum() for n, p in model.named_parameters() if n.endswith("weight")), torch.zeros(()))
+
+
+def fit(
+    model: nn.Module,
+    dataset: Dataset,
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    desc: str = "train",
+) -> TrainResult:
+    """Train ``model`` on ``dataset``; the epoch with the best validation accuracy is kept and tested.
+
+    With ``checkpoint``, the state after every epoch is written atomically there and a rerun with the
+    same path resumes after the last finished epoch. ``on_epoch`` may raise to stop early (pruning).
+    """
+    n_out = getattr(model, "layers", [None])[-1]
+    if n_out is not None and dataset.num_classes > n_out:
+        raise InputError(f"dataset has {dataset.num_classes} classes but the network has {n_out} outputs")
+    if n_out is not None and dataset.num_features != model.layers[0]:
+        raise InputError(
+            f"dataset has {dataset.num_features} features but the network's input layer has {model.layers[0]} neurons"
+        )
+    torch.manual_seed(config.seed)
+    device = config.device
+    model.to(device)
+    xtr, ytr = _tensors(dataset, "tr", device)
+    xva, yva = _tensors(dataset, "va", device)
+    xte, yte = _tensors(dataset, "te", device)
+    if config.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    gen = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    best_val, best_epoch, best_state = -1.0, 0, None
+    start_epoch, elapsed_before = 1, 0.0
+    ck = Path(checkpoint) if checkpoint else None
+    if ck is not None and ck.exists():
+        state = torch.load(ck, weights_only=True)
+        if state.get("config") != asdict(config):
+            raise InputError(f"{ck}: checkpoint was written with a different training config; remove it or use another path")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
+        best_val, best_epoch = float(state["best_val"]), int(state["best_epoch"])
+        best_state = state["best_model"]
+        start_epoch = len(history) + 1
+        elapsed_before = float(state["elapsed"])
+    t0 = time.perf_counter()
+    bar = tqdm(range(start_epoch, config.epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    for epoch in bar:
+        model.train()
+        te = time.perf_counter()
+        perm = torch.randperm(len(xtr), generator=gen).to(device)
+        tot_loss, tot_correct = 0.0, 0
+        for i in range(0, len(xtr), config.batch_size):
+            idx = perm[i : i + config.batch_size]
+            xb, yb = xtr[idx], ytr[idx]
+            out = model(xb)
+            loss = nn.functional.cross_entropy(out, yb)
+            if config.l2 > 0:
+                loss = loss + config.l2 * _l2_term(model)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise InputError(f"training diverged at epoch {epoch} (loss {loss_value}): lower the learning rate (now {config.lr})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            tot_loss += loss_value * len(idx)
+            tot_correct += int((out.argmax(1) == yb).sum())
+        epoch_seconds = time.perf_counter() - te
+        val_acc, val_loss = evaluate(model, xva, yva, config.eval_batch_size)
+        rec = {
+            "epoch": epoch,
+            "train_loss": tot_loss / len(xtr),
+            "train_acc": tot_correct / len(xtr),
+            "val_acc": val_acc,
+            "val_loss": val_loss,
+            "seconds": epoch_seconds,
+        }
+        history.append(rec)
+        if val_acc > best_val or best_state is None or (math.isnan(val_acc)):
+            best_val, best_epoch = val_acc, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{val_acc:.4f}")
+        if ck is not None:
+            _save_checkpoint(ck, model, opt, gen, history, best_val, best_epoch, best_state, config,
+                             elapsed_before + time.perf_counter() - t0)
+        if on_epoch is not None:
+            on_epoch(rec)
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    test_acc, _ = evaluate(model, xte, yte, config.eval_batch_size)
+    return TrainResult(
+        best_epoch=best_epoch,
+        best_val_acc=best_val,
+        test_acc=test_acc,
+        final_train_acc=history[-1]["train_acc"] if history else float("nan"),
+        seconds=elapsed_before + time.perf_counter() - t0,
+        history=history,
+        config=asdict(config),
+    )
+
+
+def _save_checkpoint(path: Path, model, opt, gen, history, best_val, best_epoch, best_state, config, elapsed) -> None:
+    keys = list(history[0].keys()) if history else []
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "generator": gen.get_state(),
+        "history_keys": keys,
+        "history": torch.tensor([[r[k] for k in keys] for r in history], dtype=torch.float64),
+        "best_val": best_val,
+        "best_epoch": best_epoch,
+        "best_model": best_state,
+        "config": asdict(config),
+        "elapsed": elapsed,
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and numpy's legacy global state (all predsparse code takes explicit seeds too)."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
