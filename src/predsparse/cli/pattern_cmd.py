@@ -1,7 +1,79 @@
-"""`predsparse pattern` commands."""
+"""``predsparse pattern``: make, inspect, picture, count and score connection patterns."""
 
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.errors import InputError
+
+
+@click.group("pattern")
+def pattern() -> None:
+    """Connection patterns: show, count, scatter, study."""
+
+
+@pattern.command("show")
+@click.option("--file", "path", default=None, help="A saved pattern (.npz or compact .json) instead of generating one.")
+@click.option("--in", "n_in", type=int, default=None, help="Left layer size p.")
+@click.option("--out", "n_out", type=int, default=None, help="Right layer size n.")
+@click.option("--out-degree", type=int, default=None, help="d_out (edges per left neuron).")
+@click.option("--density", type=float, default=None, help="Random patterns: density instead of --out-degree.")
+@click.option("--pattern", "kind", type=click.Choice(["clash-free", "structured", "random", "fc"]), default="structured", show_default=True)
+@click.option("--z", type=int, default=None, help="Clash-free: edges per clock.")
+@click.option("--type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True)
+@click.option("--dither/--no-dither", default=False)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--save", "save_path", default=None, help="Write the pattern (.npz, or .json compact form for clash-free).")
+@click.option("--plot", "plot_path", default=None, help="Save a picture of the biadjacency matrix (PNG/PDF/SVG).")
+@json_option
+@handle_errors
+def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, seed, save_path, plot_path, as_json) -> None:  # noqa: ANN001
+    """Print a pattern's summary (degrees, density, dead neurons) and optionally save or picture it."""
+    from predsparse import patterns as P
+
+    if path:
+        pat = P.load(path)
+    else:
+        if n_in is None or n_out is None:
+            raise InputError("give --in and --out (layer sizes), or --file")
+        if kind == "random" and density is not None:
+            pat = P.random(n_in, n_out, density=density, seed=seed)
+        elif kind == "fc":
+            pat = P.fully_connected(n_in, n_out)
+        else:
+            if out_degree is None:
+                raise InputError(f"--pattern {kind} needs --out-degree")
+            pat = P.make(kind, n_in, n_out, out_degree, z=z, seed=seed, clash_type=clash_type, dither=dither)
+    if save_path:
+        pat.save(save_path)
+    if plot_path:
+        from predsparse.patterns.plots import plot_biadjacency
+
+        plot_biadjacency(pat, plot_path)
+    summary = pat.summary()
+    if as_json:
+        emit_json(summary)
+        return
+    for k, v in summary.items():
+        if k == "params":
+            v = {a: b for a, b in v.items() if a not in ("seeds", "perms")} | (
+                {"seeds": "(stored; --save to write)"} if "seeds" in v else {}
+            )
+        click.echo(f"{k:22s} {v}")
+    if plot_path:
+        click.echo(f"{'picture':22s} {plot_path}")
+
+
+def _register_analysis() -> None:
+    from predsparse.cli import pattern_analysis_cmd
+
+    pattern_analysis_cmd.register(pattern)
+
+
+try:  # the analysis commands (count, scatter, study) live in their own module
+    _register_analysis()
+except ImportError:  # pragma: no cover - only while that module is absent
+    pass
+
+COMMANDS: list[click.Command] = [pattern]

@@ -1,7 +1,128 @@
-"""`predsparse train` commands."""
+"""``predsparse train``: train one pre-defined sparse (or fully connected) MLP on a dataset."""
 
 from __future__ import annotations
 
+import time
+
 import click
 
-COMMANDS: list[click.Command] = []
+from predsparse.cli.common import emit_json, float_list, handle_errors, int_list, json_option
+from predsparse.errors import InputError
+
+PATTERN_CHOICES = ["clash-free", "structured", "random", "fc"]
+
+
+def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
+    """Options shared by commands that load a dataset."""
+    opts = [
+        click.option("--dataset", required=True, help="fashion-mnist, mnist, morse[:preset], an .npz file or an IDX directory."),
+        click.option("--normalize", type=click.Choice(["unit", "standard", "none"]), default="unit", show_default=True),
+        click.option("--pca", "pca_k", type=int, default=None, help="Reduce features to K principal components (less redundancy)."),
+        click.option("--pad-to", type=int, default=None, help="Zero-pad inputs to this width (the hardware used 1024 for MNIST)."),
+        click.option("--limit-train", type=int, default=None, help="Use a seeded random subset of the training split."),
+        click.option("--limit-val", type=int, default=None),
+        click.option("--limit-test", type=int, default=None),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, limit_train, limit_val, limit_test):  # noqa: ANN001, ANN201
+    from predsparse.data import load_dataset
+
+    return load_dataset(
+        dataset,
+        seed=seed,
+        normalize=None if normalize == "none" else normalize,
+        pca_k=pca_k,
+        pad_to=pad_to,
+        limit_train=limit_train,
+        limit_val=limit_val,
+        limit_test=limit_test,
+        subset_seed=seed,
+    )
+
+
+@click.command("train")
+@dataset_options
+@click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features).")
+@click.option("--out-degree", default=None, help="d_out_net, one per junction, e.g. 20,10 (omit for fully connected).")
+@click.option("--density", default=None, help="Instead of --out-degree: target density per junction (or one for all).")
+@click.option("--pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True)
+@click.option("--z", default=None, help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer).")
+@click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True)
+@click.option("--dither/--no-dither", default=False, help="Clash-free memory dither.")
+@click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu", show_default=True)
+@click.option("--dropout", type=float, default=0.0, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
+@click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
+@click.option("--save", "save_path", default=None, help="Write the trained model (.safetensors).")
+@click.option("--checkpoint", default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
+@click.option("--progress/--no-progress", default=True)
+@json_option
+@handle_errors
+def train(
+    dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, layers, out_degree, density, pattern, z,
+    clash_type, dither, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, save_path, checkpoint,
+    progress, as_json,
+) -> None:  # noqa: ANN001
+    """Train a pre-defined sparse MLP and print test accuracy, rho_net, parameters and time."""
+    from predsparse.patterns import network
+    from predsparse.patterns.network import out_degrees_for_density
+    from predsparse.provenance import versions
+    from predsparse.train import TrainConfig, build_model, fit, save_model
+
+    n_net = int_list(layers, "layers")
+    d_out = int_list(out_degree, "out-degree")
+    if density is not None:
+        if d_out is not None:
+            raise InputError("give --out-degree or --density, not both")
+        dens = float_list(density, "density")
+        d_out = out_degrees_for_density(n_net, dens[0] if len(dens) == 1 else dens)
+    if pattern != "fc" and d_out is None:
+        raise InputError(f"--pattern {pattern} needs --out-degree (or --density); use --pattern fc for fully connected")
+    net = network(n_net, d_out if pattern != "fc" else None, pattern, z=int_list(z, "z"), seed=seed,
+                  clash_type=clash_type, dither=dither)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed)
+    ds = load_from_options(dataset, seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout)
+    t0 = time.perf_counter()
+    res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)
+    wall = time.perf_counter() - t0
+    summary = {
+        "dataset": ds.summary(),
+        "network": net.summary(),
+        "pattern": pattern,
+        "test_acc": res.test_acc,
+        "best_val_acc": res.best_val_acc,
+        "best_epoch": res.best_epoch,
+        "rho_net": net.rho_net,
+        "parameters": model.parameters_count,
+        "seconds": wall,
+        "history": res.history,
+        "config": res.config,
+        "versions": versions(),
+    }
+    if save_path:
+        save_model(save_path, model, info={k: summary[k] for k in ("pattern", "test_acc", "config", "dataset")})
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(f"dataset      {ds.summary()['name']}: {ds.num_features} features, {ds.num_classes} classes, "
+               f"{len(ds.xtr)}/{len(ds.xva)}/{len(ds.xte)} train/val/test")
+    click.echo(f"network      N_net={net.layers} d_out_net={net.d_out_net} d_in_net={net.d_in_net} ({pattern})")
+    click.echo(f"rho_net      {100 * net.rho_net:.2f} %  (junctions: {', '.join(f'{100 * d:.1f}%' for d in net.densities)})")
+    click.echo(f"parameters   {model.parameters_count} ({net.edges} weights + {sum(net.layers[1:])} biases)")
+    click.echo(f"best epoch   {res.best_epoch} (val acc {100 * res.best_val_acc:.2f} %)")
+    click.echo(f"test acc     {100 * res.test_acc:.2f} %")
+    click.echo(f"time         {wall:.1f} s")
+    if save_path:
+        click.echo(f"saved        {save_path}")
+
+
+COMMANDS: list[click.Command] = [train]

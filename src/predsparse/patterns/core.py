@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from predsparse.atomic import atomic_path, write_bytes
 from predsparse.errors import InputError
 
 
@@ -155,23 +155,17 @@ class Pattern:
             if self.kind not in ("clash_free", "fc"):
                 raise InputError(f"{path}: only clash-free and fc patterns have a compact JSON form; use .npz")
             payload = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, **self.params}, default=_jsonable)
-            _atomic_write(path, payload.encode())
+            write_bytes(path, payload.encode())
             return
         meta = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, "params": self.params}, default=_jsonable)
-        tmp = _tmp_beside(path)
-        try:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(
-                    f,
-                    shape=np.array([self.n_out, self.n_in], np.int64),
-                    rows=self.rows,
-                    cols=self.cols,
-                    meta=np.frombuffer(meta.encode(), dtype=np.uint8),
-                )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(
+                f,
+                shape=np.array([self.n_out, self.n_in], np.int64),
+                rows=self.rows,
+                cols=self.cols,
+                meta=np.frombuffer(meta.encode(), dtype=np.uint8),
+            )
 
 
 def load(path: str | os.PathLike) -> Pattern:
@@ -232,20 +226,3 @@ def _jsonable(o: Any) -> Any:
     if isinstance(o, np.floating):
         return float(o)
     raise TypeError(type(o))
-
-
-def _tmp_beside(path: Path) -> str:
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = _tmp_beside(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
