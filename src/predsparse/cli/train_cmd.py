@@ -90,7 +90,7 @@ def train(
                   clash_type=clash_type, dither=dither)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed)
     ds = load_from_options(dataset, seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-    model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout)
+    model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
     t0 = time.perf_counter()
     res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)
     wall = time.perf_counter() - t0

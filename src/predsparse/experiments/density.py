@@ -72,7 +72,7 @@ def run_density_sweep(
             continue
         bar.set_postfix(kind=kind, d_out=",".join(map(str, dout)), seed=seed)
         net = network(sweep.layers, None if kind == "fc" else dout, kind, z=z, seed=1000 * seed)
-        model = build_model(net.layers, net.patterns, activation=sweep.activation)
+        model = build_model(net.layers, net.patterns, activation=sweep.activation, seed=seed)
         res = fit(model, dataset, replace(sweep.train, seed=seed), progress=False)
         rec = {
             **key,

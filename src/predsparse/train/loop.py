@@ -75,8 +75,10 @@ def build_model(
     dropout: float = 0.0,
     init: str = "glorot",
     backend: str = "auto",
+    seed: int = 0,
 ) -> SparseMLP:
-    """A :class:`SparseMLP` for ``layers`` with one pattern per junction."""
+    """A :class:`SparseMLP` for ``layers`` with one pattern per junction; ``seed`` draws the initial weights."""
+    torch.manual_seed(seed)
     return SparseMLP(layers, patterns, activation=activation, dropout=dropout, init=init, backend=backend)
 
 
