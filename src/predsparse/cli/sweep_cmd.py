@@ -1,7 +1,84 @@
-"""`predsparse sweep` commands."""
+"""``predsparse sweep CONFIG`` and ``predsparse report RESULTS``."""
 
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from predsparse.cli.common import emit_json, handle_errors, json_option
+
+
+@click.command("sweep")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--store", default="runs/results.db", show_default=True, help="SQLite results file (created if absent).")
+@click.option("--dry-run", is_flag=True, help="Only validate the config and list the runs.")
+@click.option("--progress/--no-progress", default=True)
+@json_option
+@handle_errors
+def sweep(config, store, dry_run, progress, as_json) -> None:  # noqa: ANN001
+    """Run a sweep (resumable: runs already in the store are skipped), then print its table."""
+    from predsparse.experiments.density import format_table
+    from predsparse.experiments.report import summary_table
+    from predsparse.experiments.store import ResultStore
+    from predsparse.experiments.sweep import expand, load_config, run_sweep
+
+    cfg = load_config(config)
+    runs = expand(cfg)
+    if dry_run:
+        if as_json:
+            emit_json({"name": cfg.name, "runs": runs})
+        else:
+            click.echo(f"{cfg.name}: {len(runs)} runs ({len(runs) // len(cfg.seeds)} settings x {len(cfg.seeds)} seeds)")
+            for r in runs:
+                click.echo(f"  seed {r['seed']}: {r['varied']}")
+        return
+    st = ResultStore(store)
+    counts = run_sweep(cfg, st, progress=progress and not as_json)
+    rows = list(st.rows(cfg.name))
+    if as_json:
+        emit_json({"name": cfg.name, **counts, "store": store, "rows": rows})
+        return
+    click.echo(f"{cfg.name}: {counts['ran']} runs done, {counts['skipped']} already stored in {store}")
+    click.echo(format_table(*summary_table(rows)))
+
+
+@click.command("report")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--sweep", "name", default=None, help="Which sweep in the store (default: all, one table each).")
+@click.option("--pivot", default=None, help="Varied key whose values become columns, e.g. network.kind.")
+@click.option("--best-by", default=None, help="Varied key to choose on validation accuracy, e.g. train.l2.")
+@click.option("--plot", "plot_path", default=None, help="Save accuracy vs --x (one curve per --series).")
+@click.option("--x", "x_axis", default="rho_net", show_default=True)
+@click.option("--series", default=None)
+@json_option
+@handle_errors
+def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) -> None:  # noqa: ANN001
+    """Seed-style tables (mean +- std over seeds) from a results store."""
+    from pathlib import Path
+
+    from predsparse.errors import InputError
+    from predsparse.experiments import report as R
+    from predsparse.experiments.density import format_table
+    from predsparse.experiments.store import ResultStore
+
+    if not Path(results).is_file():
+        raise InputError(f"{results}: no such results file")
+    st = ResultStore(results)
+    names = [name] if name else st.sweeps()
+    out = {}
+    for n in names:
+        rows = list(st.rows(n))
+        if not rows:
+            raise InputError(f"sweep {n!r} has no runs in {results}; stored sweeps: {st.sweeps()}")
+        header, body = R.best_by(rows, best_by) if best_by else R.summary_table(rows, pivot=pivot)
+        out[n] = {"header": header, "rows": body}
+        if plot_path:
+            p = plot_path if len(names) == 1 else str(Path(plot_path).with_stem(f"{Path(plot_path).stem}_{n}"))
+            R.plot_runs(rows, p, x=x_axis, series=series, title=n)
+        if not as_json:
+            click.echo(f"\n## {n}\n")
+            click.echo(format_table(header, body))
+    if as_json:
+        emit_json(out)
+
+
+COMMANDS: list[click.Command] = [sweep, report]

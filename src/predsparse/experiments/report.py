@@ -1,0 +1,150 @@
+"""Tables (mean +- std over seeds, as in the seed) and plots from the results store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from predsparse.atomic import save_figure
+from predsparse.errors import InputError
+from predsparse.experiments.density import format_table, mean_std
+from predsparse.experiments.store import canonical
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, list):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def group_runs(rows: Sequence[dict[str, Any]], drop: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Group stored runs by their varied settings (seed, and keys in ``drop``, pooled)."""
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        res = r["result"]
+        varied = {k: v for k, v in res.get("varied", {}).items() if k not in drop}
+        g = groups.setdefault(canonical(varied), {"varied": varied, "results": []})
+        g["results"].append(res)
+    return groups
+
+
+def summary_table(rows: Sequence[dict[str, Any]], pivot: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """One row per setting: varied keys, rho_net %, parameters, test accuracy and validation accuracy
+    (mean +- std %, n seeds). With ``pivot`` (e.g. ``network.kind``), that key's values become columns."""
+    if not rows:
+        raise InputError("no stored runs to report (wrong sweep name or empty results file?)")
+    groups = group_runs(rows)
+    keys = list(dict.fromkeys(k for g in groups.values() for k in g["varied"]))
+    if pivot is not None:
+        if pivot not in keys:
+            raise InputError(f"--pivot {pivot!r} is not a varied key of this sweep; varied: {keys}")
+        rest = [k for k in keys if k != pivot]
+        cols = list(dict.fromkeys(g["varied"][pivot] for g in groups.values()))
+        table: dict[str, dict[str, Any]] = {}
+        for g in groups.values():
+            rk = canonical({k: g["varied"].get(k) for k in rest})
+            row = table.setdefault(rk, {"varied": {k: g["varied"].get(k) for k in rest}, "rho": [], "cells": {}})
+            row["rho"] += [r["rho_net"] for r in g["results"]]
+            row["cells"][canonical(g["varied"][pivot])] = [r["test_acc"] for r in g["results"]]
+        header = [*rest, "rho_net %", *[_fmt(c) for c in cols]]
+        body = []
+        for row in sorted(table.values(), key=lambda t: -float(np.mean(t["rho"]))):
+            cells = []
+            for c in cols:
+                accs = row["cells"].get(canonical(c))
+                cells.append(_pm(accs) if accs else "-")
+            body.append([*[_fmt(row["varied"][k]) for k in rest], f"{100 * float(np.mean(row['rho'])):.1f}", *cells])
+        return header, body
+    header = [*keys, "rho_net %", "params", "test acc %", "val acc %", "n"]
+    body = []
+    for g in sorted(groups.values(), key=lambda g: -float(np.mean([r["rho_net"] for r in g["results"]]))):
+        res = g["results"]
+        body.append([
+            *[_fmt(g["varied"].get(k, "-")) for k in keys],
+            f"{100 * float(np.mean([r['rho_net'] for r in res])):.1f}",
+            str(int(np.mean([r["parameters"] for r in res]))),
+            _pm([r["test_acc"] for r in res]),
+            _pm([r["best_val_acc"] for r in res]),
+            str(len(res)),
+        ])
+    return header, body
+
+
+def best_by(rows: Sequence[dict[str, Any]], key: str) -> tuple[list[str], list[list[str]]]:
+    """For each setting of the other varied keys, the value of ``key`` with the best mean validation
+    accuracy (e.g. the best L2 coefficient per density, chosen on validation data as in the seed)."""
+    groups = group_runs(rows)
+    keys = list(dict.fromkeys(k for g in groups.values() for k in g["varied"]))
+    if key not in keys:
+        raise InputError(f"--best-by {key!r} is not a varied key of this sweep; varied: {keys}")
+    rest = [k for k in keys if k != key]
+    best: dict[str, dict[str, Any]] = {}
+    for g in groups.values():
+        rk = canonical({k: g["varied"].get(k) for k in rest})
+        val = float(np.mean([r["best_val_acc"] for r in g["results"]]))
+        if rk not in best or val > best[rk]["val"]:
+            best[rk] = {"varied": g["varied"], "val": val, "results": g["results"]}
+    header = [*rest, "rho_net %", f"best {key}", "val acc %", "test acc %"]
+    body = []
+    for b in sorted(best.values(), key=lambda b: -float(np.mean([r["rho_net"] for r in b["results"]]))):
+        res = b["results"]
+        body.append([
+            *[_fmt(b["varied"].get(k)) for k in rest],
+            f"{100 * float(np.mean([r['rho_net'] for r in res])):.1f}",
+            _fmt(b["varied"][key]),
+            _pm([r["best_val_acc"] for r in res]),
+            _pm([r["test_acc"] for r in res]),
+        ])
+    return header, body
+
+
+def plot_runs(rows: Sequence[dict[str, Any]], path: str, *, x: str = "rho_net", series: str | None = None,
+              title: str = "") -> None:
+    """Test accuracy (mean +- std) against ``x`` (``rho_net``, ``parameters`` or a varied key), one curve
+    per value of ``series``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = group_runs(rows)
+    curves: dict[str, list[tuple[float, float, float]]] = {}
+    for g in groups.values():
+        res = g["results"]
+        if x in ("rho_net", "parameters"):
+            xv = float(np.mean([r[x] for r in res])) * (100 if x == "rho_net" else 1)
+        else:
+            v = g["varied"].get(x)
+            if not isinstance(v, (int, float)):
+                raise InputError(f"--x {x!r} must be rho_net, parameters or a numeric varied key")
+            xv = float(v)
+        label = _fmt(g["varied"].get(series)) if series else "runs"
+        m, s = mean_std([r["test_acc"] for r in res])
+        curves.setdefault(label, []).append((xv, 100 * m, 100 * s))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, pts in curves.items():
+        pts.sort()
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3, label=label)
+    ax.set_xlabel("net density (%)" if x == "rho_net" else x)
+    ax.set_ylabel("test accuracy (%)")
+    if x in ("rho_net", "parameters"):
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    if series:
+        ax.legend(title=series)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+
+
+def _pm(values: Sequence[float]) -> str:
+    m, s = mean_std(values)
+    return f"{100 * m:.2f} +- {100 * s:.2f}"
+
+
+__all__ = ["best_by", "format_table", "group_runs", "plot_runs", "summary_table"]

@@ -1,0 +1,216 @@
+"""Sweeps: a base run, a list of variants (zipped) and a grid (crossed), over seeds; stored and resumable.
+
+A config (TOML or JSON) looks like::
+
+    name = "density-morse"
+    seeds = [0, 1]
+    [base.dataset]            # load_dataset options: name, morse, normalize, pca_k, pad_to, limit_*
+    name = "morse"
+    morse = { train_per_class = 400, val_per_class = 100, test_per_class = 100 }
+    [base.network]            # layers, out_degrees | density, kind, z, clash_type, dither, activation, dropout
+    layers = [64, 1024, 64]
+    [base.train]              # TrainConfig fields: epochs, batch_size, lr, optimizer, l2, ...
+    epochs = 10
+    [grid]                    # every combination of these dotted keys
+    "network.kind" = ["clash-free", "structured", "random"]
+    [[variants]]              # one run family per entry (zipped, not crossed)
+    "network.out_degrees" = [256, 16]
+
+Every key is checked before anything runs (a typo is an error naming the key and the valid ones).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from predsparse.errors import InputError
+from predsparse.experiments.store import ResultStore, canonical
+from predsparse.train import TrainConfig
+
+DATASET_KEYS = {"name", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
+NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "dither", "activation", "dropout"}
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
+SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}
+TOP_KEYS = {"name", "seeds", "base", "grid", "variants", "description", "store"}
+
+
+@dataclass
+class SweepConfig:
+    name: str
+    base: dict[str, dict[str, Any]]
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    variants: list[dict[str, Any]] = field(default_factory=lambda: [{}])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    description: str = ""
+
+    @property
+    def varied(self) -> list[str]:
+        """Dotted keys that change between runs (seed excluded), in config order."""
+        keys = list(dict.fromkeys(k for v in self.variants for k in v))
+        return keys + [k for k in self.grid if k not in keys]
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep config (``.toml`` or ``.json``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such sweep config")
+    text = path.read_text()
+    try:
+        if path.suffix == ".json":
+            raw = json.loads(text)
+        else:
+            if sys.version_info >= (3, 11):
+                import tomllib
+            else:  # pragma: no cover
+                import tomli as tomllib
+            raw = tomllib.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{path}: malformed config ({exc})") from None
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> SweepConfig:
+    """Validate every key of a config dict; errors name the key and the valid ones."""
+    if not isinstance(raw, dict):
+        raise InputError(f"{source}: a sweep config must be a table/object at the top level")
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise InputError(f"{source}: unknown top-level key(s) {sorted(unknown)}; valid: {sorted(TOP_KEYS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{source}: 'name' (the sweep's name in the results store) is required")
+    base = raw.get("base", {})
+    if not isinstance(base, dict):
+        raise InputError(f"{source}: 'base' must be a table with dataset/network/train sections")
+    for sec, val in base.items():
+        if sec not in SECTIONS:
+            raise InputError(f"{source}: unknown section base.{sec}; valid: {sorted(SECTIONS)}")
+        bad = set(val) - SECTIONS[sec]
+        if bad:
+            raise InputError(f"{source}: unknown key(s) base.{sec}.{sorted(bad)}; valid: {sorted(SECTIONS[sec])}")
+    base = {s: dict(base.get(s, {})) for s in SECTIONS}
+    if "layers" not in base["network"]:
+        raise InputError(f"{source}: base.network.layers is required")
+    if "name" not in base["dataset"]:
+        raise InputError(f"{source}: base.dataset.name is required (e.g. 'morse' or 'fashion-mnist')")
+    grid = raw.get("grid", {})
+    variants = raw.get("variants", [{}]) or [{}]
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise InputError(f"{source}: 'grid' must map dotted keys to non-empty lists")
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
+        raise InputError(f"{source}: 'variants' must be a list of tables")
+    for k in list(grid) + [k for v in variants for k in v]:
+        _check_dotted(k, source)
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise InputError(f"{source}: 'seeds' must be a non-empty list of integers")
+    return SweepConfig(name=name, base=base, grid=grid, variants=variants, seeds=seeds,
+                       description=str(raw.get("description", "")))
+
+
+def _check_dotted(key: str, source: str) -> None:
+    sec, _, sub = key.partition(".")
+    if sec not in SECTIONS or sub not in SECTIONS[sec]:
+        valid = sorted(f"{s}.{k}" for s, ks in SECTIONS.items() for k in ks)
+        raise InputError(f"{source}: unknown sweep key {key!r}; valid: {', '.join(valid)}")
+
+
+def expand(cfg: SweepConfig) -> list[dict[str, Any]]:
+    """All runs: ``{"dataset":…, "network":…, "train":…, "seed":…, "varied": {dotted: value}}``."""
+    runs, seen = [], set()
+    grid_items = list(cfg.grid.items())
+    for variant in cfg.variants:
+        for combo in itertools.product(*[v for _, v in grid_items]):
+            # a variant's own settings win over the grid (e.g. a fully connected reference row)
+            point = {k: v for (k, _), v in zip(grid_items, combo)}
+            point.update(variant)
+            spec = copy.deepcopy(cfg.base)
+            for dotted, value in point.items():
+                sec, _, sub = dotted.partition(".")
+                spec[sec][sub] = value
+            for seed in cfg.seeds:
+                run = {**copy.deepcopy(spec), "seed": seed, "varied": point}
+                k = canonical(_key(run))
+                if k not in seen:
+                    seen.add(k)
+                    runs.append(run)
+    return runs
+
+
+def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any]:
+    """Train one run; returns its result record (accuracies, densities, parameters, time, versions)."""
+    from predsparse.data import load_dataset
+    from predsparse.patterns import network
+    from predsparse.patterns.network import out_degrees_for_density
+    from predsparse.provenance import versions
+    from predsparse.train import build_model, fit
+
+    d = dict(run["dataset"])
+    dkey = canonical(d)
+    if dkey not in dataset_cache:
+        name = d.pop("name")
+        dataset_cache[dkey] = load_dataset(name, seed=0, **d)
+    ds = dataset_cache[dkey]
+    net_cfg = dict(run["network"])
+    kind = net_cfg.get("kind", "structured")
+    layers = list(net_cfg["layers"])
+    dout = net_cfg.get("out_degrees")
+    if dout is None and net_cfg.get("density") is not None and kind != "fc":
+        dout = out_degrees_for_density(layers, net_cfg["density"])
+    if layers[0] != ds.num_features:
+        raise InputError(f"network.layers starts with {layers[0]} but the dataset has {ds.num_features} features")
+    seed = int(run["seed"])
+    net = network(layers, None if kind == "fc" else dout, kind, z=net_cfg.get("z"), seed=1000 * seed,
+                  clash_type=net_cfg.get("clash_type", 2), dither=net_cfg.get("dither", False))
+    model = build_model(net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
+                        dropout=net_cfg.get("dropout", 0.0), seed=seed)
+    cfg = TrainConfig(**run["train"], seed=seed)
+    res = fit(model, ds, cfg, progress=False)
+    return {
+        "test_acc": res.test_acc,
+        "best_val_acc": res.best_val_acc,
+        "best_epoch": res.best_epoch,
+        "final_train_acc": res.final_train_acc,
+        "rho_net": net.rho_net,
+        "junction_densities": net.densities,
+        "d_out_net": net.d_out_net,
+        "d_in_net": net.d_in_net,
+        "edges": net.edges,
+        "parameters": net.parameters,
+        "seconds": res.seconds,
+        "dataset": ds.summary(),
+        "versions": versions(),
+    }
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    store: ResultStore,
+    *,
+    progress: bool = True,
+    runner: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = run_one,
+) -> dict[str, int]:
+    """Run every run not yet in ``store`` (resume), storing each as it finishes. Returns counts."""
+    runs = expand(cfg)
+    todo = [r for r in runs if not store.has(cfg.name, _key(r))]
+    cache: dict[str, Any] = {}
+    bar = tqdm(todo, desc=cfg.name, disable=not progress, dynamic_ncols=True)
+    for run in bar:
+        bar.set_postfix({k.split(".")[-1]: v for k, v in run["varied"].items()} | {"seed": run["seed"]})
+        result = runner(run, cache)
+        store.put(cfg.name, _key(run), {**result, "varied": run["varied"], "seed": run["seed"]})
+    return {"runs": len(runs), "skipped": len(runs) - len(todo), "ran": len(todo)}
+
+
+def _key(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run[k] for k in ("dataset", "network", "train", "seed")}
