@@ -1,7 +1,317 @@
-"""`predsparse hw` commands."""
+"""``predsparse hw``: the bit-accurate hardware model (simulate, cost, export, sweep, hazard)."""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
+from predsparse.errors import InputError
+
+
+def network_options(f):  # noqa: ANN001, ANN201 - click decorator
+    """Options that describe the modelled network and hardware (shared by every ``hw`` command)."""
+    opts = [
+        click.option("--preset", type=click.Choice(["fpga", "none"]), default="none", show_default=True,
+                     help="fpga: N=(1024,64,32), d_out=(4,16), z=(128,32), (1,2,7), sigmoid, eta=1/8, P=2, 15 MHz, "
+                          "zero seed vectors in junction 1. Other options override it."),
+        click.option("--layers", default=None, help="N_net, e.g. 1024,64,32."),
+        click.option("--out-degree", default=None, help="d_out_net, one per junction, e.g. 4,16."),
+        click.option("--z", default=None, help="Edges per clock per junction, e.g. 128,32."),
+        click.option("--format", "fmt", default=None, help="Fixed point S,I,F (default 1,3,8; the FPGA used 1,2,7)."),
+        click.option("--activation", type=click.Choice(["sigmoid", "relu"]), default=None, help="Default sigmoid."),
+        click.option("--lr-shift", type=int, default=None, help="Learning rate eta = 2^-k (default 3)."),
+        click.option("--pipeline-depth", "-P", "P", type=int, default=None, help="Processor pipeline depth P (default 2)."),
+        click.option("--pattern", type=click.Choice(["clash-free", "structured", "random"]), default=None,
+                     help="Pattern kind of every junction (default clash-free)."),
+        click.option("--clash-type", type=click.IntRange(1, 3), default=None, help="Clash-free type (default 2)."),
+        click.option("--dither/--no-dither", default=None, help="Clash-free memory dither."),
+        click.option("--seed-vectors", default=None,
+                     help="Per junction (or one for all): random, zero (released FPGA) or safe (no BP hazard, needs D >= P+2)."),
+        click.option("--seed", type=int, default=None, help="Seeds patterns, weights and input order (default 0)."),
+        click.option("--clock-mhz", type=float, default=None, help="Clock for the speed figures (default 15)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def build_config(preset: str, layers: str | None, out_degree: str | None, z: str | None, fmt: str | None, activation: str | None,
+                 lr_shift: int | None, P: int | None, pattern: str | None, clash_type: int | None, dither: bool | None,
+                 seed_vectors: str | None, seed: int | None, clock_mhz: float | None) -> Any:
+    from predsparse.hardware.config import HwConfig, fpga_reference, parse_seed_vectors
+
+    fields: dict[str, Any] = {}
+    if layers is not None:
+        fields["layers"] = tuple(int_list(layers, "layers") or ())
+    if out_degree is not None:
+        fields["out_degrees"] = tuple(int_list(out_degree, "out-degree") or ())
+    if z is not None:
+        fields["z"] = tuple(int_list(z, "z") or ())
+    if fmt is not None:
+        fields["fmt"] = fmt
+    for k, v in (("activation", activation), ("lr_shift", lr_shift), ("P", P), ("pattern", pattern),
+                 ("clash_type", clash_type), ("dither", dither), ("seed", seed)):
+        if v is not None:
+            fields[k] = v
+    if clock_mhz is not None:
+        fields["clock_hz"] = clock_mhz * 1e6
+    n_j = len(fields.get("layers", (1024, 64, 32) if preset == "fpga" else ())) - 1
+    if seed_vectors is not None:
+        fields["seed_vectors"] = parse_seed_vectors(seed_vectors, max(n_j, 1))
+    if preset == "fpga":
+        if "layers" in fields and "seed_vectors" not in fields:
+            fields["seed_vectors"] = None
+        return fpga_reference(**fields)
+    missing = [o for o, k in (("--layers", "layers"), ("--out-degree", "out_degrees"), ("--z", "z")) if k not in fields]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}: describe the network or use --preset fpga")
+    return HwConfig(**fields)
+
+
+def _progress(enabled: bool):  # noqa: ANN202
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return lambda total, desc: tqdm(total=total, desc=desc, unit="input", leave=False, mininterval=0.5)
+
+
+def _prepare(cfg: Any, dataset: str, train_limit: int | None, test_limit: int | None, seed: int):  # noqa: ANN202
+    from predsparse.hardware.data import load, prepare
+
+    ds = load(dataset, seed=seed)
+    return ds, (lambda c: prepare(ds, c, train_limit=train_limit, test_limit=test_limit, seed=seed))
+
+
+def _atomic_json(path: str, obj: Any) -> None:
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
+@click.group("hw")
+def hw() -> None:
+    """Bit-accurate model of the edge-based, clash-free, pipelined training hardware."""
+
+
+data_opts = [
+    click.option("--dataset", required=True, help="fashion-mnist (padded to N_0), mnist, morse[:preset], or an .npz file."),
+    click.option("--epochs", type=int, default=1, show_default=True),
+    click.option("--train-limit", "--limit-train", "train_limit", type=int, default=None,
+                 help="Train on a seeded random subset of this many training inputs."),
+    click.option("--test-limit", "--limit-test", "test_limit", type=int, default=None, help="Seeded subset of the test split."),
+    click.option("--progress/--no-progress", default=True),
+]
+
+
+def data_options(f):  # noqa: ANN001, ANN201
+    for o in reversed(data_opts):
+        f = o(f)
+    return f
+
+
+@hw.command("simulate")
+@network_options
+@data_options
+@click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True)
+@click.option("--bp-hazard", type=click.Choice(["ideal", "exact", "bypass"]), default="ideal", show_default=True,
+              help="exact: reproduce the released RTL's BP read-modify-write hazard; bypass: the forwarding fix (= ideal).")
+@click.option("--level", type=click.Choice(["arch", "cycle"]), default="arch", show_default=True,
+              help="cycle: clock-by-clock model with explicit memories (slow; small networks).")
+@click.option("--reference/--no-reference", default=True, help="Also train the floating-point twin.")
+@click.option("--export", "export_dir", default=None, help="Write the trained memories (hex) into this directory.")
+@click.option("--out", "out_path", default=None, help="Write the full result as JSON (atomically).")
+@json_option
+@handle_errors
+def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
+                 clock_mhz, dataset, epochs, train_limit, test_limit, progress, schedule, bp_hazard, level, reference,
+                 export_dir, out_path, as_json) -> None:  # noqa: ANN001
+    """Train in fixed point on a dataset; accuracy per epoch next to the float reference."""
+    from predsparse.hardware.run import simulate
+
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    if level == "cycle":
+        cfg.validate(level="cycle")
+    _, prep = _prepare(cfg, dataset, train_limit, test_limit, cfg.seed)
+    data = prep(cfg)
+    res = simulate(cfg, data, epochs=epochs, schedule=schedule, bp_hazard=bp_hazard, level=level, reference=reference,
+                   progress=_progress(progress and not as_json))
+    sim = res.pop("_sim")
+    if export_dir:
+        from predsparse.hardware.export import export_memories
+
+        export_memories(export_dir, cfg, sim.patterns, sim.w, sim.b, extra={"trained_epochs": epochs, "dataset": dataset})
+        res["export"] = export_dir
+    if out_path:
+        _atomic_json(out_path, res)
+    if as_json:
+        emit_json(res)
+        return
+    c, hwr, d = res["config"], res["hardware"], res["data"]
+    click.echo(f"network N={c['N_net']} d_out={c['d_out_net']} z={c['z_net']} format {c['format']} {c['activation']} "
+               f"eta=2^-{c['lr_shift']} P={c['P']} rho_net={100 * c['rho_net']:.2f}% seed={c['seed']}")
+    click.echo(f"data {d['name']}: {d['train']} train, {d['test']} test, {d['features']} features in {d['input_neurons']} inputs, "
+               f"{d['classes']} classes; schedule {schedule}, BP {bp_hazard}, level {level}")
+    click.echo(f"{'epoch':>5} {'train%':>7} {'test%':>7} {'float train%':>12} {'float test%':>11} {'sim inputs/s':>12}")
+    for e in res["epochs"]:
+        click.echo(f"{e['epoch']:>5} {_pct(e['train_acc_online']):>7} {_pct(e['test_acc']):>7} "
+                   f"{_pct(e.get('float_train_acc_online')):>12} {_pct(e.get('float_test_acc')):>11} {e['sim_inputs_per_s']:>12.0f}")
+    click.echo(f"hardware: {hwr['clocks_per_input']} clocks/input = {hwr['us_per_input_at_clock']:.3g} us at "
+               f"{hwr['clock_hz'] / 1e6:g} MHz ({hwr['inputs_per_s_at_clock']:.0f} inputs/s), stalls/block {hwr['stall_cycles_per_block']}")
+    for r in hwr["bp_lost_contributions_per_input"]:
+        click.echo(f"BP hazard (released RTL) junction {r['junction']}: {r['lost']}/{r['contributions']} contributions lost per input"
+                   f" (min re-read gap {r['min_reread_gap']}, safe >= {r['safe_gap']})")
+    nr = hwr["neurons"]
+    click.echo(f"hidden neurons seeing only padding: {nr['hidden_padding_only']}/{nr['hidden_neurons']}, without input: "
+               f"{nr['hidden_no_input']}, feeding only padding outputs: {nr['hidden_to_padding_only']}")
+    if "cycle" in res:
+        click.echo(f"cycle model: {res['cycle']}")
+
+
+@hw.command("cost")
+@network_options
+@json_option
+@handle_errors
+def cost_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
+             clock_mhz, as_json) -> None:  # noqa: ANN001
+    """Multipliers, adders, tables, memory bits and speed, next to a fully connected network."""
+    from predsparse.hardware.cost import cost_report, hazard_fixes
+
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    rep = cost_report(cfg)
+    rep["hazard_fixes"] = hazard_fixes(cfg)
+    if as_json:
+        emit_json(rep)
+        return
+    for name in ("sparse", "fc"):
+        r = rep[name]
+        t = r["totals"]
+        click.echo(f"[{name}] N={r['N_net']} d_out={r['d_out_net']} z={r['z_net']} W={r['width']} P={r['P']}  rho_net={100 * t['rho_net']:.2f}%")
+        click.echo(f"  {'junction':>8} {'d_in':>6} {'D':>5} {'C':>5} {'mult':>6} {'add':>6} {'tables':>6} {'W+b bits':>9}")
+        for j in r["junctions"]:
+            click.echo(f"  {j['junction']:>8} {j['d_in']:>6} {j['D']:>5} {j['C']:>5} {j['multipliers']['total']:>6} "
+                       f"{j['adders']['total']:>6} {j['table_pairs']:>6} {j['weight_bits'] + j['bias_bits']:>9}")
+        for lr in r["layers"]:
+            click.echo(f"  layer {lr['layer']}: a {lr['a_bits']} + a' {lr['a_prime_bits']} + delta {lr['delta_bits']} = {lr['bits']} bits")
+        click.echo(f"  total: {t['multipliers']} multipliers, {t['adders']} adders, {t['table_pairs']} table pairs, "
+                   f"{t['memory_bits']} memory bits, parallelism {t['parallelism']}")
+        click.echo(f"  {r['clocks_per_input']} clocks/input = {r['us_per_input']:.3g} us at {r['clock_hz'] / 1e6:g} MHz "
+                   f"({r['inputs_per_s']:.0f} inputs/s)")
+    click.echo(f"  fc rules: {rep['fc']['architecture_rules']}")
+    click.echo("BP hazard and fixes:")
+    for h in rep["hazard_fixes"]:
+        click.echo(f"  {h['design']:>19}: lost {h['lost_per_input']}/{h['contributions_per_input']} per input, "
+                   f"{h['clocks_per_input']} clocks/input, {h['multipliers']} mult, z={h['z_net']} d_out={h['d_out_net']} P={h['P']}"
+                   + (f", +{h['comparators']} comparators, +{h['extra_register_bits']} register bits, +{h['muxes']} muxes" if "comparators" in h else ""))
+
+
+@hw.command("export")
+@network_options
+@click.option("--out", "out_dir", required=True, help="Directory for the hex memory files (created; files replaced atomically).")
+@json_option
+@handle_errors
+def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
+               clock_mhz, out_dir, as_json) -> None:  # noqa: ANN001
+    """Write the initial memories (weights, biases, seed vectors, tables) as hex, one word per line."""
+    from predsparse.hardware.export import export_memories
+    from predsparse.hardware.simulator import ArchSimulator
+
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    sim = ArchSimulator(cfg)
+    man = export_memories(out_dir, cfg, sim.patterns, sim.w, sim.b, extra={"trained_epochs": 0})
+    if as_json:
+        emit_json(man)
+        return
+    click.echo(f"wrote {len(man['files'])} memory groups to {out_dir} (manifest.json lists them)")
+
+
+@hw.command("sweep")
+@network_options
+@data_options
+@click.option("--formats", default="1,2,5;1,3,6;1,3,8;1,4,9;1,5,10", show_default=True, help="Fixed-point formats, ';'-separated.")
+@click.option("--activations", default="sigmoid,relu", show_default=True)
+@click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True)
+@click.option("--reference/--no-reference", default=True)
+@click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+@json_option
+@handle_errors
+def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
+              clock_mhz, dataset, epochs, train_limit, test_limit, progress, formats, activations, schedule, reference,
+              out_path, as_json) -> None:  # noqa: ANN001
+    """Bit-width and activation sweep: where does fixed-point accuracy fall?"""
+    from predsparse.hardware.fixedpoint import FixedFormat
+    from predsparse.hardware.run import precision_sweep, versions
+
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    fmts = [FixedFormat.parse(f) for f in formats.split(";") if f.strip()]
+    acts = [a.strip() for a in activations.split(",") if a.strip()]
+    for a in acts:
+        if a not in ("sigmoid", "relu"):
+            raise InputError(f"activation {a!r} is not one of sigmoid, relu")
+    _, prep = _prepare(cfg, dataset, train_limit, test_limit, cfg.seed)
+    data = prep(cfg)
+    rows = precision_sweep(cfg, data, fmts, acts, epochs=epochs, schedule=schedule, reference=reference,
+                           progress=_progress(progress and not as_json), prepare=prep)
+    out = {"config": cfg.summary(), "data": data.summary(), "epochs": epochs, "schedule": schedule, "rows": rows, "versions": versions()}
+    if out_path:
+        _atomic_json(out_path, out)
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(f"{'activation':>10} {'format':>9} {'W':>3} {'test%':>7} {'train%':>7} {'float test%':>11}")
+    for r in rows:
+        click.echo(f"{r['activation']:>10} {r['format']:>9} {r['width']:>3} {_pct(r['test_acc']):>7} "
+                   f"{_pct(r['train_acc_online']):>7} {_pct(r.get('float_test_acc')):>11}")
+
+
+@hw.command("hazard")
+@network_options
+@click.option("--dataset", default=None, help="Also train each design and report test accuracy.")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--train-limit", "--limit-train", "train_limit", type=int, default=None)
+@click.option("--test-limit", "--limit-test", "test_limit", type=int, default=None)
+@click.option("--progress/--no-progress", default=True)
+@click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+@json_option
+@handle_errors
+def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
+               clock_mhz, dataset, epochs, train_limit, test_limit, progress, out_path, as_json) -> None:  # noqa: ANN001
+    """The BP read-modify-write hazard: lost contributions, fixes, their cost (and accuracy with --dataset)."""
+    from predsparse.hardware.cost import hazard_fixes
+    from predsparse.hardware.run import hazard_study, versions
+
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    if dataset is None:
+        rows = hazard_fixes(cfg)
+    else:
+        _, prep = _prepare(cfg, dataset, train_limit, test_limit, cfg.seed)
+        rows = hazard_study(cfg, prep(cfg), epochs=epochs, progress=_progress(progress and not as_json))
+    out = {"config": cfg.summary(), "rows": rows, "versions": versions()}
+    if out_path:
+        _atomic_json(out_path, out)
+    if as_json:
+        emit_json(out)
+        return
+    for r in rows:
+        acc = f", test {_pct(r['test_acc'])}%" if "test_acc" in r else ""
+        click.echo(f"{r['design']:>19}: lost {r['lost_per_input']}/{r['contributions_per_input']} per input, "
+                   f"{r['clocks_per_input']} clocks/input, z={r['z_net']} d_out={r['d_out_net']} P={r['P']}{acc}")
+
+
+COMMANDS: list[click.Command] = [hw]
