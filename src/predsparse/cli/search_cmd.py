@@ -1,7 +1,80 @@
-"""`predsparse search` commands."""
+"""``predsparse search``: find low-complexity sparse networks that are good enough."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.train_cmd import dataset_options, load_from_options
+
+
+@click.command("search")
+@dataset_options
+@click.option("--trials", type=int, default=20, show_default=True)
+@click.option("--wc", "w_c", type=float, default=0.0, show_default=True, help="Complexity weight w_c (0: accuracy only; 10: cheap).")
+@click.option("--multi", is_flag=True, help="Multi-objective (accuracy, parameters, time/epoch): NSGA-II, Pareto front.")
+@click.option("--epochs", type=int, default=5, show_default=True, help="Training epochs per candidate.")
+@click.option("--max-hidden", type=int, default=2, show_default=True)
+@click.option("--min-width", type=int, default=16, show_default=True)
+@click.option("--max-width", type=int, default=1024, show_default=True)
+@click.option("--min-density", type=float, default=0.01, show_default=True)
+@click.option("--kinds", default="clash-free,structured,random", show_default=True)
+@click.option("--scatter-threshold", type=float, default=None, help="Re-draw (then reject) patterns with lower scatter.")
+@click.option("--no-prune", is_flag=True, help="Train every candidate to the end.")
+@click.option("--storage", default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
+@click.option("--study", "study_name", default="predsparse-search", show_default=True, help="Study name (same name resumes).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", default="runs/search", show_default=True, help="Where the summary and Pareto plot go.")
+@click.option("--progress/--no-progress", default=True)
+@json_option
+@handle_errors
+def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, trials, w_c, multi, epochs,
+           max_hidden, min_width, max_width, min_density, kinds, scatter_threshold, no_prune, storage, study_name, seed,
+           out_dir, progress, as_json) -> None:  # noqa: ANN001
+    """Search depth, widths, per-junction densities, pattern kind and training settings."""
+    from predsparse.atomic import write_text
+    from predsparse.experiments.density import format_table
+    from predsparse.provenance import versions
+    from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
+
+    space = SearchSpace(max_hidden=max_hidden, min_width=min_width, max_width=max_width, min_density=min_density,
+                        kinds=[k.strip() for k in kinds.split(",") if k.strip()])
+    settings = SearchSettings(trials=trials, w_c=w_c, multi_objective=multi, epochs=epochs, seed=seed,
+                              scatter_threshold=scatter_threshold, prune=not no_prune, storage=storage,
+                              study_name=study_name)
+    ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    summary = run_search(ds, space, settings, progress=progress and not as_json)
+    best = summary["best"][0] if summary["best"] else None
+    opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in
+                    (("limit_train", limit_train), ("limit_val", limit_val), ("limit_test", limit_test), ("pca", pca_k),
+                     ("pad_to", pad_to)) if v)
+    summary["retrain"] = (retrain_command(best, dataset, max(epochs, 10)) + (" " + opts if opts else "")) if best else None
+    summary["space"] = space.to_dict()
+    summary["versions"] = versions()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / f"{study_name}.json", json.dumps(summary, indent=2, default=str))
+    rows = summary["pareto_front"]
+    if rows:
+        plot_front(summary["candidates"], rows, str(out / f"{study_name}_pareto.png"))
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(f"study {study_name} ({storage}): {summary['trials']} trials, {summary['complete']} complete, "
+               f"{summary['pruned']} pruned ({summary['filtered_by_scatter']} by scatter), "
+               f"{summary['epochs_saved_by_pruning']} epochs saved, {summary['wall_seconds_this_call']:.0f} s")
+    header = ["layers", "d_out_net", "kind", "rho_net %", "params", "val acc %", "test acc %"]
+    body = [[",".join(map(str, r["layers"])), ",".join(map(str, r["out_degrees"])), r["kind"], f"{100 * r['rho_net']:.1f}",
+             str(r["parameters"]), f"{100 * r['val_acc']:.2f}", f"{100 * r['test_acc']:.2f}"] for r in rows]
+    click.echo("\nPareto front (validation accuracy vs parameters):")
+    click.echo(format_table(header, body))
+    if best:
+        click.echo(f"\nbest by objective: {best['layers']} {best['kind']} d_out {best['out_degrees']}, "
+                   f"{best['parameters']} parameters, val {100 * best['val_acc']:.2f} %")
+        click.echo(f"retrain: {summary['retrain']}")
+
+
+COMMANDS: list[click.Command] = [search]

@@ -22,6 +22,7 @@ def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
         click.option("--limit-train", type=int, default=None, help="Use a seeded random subset of the training split."),
         click.option("--limit-val", type=int, default=None),
         click.option("--limit-test", type=int, default=None),
+        click.option("--data-seed", type=int, default=0, show_default=True, help="Seeds the validation split and subsets."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -29,6 +30,7 @@ def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
 
 
 def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, limit_train, limit_val, limit_test):  # noqa: ANN001, ANN201
+    """The dataset named by the shared options; ``seed`` (--data-seed) fixes splits and subsets."""
     from predsparse.data import load_dataset
 
     return load_dataset(
@@ -67,7 +69,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @json_option
 @handle_errors
 def train(
-    dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, layers, out_degree, density, pattern, z,
+    dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
     clash_type, dither, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, save_path, checkpoint,
     progress, as_json,
 ) -> None:  # noqa: ANN001
@@ -89,7 +91,7 @@ def train(
     net = network(n_net, d_out if pattern != "fc" else None, pattern, z=int_list(z, "z"), seed=seed,
                   clash_type=clash_type, dither=dither)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed)
-    ds = load_from_options(dataset, seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
     t0 = time.perf_counter()
     res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)

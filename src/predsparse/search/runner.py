@@ -1,0 +1,232 @@
+"""Model search with Optuna: Deep-n-Cheap's penalised objective, or a true multi-objective Pareto search.
+
+Objective (minimised): ``log10(f_p + w_c f_c)`` with ``f_p = 1 - best validation accuracy`` and
+``f_c = parameters / parameters of the largest model in the space``. Candidates whose scatter is
+below a threshold are re-drawn (new pattern seed) before any training, and unpromising trials are
+pruned from their per-epoch validation accuracy. Studies live in Optuna storage (SQLite by default,
+a PostgreSQL URL for many workers), so a search resumes with the same command.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from predsparse.data.format import Dataset
+from predsparse.errors import InputError
+from predsparse.patterns import network
+from predsparse.search.space import SearchSpace, sample, z_for
+from predsparse.train import TrainConfig, build_model, fit
+
+
+@dataclass
+class SearchSettings:
+    """How to search: trials, objective, epochs per candidate, filters, storage."""
+
+    trials: int = 20
+    w_c: float = 0.0
+    multi_objective: bool = False
+    epochs: int = 5
+    seed: int = 0
+    scatter_threshold: float | None = None
+    scatter_redraws: int = 5
+    matter_in: int | None = None
+    matter_out: int | None = None
+    prune: bool = True
+    storage: str = "sqlite:///runs/search.db"
+    study_name: str = "predsparse-search"
+    timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise InputError(f"trials {self.trials} must be >= 1")
+        if not (math.isfinite(self.w_c) and self.w_c >= 0):
+            raise InputError(f"w_c {self.w_c} must be a finite number >= 0")
+        if self.scatter_threshold is not None and not 0 <= self.scatter_threshold <= 1:
+            raise InputError(f"scatter threshold {self.scatter_threshold} must lie in [0, 1]")
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def make_study(settings: SearchSettings):  # noqa: ANN201 - optuna.Study
+    """Create or reopen (resume) the study in its storage."""
+    optuna = _optuna()
+    if settings.storage.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(settings.storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if settings.multi_objective:
+            return optuna.create_study(
+                study_name=settings.study_name,
+                storage=settings.storage,
+                directions=["maximize", "minimize", "minimize"],
+                sampler=optuna.samplers.NSGAIISampler(seed=settings.seed),
+                load_if_exists=True,
+            )
+        return optuna.create_study(
+            study_name=settings.study_name,
+            storage=settings.storage,
+            direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=settings.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1) if settings.prune else optuna.pruners.NopPruner(),
+            load_if_exists=True,
+        )
+    except ValueError as exc:  # e.g. an existing study with other directions
+        raise InputError(f"study {settings.study_name!r} in {settings.storage}: {exc}") from None
+    except ImportError as exc:
+        raise InputError(f"storage {settings.storage!r} needs a driver that is not installed ({exc})") from None
+
+
+def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *, progress: bool = True) -> dict[str, Any]:
+    """Run (or continue) the search; returns best candidates, Pareto front and the search's cost."""
+    from predsparse.patterns.scatter import scatter
+
+    optuna = _optuna()
+    n_in, n_out = dataset.num_features, dataset.num_classes
+    max_params = space.max_parameters(n_in, n_out)
+    study = make_study(settings)
+    stats = {"filtered": 0, "redraws": 0}
+    t_start = time.perf_counter()
+
+    def objective(trial):  # noqa: ANN001, ANN202
+        cand = sample(trial, space, n_in, n_out)
+        z = z_for(cand["layers"]) if cand["kind"] == "clash-free" else None
+        matter = [settings.matter_in] + [None] * (len(cand["layers"]) - 2) + [settings.matter_out]
+        net, sc, run_seed = None, None, 0
+        for attempt in range(settings.scatter_redraws + 1):
+            # one seed per candidate draws its patterns, weights and batches, so `predsparse train --seed` repeats it
+            run_seed = settings.seed * 100_003 + 1000 * trial.number + attempt
+            net = network(cand["layers"], None if cand["kind"] == "fc" else cand["out_degrees"], cand["kind"], z=z,
+                          seed=run_seed)
+            if settings.scatter_threshold is None:
+                break
+            sc = scatter(net, matter=matter)
+            if sc >= settings.scatter_threshold:
+                break
+            stats["redraws"] += 1
+        else:
+            stats["filtered"] += 1
+            trial.set_user_attr("filtered", True)
+            raise optuna.TrialPruned(f"scatter {sc:.3f} below {settings.scatter_threshold} after redraws")
+        model = build_model(net.layers, net.patterns, dropout=cand["dropout"], seed=run_seed)
+        cfg = TrainConfig(epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=run_seed)
+
+        def report(rec):  # noqa: ANN001, ANN202
+            if settings.multi_objective or not settings.prune:
+                return
+            f_p = 1 - rec["val_acc"]
+            trial.report(math.log10(f_p + settings.w_c * net.parameters / max_params + 1e-12), rec["epoch"])
+            if trial.should_prune():
+                trial.set_user_attr("epochs_run", rec["epoch"])
+                raise optuna.TrialPruned()
+
+        res = fit(model, dataset, cfg, progress=False, on_epoch=report)
+        per_epoch = float(np.mean([h["seconds"] for h in res.history]))
+        info = {
+            "layers": net.layers, "out_degrees": net.d_out_net, "kind": cand["kind"], "rho_net": net.rho_net,
+            "junction_densities": net.densities, "parameters": net.parameters, "lr": cand["lr"], "l2": cand["l2"],
+            "batch_size": cand["batch_size"], "dropout": cand["dropout"], "val_acc": res.best_val_acc,
+            "test_acc": res.test_acc, "seconds_per_epoch": per_epoch, "scatter": sc, "seed": run_seed,
+            "epochs_run": len(res.history),
+        }
+        for k, v in info.items():
+            trial.set_user_attr(k, v)
+        if settings.multi_objective:
+            return res.best_val_acc, net.parameters, per_epoch
+        return math.log10((1 - res.best_val_acc) + settings.w_c * net.parameters / max_params + 1e-12)
+
+    study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout, show_progress_bar=progress,
+                   catch=(InputError,))
+    return summarise(study, settings, stats, time.perf_counter() - t_start, max_params)
+
+
+def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: float, max_params: int) -> dict[str, Any]:  # noqa: ANN001
+    """Best trials, Pareto front (accuracy vs parameters) and cost, from every finished trial."""
+    optuna = _optuna()
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    rows = [dict(t.user_attrs, number=t.number, value=(t.values if settings.multi_objective else t.value)) for t in done]
+    epochs_saved = sum(settings.epochs - int(t.user_attrs.get("epochs_run", 0)) for t in pruned if not t.user_attrs.get("filtered"))
+    front = pareto_front(rows)
+    best = sorted(rows, key=lambda r: r["value"])[:5] if not settings.multi_objective else front
+    return {
+        "study": settings.study_name,
+        "storage": settings.storage,
+        "objective": "pareto(val_acc, parameters, seconds/epoch)" if settings.multi_objective else f"log10(f_p + {settings.w_c} f_c)",
+        "max_parameters": max_params,
+        "trials": len(study.trials),
+        "complete": len(done),
+        "pruned": len(pruned),
+        "filtered_by_scatter": sum(1 for t in pruned if t.user_attrs.get("filtered")),
+        "scatter_redraws": stats["redraws"],
+        "epochs_saved_by_pruning": epochs_saved,
+        "wall_seconds_this_call": wall,
+        "best": best,
+        "pareto_front": front,
+        "candidates": rows,
+    }
+
+
+def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Candidates not dominated in (higher validation accuracy, fewer parameters)."""
+    out = []
+    for r in rows:
+        dominated = any(
+            o["val_acc"] >= r["val_acc"] and o["parameters"] <= r["parameters"]
+            and (o["val_acc"] > r["val_acc"] or o["parameters"] < r["parameters"])
+            for o in rows
+        )
+        if not dominated:
+            out.append(r)
+    return sorted(out, key=lambda r: r["parameters"])
+
+
+def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
+    """The ``predsparse train`` command that retrains a chosen candidate."""
+    parts = [
+        "predsparse train", f"--dataset {dataset}", "--layers " + ",".join(map(str, best["layers"])),
+        f"--pattern {best['kind']}",
+    ]
+    if best["kind"] != "fc":
+        parts.append("--out-degree " + ",".join(map(str, best["out_degrees"])))
+    if best["kind"] == "clash-free":
+        parts.append("--z " + ",".join(map(str, z_for(best["layers"]))))
+    parts += [f"--lr {best['lr']:.3g}", f"--l2 {best['l2']:.3g}", f"--batch-size {best['batch_size']}",
+              f"--dropout {best['dropout']}", f"--epochs {epochs}", f"--seed {best.get('seed', 0)}"]
+    return " ".join(parts)
+
+
+def plot_front(rows: list[dict[str, Any]], front: list[dict[str, Any]], path: str) -> None:
+    """Validation accuracy vs parameters of every candidate, with the Pareto front drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from predsparse.atomic import save_figure
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    kinds = sorted({r["kind"] for r in rows})
+    for k in kinds:
+        pts = [r for r in rows if r["kind"] == k]
+        ax.scatter([r["parameters"] for r in pts], [100 * r["val_acc"] for r in pts], label=k, alpha=0.7)
+    ax.plot([r["parameters"] for r in front], [100 * r["val_acc"] for r in front], "k--", label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)

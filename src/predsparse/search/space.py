@@ -1,0 +1,91 @@
+"""The model-search space: depth, widths, per-junction densities and kinds, training hyperparameters."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from predsparse.errors import InputError
+from predsparse.patterns.network import out_degrees_for_density
+
+
+@dataclass
+class SearchSpace:
+    """Bounds of every searched quantity (all configurable).
+
+    Densities are sampled log-uniformly per junction and turned into the nearest valid out-degree.
+    ``l2`` is log-uniform on ``[l2_min, l2_max]`` except that its lowest decade maps to 0, so "no L2"
+    stays reachable. ``later_denser`` applies the seed's prior: a junction is never sparser than the one
+    before it.
+    """
+
+    min_hidden: int = 0
+    max_hidden: int = 2
+    min_width: int = 16
+    max_width: int = 1024
+    min_density: float = 0.01
+    max_density: float = 1.0
+    kinds: list[str] = field(default_factory=lambda: ["clash-free", "structured", "random"])
+    lr: tuple[float, float] = (1e-4, 1e-2)
+    l2: tuple[float, float] = (1e-7, 1e-3)
+    batch_sizes: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    max_dropout: float = 0.3
+    later_denser: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_hidden <= self.max_hidden:
+            raise InputError(f"hidden layers range {self.min_hidden}..{self.max_hidden} is empty or negative")
+        if not 1 <= self.min_width <= self.max_width:
+            raise InputError(f"width range {self.min_width}..{self.max_width} is empty")
+        if not 0 < self.min_density <= self.max_density <= 1:
+            raise InputError(f"density range {self.min_density}..{self.max_density} must lie in (0, 1]")
+        bad = [k for k in self.kinds if k not in ("clash-free", "structured", "random", "fc")]
+        if bad or not self.kinds:
+            raise InputError(f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, fc")
+
+    def max_parameters(self, n_in: int, n_out: int) -> int:
+        """Parameters of the largest model in the space (deepest, widest, fully connected)."""
+        layers = [n_in] + [self.max_width] * self.max_hidden + [n_out]
+        return sum(a * b for a, b in zip(layers[:-1], layers[1:])) + sum(layers[1:])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sample(trial: Any, space: SearchSpace, n_in: int, n_out: int) -> dict[str, Any]:
+    """Draw one candidate from an Optuna trial: layers, out-degrees, kinds and training settings."""
+    depth = trial.suggest_int("hidden_layers", space.min_hidden, space.max_hidden)
+    widths = [trial.suggest_int(f"width_{i}", space.min_width, space.max_width, log=True) for i in range(depth)]
+    layers = [n_in, *widths, n_out]
+    densities = []
+    floor = space.min_density
+    for i in range(len(layers) - 1):
+        rho = trial.suggest_float(f"density_{i}", space.min_density, space.max_density, log=True)
+        if space.later_denser:
+            rho = max(rho, floor)
+            floor = rho
+        densities.append(rho)
+    kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
+    lr = trial.suggest_float("lr", *space.lr, log=True)
+    l2_raw = trial.suggest_float("l2", space.l2[0], space.l2[1], log=True)
+    l2 = 0.0 if l2_raw < space.l2[0] * 10 else l2_raw
+    batch = trial.suggest_categorical("batch_size", space.batch_sizes)
+    dropout = trial.suggest_float("dropout", 0.0, space.max_dropout) if space.max_dropout > 0 else 0.0
+    out_degrees = out_degrees_for_density(layers, densities)
+    all_full = all(d == n for d, n in zip(out_degrees, layers[1:]))
+    return {
+        "layers": layers,
+        "out_degrees": out_degrees,
+        "kind": "fc" if all_full else kind,
+        "lr": lr,
+        "l2": l2,
+        "batch_size": batch,
+        "dropout": round(dropout, 3),
+        "target_densities": densities,
+    }
+
+
+def z_for(layers: list[int], depth: int = 4) -> list[int]:
+    """Clash-free ``z`` per junction: memory depth ``depth`` where it divides the left layer."""
+    return [p // depth if p % depth == 0 else p // math.gcd(p, depth) for p in layers[:-1]]

@@ -1,0 +1,87 @@
+"""Model search: the space, the objective, the Pareto front, scatter filtering, resume and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+from click.testing import CliRunner
+
+from predsparse.cli import main
+from predsparse.data import Dataset
+from predsparse.errors import InputError
+from predsparse.search import SearchSettings, SearchSpace, pareto_front, run_search, sample
+
+
+def toy(n=240, d=8, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    x = rng.normal(0, 3, (k, d))[y] + rng.normal(0, 1, (n, d))
+    return Dataset(x[:150], y[:150], x[150:200], y[150:200], x[200:], y[200:])
+
+
+def test_sampled_candidates_are_valid_and_later_junctions_denser():
+    space = SearchSpace(max_hidden=2, min_width=4, max_width=64, min_density=0.05)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        cand = sample(study.ask(), space, 8, 3)
+        layers, dout = cand["layers"], cand["out_degrees"]
+        assert layers[0] == 8 and layers[-1] == 3
+        assert all((p * d) % n == 0 for p, n, d in zip(layers[:-1], layers[1:], dout))
+        assert cand["target_densities"] == sorted(cand["target_densities"])
+
+
+def test_pareto_front_hand_example():
+    rows = [
+        {"val_acc": 0.9, "parameters": 100},
+        {"val_acc": 0.8, "parameters": 50},
+        {"val_acc": 0.85, "parameters": 120},  # dominated by the first
+        {"val_acc": 0.95, "parameters": 1000},
+        {"val_acc": 0.8, "parameters": 60},  # dominated by the second
+    ]
+    assert [r["parameters"] for r in pareto_front(rows)] == [50, 100, 1000]
+
+
+def test_search_runs_resumes_and_scores(tmp_path):
+    ds = toy()
+    space = SearchSpace(max_hidden=1, min_width=4, max_width=32, min_density=0.1)
+    settings = SearchSettings(trials=4, epochs=2, storage=f"sqlite:///{tmp_path}/s.db", study_name="t", w_c=10.0)
+    first = run_search(ds, space, settings, progress=False)
+    assert first["trials"] == 4
+    again = run_search(ds, space, settings, progress=False)
+    assert again["trials"] == 8  # same storage and name: the study continues
+    for r in again["best"]:
+        f_c = r["parameters"] / space.max_parameters(8, 3)
+        assert r == next(c for c in again["candidates"] if c["number"] == r["number"])
+        assert np.isclose(10 ** r["value"], (1 - r["val_acc"]) + 10.0 * f_c, rtol=1e-6)
+
+
+def test_scatter_filter_rejects_everything_above_one(tmp_path):
+    ds = toy()
+    space = SearchSpace(max_hidden=1, min_width=4, max_width=16, min_density=0.05, max_density=0.2, kinds=["random"])
+    settings = SearchSettings(trials=3, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0,
+                              scatter_redraws=1, prune=False)
+    out = run_search(ds, space, settings, progress=False)
+    # sparse candidates cannot reach scatter 1, so they are filtered before training
+    assert out["filtered_by_scatter"] + out["complete"] == 3
+    assert out["filtered_by_scatter"] >= 1
+
+
+def test_bad_settings():
+    with pytest.raises(InputError, match="w_c"):
+        SearchSettings(w_c=-1)
+    with pytest.raises(InputError, match="density range"):
+        SearchSpace(min_density=0)
+
+
+def test_search_cli_json(tmp_path):
+    ds = toy()
+    np.savez(tmp_path / "d.npz", xtr=ds.xtr, ytr=ds.ytr, xva=ds.xva, yva=ds.yva, xte=ds.xte, yte=ds.yte)
+    r = CliRunner().invoke(main, ["search", "--dataset", str(tmp_path / "d.npz"), "--trials", "3", "--epochs", "1",
+                                  "--max-width", "16", "--min-width", "4", "--storage", f"sqlite:///{tmp_path}/c.db",
+                                  "--out", str(tmp_path / "o"), "--json", "--normalize", "standard"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["trials"] == 3 and data["retrain"].startswith("predsparse train")
