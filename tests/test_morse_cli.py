@@ -140,7 +140,7 @@ def test_ladder_varies_one_knob_at_a_time():
         changed = {k for k in e["overrides"] if e["overrides"][k] != base.get(k)}
         assert len(changed) == 1, e
     sizes = sorted(e["overrides"]["train_per_class"] for e in entries if e["knob"] == "train_size")
-    assert sizes == [62, 125, 250, 1000, 2000, 4000]  # 500 x 1/8 .. 8
+    assert sizes == [25, 50, 100, 400, 800, 1600]  # 200 x 1/8 .. 8
     assert StudyConfig.full().train_per_class == 5000 and StudyConfig.full().epochs == 30
 
 
@@ -178,13 +178,25 @@ def test_study_cli_end_to_end_tiny(tmp_path):
     assert set(result["correlations"]) == {"V_lower", "V_upper", "V_dist", "V_thresh"}
     assert result["config"]["epochs"] == 1 and result["seeds"]["data"] == 3
     assert result["trainer"].startswith("predsparse.")
+    assert result["command"].startswith("predsparse morse study --out ")
     assert (out / "study.json").is_file() and (out / "V_upper.png").is_file()
 
 
 def test_study_bad_input(tmp_path):
     one_line_error(run("study", "--out", str(tmp_path / "s"), "--knobs", "noise,colour"), "knobs")
     one_line_error(run("study", "--out", str(tmp_path / "s"), "--epochs", "0"), "--epochs 0")
+    one_line_error(run("study", "--out", str(tmp_path / "s"), "--trainer", "keras"), "--trainer 'keras'")
     f = tmp_path / "file"
     f.write_text("x")
     one_line_error(run("study", "--out", str(f), "--epochs", "1"), "not a directory")
     assert not (tmp_path / "s").exists()
+
+
+def test_study_cli_builtin_torch_trainer(tmp_path):
+    res = run("study", "--out", str(tmp_path / "s"), "--train-per-class", "2", "--epochs", "1", "--hidden", "4",
+              "--knobs", "dash", "--trainer", "torch", "--json")
+    assert res.exit_code == 0, res.output
+    result = json.loads(res.stdout)
+    assert result["trainer"].startswith("predsparse.morse.study.torch_mlp_trainer")
+    assert result["command"].endswith("--trainer torch")
+    assert [r["knob"] for r in result["rows"]] == ["baseline", "min_len_dash"]

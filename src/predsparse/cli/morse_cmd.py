@@ -172,16 +172,30 @@ def _load(path: str) -> Any:
         raise InputError(f"{path}: not a readable npz file ({type(exc).__name__}: {exc})") from None
 
 
-def default_trainer() -> tuple[Any, str]:
-    """The project's training loop (``predsparse.train.fit`` on a fully connected ``SparseMLP``) when it is
-    available, else the study's built-in pure-PyTorch MLP trainer.  Returns ``(trainer, name)``."""
+TRAINERS = ("auto", "project", "torch")
+
+
+def default_trainer(kind: str = "auto") -> tuple[Any, str]:
+    """``(trainer, name)`` for the study.
+
+    ``project``: the project's training loop (``predsparse.train.fit`` on a fully connected ``SparseMLP``);
+    ``torch``: the study's built-in pure-PyTorch dense MLP trainer; ``auto``: ``project`` when
+    ``predsparse.train`` is importable, else ``torch``.
+    """
+    from predsparse.morse.study import torch_mlp_trainer
+
+    if kind not in TRAINERS:
+        raise InputError(f"--trainer {kind!r} is not valid: use one of {', '.join(TRAINERS)}")
+    builtin = (torch_mlp_trainer, "predsparse.morse.study.torch_mlp_trainer (dense PyTorch MLP, Adam)")
+    if kind == "torch":
+        return builtin
     try:
         from predsparse.patterns import fully_connected
         from predsparse.train import TrainConfig, build_model, fit
     except ImportError:
-        from predsparse.morse.study import torch_mlp_trainer
-
-        return torch_mlp_trainer, "predsparse.morse.study.torch_mlp_trainer"
+        if kind == "project":
+            raise InputError("--trainer project needs predsparse.train, which is not available in this build") from None
+        return builtin
 
     def project_trainer(dataset: Any, config: dict, seed: int) -> float:
         layers = [dataset.num_features, int(config["hidden"]), dataset.num_classes]
@@ -201,10 +215,13 @@ def default_trainer() -> tuple[Any, str]:
 @click.option("--train-per-class", default=None, help="Override the baseline training samples per class.")
 @click.option("--hidden", default=None, help="Override the hidden layer width (default 1024).")
 @click.option("--knobs", default=None, help="Comma-separated subset of: noise, leading, dash, dilation, size.")
+@click.option("--trainer", "trainer_kind", default="auto", show_default=True,
+              help="project: predsparse.train on a fully connected SparseMLP; torch: built-in dense MLP; "
+              "auto: project when available.")
 @json_option
 @handle_errors
 def study_cmd(full: bool, out: str, seed: str, epochs: str | None, train_per_class: str | None,
-              hidden: str | None, knobs: str | None, as_json: bool) -> None:
+              hidden: str | None, knobs: str | None, trainer_kind: str, as_json: bool) -> None:
     """Difficulty ladder: vary one knob at a time, train the same network, correlate metrics with accuracy."""
     from predsparse.morse.study import StudyConfig, format_table, run_study
 
@@ -215,8 +232,12 @@ def study_cmd(full: bool, out: str, seed: str, epochs: str | None, train_per_cla
     if knobs is not None:
         kw["knobs"] = tuple(k.strip() for k in knobs.split(",") if k.strip())
     config = StudyConfig.full(**kw) if full else StudyConfig.reduced(**kw)
-    trainer, name = default_trainer()
-    result = run_study(config, trainer=trainer, trainer_name=name, out=out, progress=True)
+    trainer, name = default_trainer(trainer_kind)
+    command = "predsparse morse study" + (" --full" if full else "") + f" --out {out} --seed {config.seed}" + "".join(
+        f" --{opt} {val}" for opt, val in (("epochs", epochs), ("train-per-class", train_per_class), ("hidden", hidden),
+                                           ("knobs", knobs)) if val is not None
+    ) + (f" --trainer {trainer_kind}" if trainer_kind != "auto" else "")
+    result = run_study(config, trainer=trainer, trainer_name=name, out=out, progress=True, command=command)
     if as_json:
         emit_json(result)
         return
