@@ -1,0 +1,470 @@
+"""Is scatter a predictor of trained accuracy? Many patterns at equal density, scatter before, accuracy after.
+
+For each dataset (the Morse baseline and Fashion-MNIST padded to 1024 inputs) the study builds
+networks of one shape and one ``d_out_net`` (so every pattern has the same number of weights) with
+many pattern kinds and seeds, computes the network scatter before training (default windows, the
+same computation a model search uses; for Fashion-MNIST also with 2-D image windows on the input),
+trains each network, and reports Pearson and Spearman correlations (``scipy.stats``) with their
+sample sizes, overall and over the ordinary kinds only, a plot, and a scatter threshold below which
+a search may reject a pattern without training it.
+
+Deliberately bad kinds are included so that the predictor sees a real spread: ``windowed-single``
+(every input of a right neuron from one window) and ``clash-free-zero`` (all-zero seed vectors: with
+the input padded 784 -> 1024 some hidden neurons read only padding); ``clash-free-narrow`` (seed
+entries in ``{0, 1}``) sits in between.
+
+Reduced by default (small subsets, few epochs, a few minutes on two CPU cores); ``full=True`` uses the
+whole datasets, longer training and more seeds. Results are written atomically after every training,
+and a rerun with the same output directory and settings resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from predsparse.atomic import write_text
+from predsparse.errors import InputError
+from predsparse.patterns import Pattern, clash_free, make
+from predsparse.patterns.network import check_layers
+from predsparse.patterns.scatter import default_windows, network_scatter
+from predsparse.patterns.windows import image_windows, split_windows, windowed
+
+#: Threshold measured by the reduced study (``docs/patterns.md``); used when no study results are given.
+DEFAULT_THRESHOLD = 0.30
+
+ORDINARY_KINDS = ("structured", "random", "clash-free-1", "clash-free-2", "clash-free-3", "windowed")
+BAD_KINDS = ("windowed-single", "clash-free-zero", "clash-free-narrow")
+KINDS = ORDINARY_KINDS + BAD_KINDS
+
+
+@dataclass
+class DatasetSetup:
+    """One dataset's part of the study: network shape, degrees, parallelism, data and training."""
+
+    name: str
+    layers: list[int]
+    out_degrees: list[int]
+    z: list[int]
+    matter: list[int | None] | None = None
+    image: tuple[int, int] | None = None  # input layer holds an image (H, W) stored row by row from neuron 0
+    data: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 4
+    batch_size: int = 128
+    lr: float = 1e-2
+
+
+@dataclass
+class StudyConfig:
+    setups: list[DatasetSetup]
+    kinds: tuple[str, ...] = KINDS
+    replicates: int = 3
+    seed: int = 0
+    tol: float = 0.02
+    threads: int = 1
+
+    def key(self) -> str:
+        """A hash of everything that changes results: records are only reused under the same key."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def reduced_config(seed: int = 0) -> StudyConfig:
+    """A few minutes on two CPU cores."""
+    return StudyConfig(
+        setups=[
+            DatasetSetup(
+                "morse", [64, 128, 64], [16, 8], [16, 32],
+                data={"train_per_class": 150, "val_per_class": 30, "test_per_class": 50}, epochs=6, batch_size=128,
+            ),
+            DatasetSetup(
+                "fashion-mnist", [1024, 64, 16], [1, 2], [64, 32], matter=[784, 64, 10], image=(28, 28),
+                data={"pad_to": 1024, "limit_train": 3000, "limit_val": 1000, "limit_test": 2000}, epochs=4,
+            ),
+        ],
+        replicates=3,
+        seed=seed,
+    )
+
+
+def full_config(seed: int = 0) -> StudyConfig:
+    """Whole datasets, longer training, more seeds (hours on a CPU)."""
+    return StudyConfig(
+        setups=[
+            DatasetSetup("morse", [64, 1024, 64], [16, 4], [16, 128], data={}, epochs=30, batch_size=256, lr=1e-3),
+            DatasetSetup(
+                "fashion-mnist", [1024, 64, 16], [1, 2], [64, 32], matter=[784, 64, 10], image=(28, 28),
+                data={"pad_to": 1024}, epochs=30, batch_size=256, lr=1e-3,
+            ),
+        ],
+        replicates=8,
+        seed=seed,
+    )
+
+
+# --- patterns ----------------------------------------------------------------------------------
+def build_patterns(setup: DatasetSetup, kind: str, seed: int) -> list[Pattern]:
+    """One pattern per junction of ``setup`` of the given study kind (all with ``|W_i| = N_{i-1} d_out_i``)."""
+    layers = check_layers(setup.layers)
+    if kind not in KINDS:
+        raise InputError(f"study kind {kind!r} is not one of {', '.join(KINDS)}")
+    pats: list[Pattern] = []
+    wins = None
+    if kind.startswith("windowed"):
+        # the windows a right neuron should spread over are the scatter windows of its left layer
+        ref = [make("structured", p, n, d, seed=0) for p, n, d in zip(layers[:-1], layers[1:], setup.out_degrees)]
+        wins = default_windows(ref, setup.matter)
+    rng = np.random.default_rng(seed)
+    for i, (p, n, d) in enumerate(zip(layers[:-1], layers[1:], setup.out_degrees)):
+        s = seed * 1000 + i
+        z = setup.z[i]
+        if kind in ("structured", "random"):
+            pats.append(make(kind, p, n, d, seed=s))
+        elif kind in ("clash-free-1", "clash-free-2", "clash-free-3"):
+            t = int(kind[-1])
+            pats.append(clash_free(p, n, d, z, type=t, dither=(t == 1), seed=s))
+        elif kind == "clash-free-zero":
+            pats.append(clash_free(p, n, d, z, type=2, seeds=np.zeros((d, z), dtype=np.int64)))
+        elif kind == "clash-free-narrow":
+            pats.append(clash_free(p, n, d, z, type=2, seeds=rng.integers(0, min(2, p // z), size=(d, z))))
+        else:
+            assert wins is not None
+            w = wins[i]
+            single = kind == "windowed-single"
+            d_in = p * d // n
+            if single and min(x.size for x in w) < d_in:  # too fine for d_in inputs each: coarser windows
+                idx = np.unique(np.concatenate(w))
+                w = split_windows(idx, max(1, idx.size // d_in))
+            pats.append(windowed(p, n, d, w, mode="single" if single else "spread", seed=s))
+    return pats
+
+
+def scatter_values(setup: DatasetSetup, patterns: Sequence[Pattern]) -> dict[str, Any]:
+    """Network scatter with default windows (and, for image inputs, with 2-D windows on the input)."""
+    rep = network_scatter(patterns, matter=setup.matter)
+    out: dict[str, Any] = {"scatter": rep.value, "argmin": rep.argmin, "vector": rep.vector}
+    if setup.image is not None:
+        h, w = setup.image
+        d_in = patterns[0].edges / patterns[0].n_out
+        wins: list[Any] = [None] * len(setup.layers)
+        wins[0] = image_windows(h, w, d_in, setup.layers[0])
+        rep2 = network_scatter(patterns, windows=wins, matter=setup.matter)
+        out["scatter_image"] = rep2.value
+        out["vector_image"] = rep2.vector
+    return out
+
+
+# --- statistics --------------------------------------------------------------------------------
+def correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
+    """Pearson and Spearman correlation with p-values and the sample size (NaN when undefined)."""
+    from scipy import stats
+
+    xa, ya = np.asarray(x, float), np.asarray(y, float)
+    n = int(xa.size)
+    out: dict[str, Any] = {"n": n, "pearson": math.nan, "pearson_p": math.nan, "spearman": math.nan, "spearman_p": math.nan}
+    if n >= 3 and np.ptp(xa) > 0 and np.ptp(ya) > 0:
+        r = stats.pearsonr(xa, ya)
+        s = stats.spearmanr(xa, ya)
+        out.update(pearson=float(r.statistic), pearson_p=float(r.pvalue), spearman=float(s.statistic), spearman_p=float(s.pvalue))
+    return out
+
+
+def threshold_for(records: Sequence[dict[str, Any]], tol: float = 0.02, key: str = "scatter") -> dict[str, Any]:
+    """The highest threshold that rejects no pattern that trained well, for one dataset's records.
+
+    "Trained well" means test accuracy at least ``reference - tol``, the reference being the median
+    test accuracy of the ordinary kinds. The threshold is the lowest scatter among those patterns
+    (rounded down to 0.01), so rejecting below it would have lost none of them; the result also says
+    how many of the patterns that trained badly it rejects.
+    """
+    ordinary = [r["test_acc"] for r in records if not r["bad"]]
+    if not ordinary:
+        raise InputError("no ordinary patterns in the records: the threshold needs a reference accuracy")
+    ref = float(np.median(ordinary))
+    good = [r for r in records if r["test_acc"] >= ref - tol]
+    poor = [r for r in records if r["test_acc"] < ref - tol]
+    thr = math.floor(min(r[key] for r in good) * 100) / 100 if good else 0.0
+    rejected = [r for r in poor if r[key] < thr]
+    return {
+        "threshold": thr,
+        "reference_acc": ref,
+        "tol": tol,
+        "good": len(good),
+        "poor": len(poor),
+        "poor_rejected": len(rejected),
+        "good_rejected": 0,
+    }
+
+
+def summarise(records: Sequence[dict[str, Any]], tol: float = 0.02) -> dict[str, Any]:
+    """Per dataset: correlations (all patterns and ordinary only, each scatter variant), threshold."""
+    out: dict[str, Any] = {}
+    for ds in sorted({r["dataset"] for r in records}):
+        rs = [r for r in records if r["dataset"] == ds]
+        ords = [r for r in rs if not r["bad"]]
+        acc = [r["test_acc"] for r in rs]
+        entry: dict[str, Any] = {
+            "all": correlations([r["scatter"] for r in rs], acc),
+            "ordinary_only": correlations([r["scatter"] for r in ords], [r["test_acc"] for r in ords]),
+            "threshold": threshold_for(rs, tol),
+            "components": {
+                name: correlations([r["vector"][name] for r in rs], acc) for name in rs[0]["vector"]
+            },
+            "by_kind": {
+                k: {
+                    "n": len(g),
+                    "scatter_mean": float(np.mean([r["scatter"] for r in g])),
+                    "test_acc_mean": float(np.mean([r["test_acc"] for r in g])),
+                    "test_acc_std": float(np.std([r["test_acc"] for r in g])),
+                }
+                for k in dict.fromkeys(r["kind"] for r in rs)
+                for g in [[r for r in rs if r["kind"] == k]]
+            },
+        }
+        if "scatter_image" in rs[0]:
+            entry["all_image_windows"] = correlations([r["scatter_image"] for r in rs], acc)
+            entry["ordinary_only_image_windows"] = correlations([r["scatter_image"] for r in ords], [r["test_acc"] for r in ords])
+        out[ds] = entry
+    return out
+
+
+def recommended_threshold(results: str | Path | dict[str, Any] | None = None, *, tol: float | None = None) -> float:
+    """The scatter below which a search may reject a pattern before training.
+
+    ``results``: a study result (dict) or its JSON file (``scatter_study.json`` or ``threshold.json``);
+    ``None`` gives :data:`DEFAULT_THRESHOLD`, measured by the reduced study. With several datasets the
+    lowest (most permissive) per-dataset threshold is returned. ``tol`` re-derives it from the records.
+    """
+    if results is None:
+        return DEFAULT_THRESHOLD
+    if not isinstance(results, dict):
+        path = Path(results)
+        if not path.is_file():
+            raise InputError(f"{path}: no such study result file")
+        try:
+            results = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not valid JSON ({exc})") from None
+    assert isinstance(results, dict)
+    if tol is not None or "threshold" not in results:
+        recs = results.get("records")
+        if not recs:
+            raise InputError("study result has neither a threshold nor records to derive one from")
+        tol = results.get("config", {}).get("tol", 0.02) if tol is None else tol
+        per = [threshold_for([r for r in recs if r["dataset"] == d], tol)["threshold"] for d in {r["dataset"] for r in recs}]
+        return float(min(per))
+    thr = results["threshold"]
+    return float(thr["threshold"] if isinstance(thr, dict) else thr)
+
+
+# --- running -----------------------------------------------------------------------------------
+def _load_dataset(setup: DatasetSetup, seed: int):  # noqa: ANN202 - a predsparse Dataset
+    if setup.name == "morse":
+        from predsparse.morse import generate
+
+        return generate("baseline", seed=seed, **setup.data)
+    from predsparse.data import load_dataset
+
+    return load_dataset(setup.name, seed=seed, subset_seed=seed, **setup.data)
+
+
+def versions() -> dict[str, str]:
+    import matplotlib
+    import scipy
+    import torch
+
+    from predsparse import __version__
+
+    return {
+        "predsparse": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch.__version__,
+        "matplotlib": matplotlib.__version__,
+    }
+
+
+def run_study(
+    config: StudyConfig,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the study; returns the result dict and, with ``out_dir``, writes
+    ``scatter_study.json``, ``threshold.json`` and ``scatter_vs_accuracy.png`` there (atomically)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from predsparse.train import TrainConfig, build_model, fit
+
+    for k in config.kinds:
+        if k not in KINDS:
+            raise InputError(f"study kind {k!r} is not one of {', '.join(KINDS)}")
+    if config.replicates < 1:
+        raise InputError(f"replicates {config.replicates} must be at least 1")
+    for s in config.setups:  # validate every pattern before any training
+        for kind in config.kinds:
+            build_patterns(s, kind, config.seed)
+    out = Path(out_dir) if out_dir is not None else None
+    key = config.key()
+    done: dict[tuple[str, str, int], dict[str, Any]] = {}
+    if out is not None:
+        prev_path = out / "scatter_study.json"
+        if prev_path.is_file():
+            try:
+                prev = json.loads(prev_path.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                prev = {}
+            if prev.get("config_key") == key:
+                done = {(r["dataset"], r["kind"], r["replicate"]): r for r in prev.get("records", [])}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, config.threads))
+    records: list[dict[str, Any]] = []
+    t_start = time.perf_counter()
+    jobs = [(s, k, r) for s in config.setups for r in range(config.replicates) for k in config.kinds]
+    bar = tqdm(jobs, desc="scatter study", disable=not progress, dynamic_ncols=True)
+    try:
+        data_cache: dict[str, Any] = {}
+        for setup, kind, rep in bar:
+            if (setup.name, kind, rep) in done:
+                records.append(done[(setup.name, kind, rep)])
+                continue
+            if setup.name not in data_cache:
+                data_cache = {setup.name: _load_dataset(setup, config.seed)}  # one dataset in memory at a time
+            ds = data_cache[setup.name]
+            pseed = config.seed * 100 + rep
+            pats = build_patterns(setup, kind, pseed)
+            sc = scatter_values(setup, pats)
+            tcfg = TrainConfig(epochs=setup.epochs, batch_size=setup.batch_size, lr=setup.lr, seed=pseed)
+            model = build_model(setup.layers, pats)
+            cpu0 = time.process_time()
+            res = fit(model, ds, tcfg, progress=False)
+            cpu = time.process_time() - cpu0
+            rec = {
+                "dataset": setup.name,
+                "kind": kind,
+                "bad": kind in BAD_KINDS,
+                "replicate": rep,
+                "pattern_seed": pseed,
+                "train_seed": pseed,
+                **sc,
+                "test_acc": res.test_acc,
+                "best_val_acc": res.best_val_acc,
+                "train_seconds": res.seconds,
+                "train_cpu_seconds": cpu,
+            }
+            records.append(rec)
+            done[(setup.name, kind, rep)] = rec
+            bar.set_postfix(ds=setup.name, kind=kind, s=f"{sc['scatter']:.2f}", acc=f"{res.test_acc:.3f}")
+            if log is not None:
+                log(f"{setup.name:14s} {kind:18s} rep {rep}  scatter {sc['scatter']:.3f}  test acc {res.test_acc:.4f}")
+            if out is not None:
+                _write(out, config, key, list(done.values()), final=False)
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    result = _write(out, config, key, records, final=True, seconds=time.perf_counter() - t_start)
+    return result
+
+
+def _result(config: StudyConfig, key: str, records: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
+    summary = summarise(records, config.tol) if records else {}
+    per = [v["threshold"]["threshold"] for v in summary.values()]
+    thr = {
+        "threshold": float(min(per)) if per else DEFAULT_THRESHOLD,
+        "per_dataset": {k: v["threshold"] for k, v in summary.items()},
+        "rule": "lowest per-dataset threshold; per dataset the lowest scatter of a pattern within tol of the "
+        "median accuracy of the ordinary kinds (rounded down to 0.01)",
+        "scatter": "network scatter (minimum of the vector) with default windows and the given neurons that matter",
+    }
+    return {
+        "format": "predsparse-scatter-study/1",
+        "config_key": key,
+        "config": asdict(config),
+        "versions": versions(),
+        "seconds": seconds,
+        "summary": summary,
+        "threshold": thr,
+        "records": records,
+    }
+
+
+def _write(out: Path | None, config: StudyConfig, key: str, records: list[dict[str, Any]], *, final: bool, seconds: float | None = None) -> dict[str, Any]:
+    result = _result(config, key, records, seconds)
+    if out is None:
+        return result
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "scatter_study.json", json.dumps(result, indent=1, default=_jsonable))
+    if final and records:
+        write_text(out / "threshold.json", json.dumps(result["threshold"], indent=1, default=_jsonable))
+        plot_study(result, out / "scatter_vs_accuracy.png")
+    return result
+
+
+def plot_study(result: dict[str, Any], path: str | Path) -> None:
+    """The study's picture: scatter before training against test accuracy after, per dataset."""
+    from predsparse.patterns.plots import plot_scatter_vs_accuracy
+
+    panels = []
+    for ds, summ in result["summary"].items():
+        pts = [(r["scatter"], r["test_acc"], r["kind"]) for r in result["records"] if r["dataset"] == ds]
+        panels.append({"title": ds, "points": pts, **{k: summ["all"][k] for k in ("pearson", "spearman", "n")}})
+    plot_scatter_vs_accuracy(panels, path, threshold=result["threshold"]["threshold"])
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o))
+
+
+def tiny_config(seed: int = 0) -> StudyConfig:
+    """Seconds: for tests and smoke runs (Morse only, tiny network, one epoch)."""
+    return StudyConfig(
+        setups=[
+            DatasetSetup(
+                "morse", [64, 32, 64], [4, 8], [16, 8],
+                data={"train_per_class": 8, "val_per_class": 2, "test_per_class": 4}, epochs=1, batch_size=64,
+            )
+        ],
+        kinds=("structured", "random", "clash-free-2", "windowed", "windowed-single", "clash-free-zero"),
+        replicates=1,
+        seed=seed,
+    )
+
+
+__all__ = [
+    "BAD_KINDS",
+    "DEFAULT_THRESHOLD",
+    "KINDS",
+    "ORDINARY_KINDS",
+    "DatasetSetup",
+    "StudyConfig",
+    "build_patterns",
+    "correlations",
+    "full_config",
+    "recommended_threshold",
+    "reduced_config",
+    "run_study",
+    "scatter_values",
+    "summarise",
+    "threshold_for",
+    "tiny_config",
+]
