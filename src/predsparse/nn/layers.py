@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from predsparse.errors import InputError
-from predsparse.nn.ops import sparse_matmul
+from predsparse.nn import kernels_cpu
+from predsparse.nn.ops import from_panels, panel_linear, select_backend, sparse_matmul, to_panels
 from predsparse.patterns import Pattern
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -23,6 +24,11 @@ class SparseLinear(nn.Module):
     ``weight`` is a ``(|W|,)`` parameter in (right neuron, left neuron) order; the index structure is
     kept as buffers, so ``.to(device)`` moves everything and optimisers (Adam's moments included) only
     ever see ``|W|`` numbers. Forward, input gradient and weight gradient touch present edges only.
+    The transposed structure (``t_perm``, ``t_crow``, ``t_rows``) is built once: the pattern never
+    changes, so the input gradient is a conflict-free gather like the forward pass.
+
+    ``backend``: ``"auto"`` (numba kernels on CPU for float32/float64, torch's CSR kernels otherwise,
+    e.g. on CUDA), ``"numba"`` or ``"torch"`` (see :mod:`predsparse.nn.ops`).
 
     ``init="glorot"`` draws ``N(0, 2 / (d_in + d_out))`` with the junction's own degrees (as the
     research code did); ``init="torch"`` matches ``torch.nn.Linear`` (``U(+-1/sqrt(d_in))``).
@@ -32,16 +38,23 @@ class SparseLinear(nn.Module):
         super().__init__()
         if not isinstance(pattern, Pattern):
             raise InputError(f"SparseLinear needs a predsparse Pattern, got {type(pattern).__name__}")
-        if pattern.has_duplicates():
-            raise InputError("pattern has a repeated (right, left) edge: each pair may appear at most once")
         if init not in INITS:
             raise InputError(f"init {init!r} is not one of {INITS}")
         self.n_in, self.n_out = pattern.n_in, pattern.n_out
         self.kind = pattern.kind
         self.backend = backend
-        order = np.lexsort((pattern.cols, pattern.rows))
+        # storage order: by (right neuron, left neuron); generators usually emit it already (O(|W|) check)
+        key = pattern.rows * self.n_in + pattern.cols
+        if key.size < 2 or bool(np.all(key[1:] > key[:-1])):
+            order = np.arange(key.size)
+        else:
+            order = np.argsort(key, kind="stable")
+            sk = key[order]
+            if bool(np.any(sk[1:] == sk[:-1])):
+                raise InputError("pattern has a repeated (right, left) edge: each pair may appear at most once")
         rows, cols = pattern.rows[order], pattern.cols[order]
-        t_perm = np.lexsort((rows, cols))
+        # transposed order (by left neuron, then right neuron), built once: the pattern never changes
+        t_perm = np.argsort(cols * self.n_out + rows, kind="stable")
         in_deg = np.bincount(rows, minlength=self.n_out)
         out_deg = np.bincount(cols, minlength=self.n_in)
         self.in_degree = int(in_deg[0]) if (in_deg == in_deg[0]).all() else 0
@@ -50,6 +63,7 @@ class SparseLinear(nn.Module):
         self.register_buffer("crow", torch.from_numpy(np.concatenate([[0], np.cumsum(in_deg)])), persistent=False)
         self.register_buffer("t_perm", torch.from_numpy(t_perm), persistent=False)
         self.register_buffer("t_crow", torch.from_numpy(np.concatenate([[0], np.cumsum(out_deg)])), persistent=False)
+        self.register_buffer("t_rows", torch.from_numpy(rows[t_perm]), persistent=False)
         # pattern edge e is stored at position edge_position[e] (hardware order -> storage order)
         self.register_buffer("edge_position", torch.from_numpy(np.argsort(order)), persistent=False)
         self.weight = nn.Parameter(torch.empty(rows.size))
@@ -84,8 +98,20 @@ class SparseLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.n_in:
             raise InputError(f"input has shape {tuple(x.shape)}: SparseLinear expects (batch, {self.n_in})")
+        if self.uses_panels(x):
+            return from_panels(self.forward_panels(to_panels(x)), x.shape[0])
         y = sparse_matmul(x, self.weight, self, self.backend)
         return y if self.bias is None else y + self.bias
+
+    def uses_panels(self, x: torch.Tensor) -> bool:
+        """True when this call runs on the panel-layout (numba) kernels rather than a batch-major backend."""
+        return getattr(select_backend(self.backend, self, x), "layout", "batch") == "panel"
+
+    def forward_panels(self, xp: torch.Tensor) -> torch.Tensor:
+        """The junction on feature-major panels ``(P, n_in, bc)`` -> ``(P, n_out, bc)`` (bias included)."""
+        if xp.dim() != 3 or xp.shape[1] != self.n_in:
+            raise InputError(f"panels have shape {tuple(xp.shape)}: SparseLinear expects (P, {self.n_in}, bc)")
+        return panel_linear(xp, self.weight, self.bias, self)
 
     def dense_weight(self) -> torch.Tensor:
         """The ``(n_out, n_in)`` weight matrix with zeros where there is no edge (for checks and export)."""
@@ -148,6 +174,14 @@ class SparseMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
         last = len(self.junctions) - 1
+        if all(j.uses_panels(x) for j in self.junctions):
+            # feature-major panels through the whole network: one conversion at each end
+            h = to_panels(x, kernels_cpu.panel_width(x.shape[0]))
+            for i, j in enumerate(self.junctions):
+                h = j.forward_panels(h)
+                if i < last:
+                    h = self.drop(self.act(h))
+            return from_panels(h, x.shape[0])
         for i, j in enumerate(self.junctions):
             x = j(x)
             if i < last:

@@ -8,17 +8,25 @@ weights ``w[e]``:
 - grad_weight ``gw[e] = sum_b g[b, rows[e]] x[b, cols[e]]``            (UP)
 
 Each costs ``2 * batch * |W|`` FLOPs and memory proportional to ``|W|``; the dense ``(n, p)``
-matrix is never formed. ``TorchCSR`` uses torch's CSR kernels (CPU and CUDA). Faster backends
-register themselves in :data:`BACKENDS` and are picked by :func:`select_backend`.
+matrix is never formed. ``TorchCSR`` uses torch's CSR kernels (CPU and CUDA, any float dtype): the
+portable fallback. ``NumbaCPU`` (``"numba"``, preferred by ``"auto"`` on CPU for float32/float64 when
+numba imports) runs the kernels of :mod:`predsparse.nn.kernels_cpu` on a feature-major "panel"
+layout ``(P, n, BC)``; layers and MLPs that use it keep activations in that layout between
+junctions (:func:`to_panels`, :func:`panel_linear`, :func:`from_panels`), converting once at each
+end. Backends register themselves in :data:`BACKENDS` and are picked by :func:`select_backend`.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
 import torch
+
+from predsparse.nn import kernels_cpu
 
 warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
 warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implicitly disabled.*")
@@ -34,11 +42,13 @@ class SparseIndex(Protocol):
     crow: torch.Tensor  # (n_out + 1,) CSR row pointer
     t_perm: torch.Tensor  # (|W|,) edge order sorted by left neuron
     t_crow: torch.Tensor  # (n_in + 1,) CSR row pointer of the transpose
+    t_rows: torch.Tensor  # (|W|,) right neuron per edge in transposed order (rows[t_perm])
     in_degree: int  # fixed in-degree, or 0 when degrees vary
 
 
 class Backend(Protocol):
     name: str
+    layout: str  # "batch": tensors (B, n); "panel": also offers the panel methods of NumbaCPU
 
     def supports(self, idx: SparseIndex, x: torch.Tensor) -> bool: ...
     def forward(self, idx: SparseIndex, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor: ...
@@ -50,6 +60,7 @@ class TorchCSR:
     """torch's CSR SpMM and ``sampled_addmm``: portable (CPU and CUDA), the reference fallback."""
 
     name = "torch-csr"
+    layout = "batch"
 
     def supports(self, idx: SparseIndex, x: torch.Tensor) -> bool:
         return True
@@ -59,7 +70,7 @@ class TorchCSR:
         return (a @ x.t()).t()
 
     def grad_input(self, idx: SparseIndex, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        at = torch.sparse_csr_tensor(idx.t_crow, idx.rows[idx.t_perm], w[idx.t_perm], (idx.n_in, idx.n_out))
+        at = torch.sparse_csr_tensor(idx.t_crow, idx.t_rows, torch.index_select(w, 0, idx.t_perm), (idx.n_in, idx.n_out))
         return (at @ g.t()).t()
 
     def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -69,9 +80,130 @@ class TorchCSR:
         return torch.sparse.sampled_addmm(a, g.t().contiguous(), x.contiguous(), beta=0.0).values()
 
 
-BACKENDS: dict[str, Backend] = {"torch": TorchCSR()}
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+_tls = threading.local()
+
+
+def _sync_threads() -> int:
+    """numba's thread count is per calling thread (autograd may run backward elsewhere): match torch's."""
+    numba = kernels_cpu.numba_module()
+    want = torch.get_num_threads()
+    n = max(1, min(want, numba.config.NUMBA_NUM_THREADS))
+    if getattr(_tls, "threads", 0) != n:
+        numba.set_num_threads(n)
+        _tls.threads = n
+        if torch.get_num_threads() != want:
+            # starting numba's OpenMP layer can reset the process-wide OpenMP thread count that torch
+            # reports (the two share libgomp's symbols): put torch's setting back
+            torch.set_num_threads(want)
+    return n
+
+
+class NumbaCPU:
+    """numba kernels on CPU (float32 and float64), on the feature-major panel layout.
+
+    The three batch-major methods of :class:`Backend` convert to panels and back around each call
+    (for :func:`sparse_matmul`); :class:`~predsparse.nn.SparseLinear` and
+    :class:`~predsparse.nn.SparseMLP` call the panel methods directly and convert once.
+    """
+
+    name = "numba-cpu"
+    layout = "panel"
+
+    def supports(self, idx: SparseIndex, x: torch.Tensor) -> bool:
+        return (
+            kernels_cpu.available()
+            and x.device.type == "cpu"
+            and x.layout == torch.strided
+            and x.dtype in (torch.float32, torch.float64)
+            and idx.cols.device.type == "cpu"
+            and getattr(getattr(idx, "weight", None), "dtype", x.dtype) == x.dtype
+        )
+
+    # --- layout ---------------------------------------------------------------------------
+    @staticmethod
+    def to_panels(x: torch.Tensor, bc: int) -> torch.Tensor:
+        """``(B, n)`` -> ``(P, n, bc)``, the last panel zero-padded."""
+        x = x.detach().contiguous()
+        b, n = x.shape
+        out = torch.empty(((b + bc - 1) // bc, n, bc), dtype=x.dtype)
+        _sync_threads()
+        kernels_cpu.kernels(bc).to_panels(_np(x).reshape(-1), _np(out).reshape(-1), b, n, bc)
+        return out
+
+    @staticmethod
+    def from_panels(xp: torch.Tensor, batch: int) -> torch.Tensor:
+        """``(P, n, bc)`` -> ``(batch, n)``, padding dropped."""
+        xp = xp.detach().contiguous()
+        _, n, bc = xp.shape
+        out = torch.empty((batch, n), dtype=xp.dtype)
+        _sync_threads()
+        kernels_cpu.kernels(bc).from_panels(_np(xp).reshape(-1), _np(out).reshape(-1), batch, n, bc)
+        return out
+
+    # --- the three operations on panels -------------------------------------------------------
+    @staticmethod
+    def spmm_panels(
+        idx: SparseIndex, xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Forward: ``(P, n_in, bc)`` -> ``(P, n_out, bc)``, bias added in the same pass."""
+        xp = xp.detach().contiguous()
+        p, _, bc = xp.shape
+        y = torch.empty((p, idx.n_out, bc), dtype=xp.dtype)
+        wv = _np(w.detach().to(xp.dtype).contiguous())
+        bv = kernels_cpu.empty_bias(wv.dtype) if bias is None else _np(bias.detach().to(xp.dtype).contiguous())
+        _sync_threads()
+        kernels_cpu.kernels(bc).spmm(_np(idx.crow), _np(idx.cols), wv, _np(xp).reshape(-1), _np(y).reshape(-1), idx.n_in, bv)
+        return y
+
+    @staticmethod
+    def grad_input_panels(idx: SparseIndex, gp: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Input gradient: ``(P, n_out, bc)`` -> ``(P, n_in, bc)`` over the transposed CSR (a gather too)."""
+        gp = gp.detach().contiguous()
+        p, _, bc = gp.shape
+        gx = torch.empty((p, idx.n_in, bc), dtype=gp.dtype)
+        wt = _np(torch.index_select(w.detach().to(gp.dtype), 0, idx.t_perm))
+        _sync_threads()
+        kernels_cpu.kernels(bc).spmm(
+            _np(idx.t_crow), _np(idx.t_rows), wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out,
+            kernels_cpu.empty_bias(wt.dtype),
+        )
+        return gx
+
+    @staticmethod
+    def grad_weight_panels(idx: SparseIndex, gp: torch.Tensor, xp: torch.Tensor) -> torch.Tensor:
+        """Weight gradient ``(|W|,)`` from output-gradient and input panels (padding columns are zero in ``gp``)."""
+        gp = gp.detach().contiguous()
+        xp = xp.detach().contiguous()
+        bc = gp.shape[2]
+        gw = torch.empty(idx.cols.numel(), dtype=gp.dtype)
+        threads = _sync_threads()
+        kernels_cpu.kernels(bc).sddmm(
+            _np(idx.crow), _np(idx.cols), _np(gp).reshape(-1), _np(xp).reshape(-1), _np(gw), idx.n_in,
+            kernels_cpu.nblocks_for(idx.n_out, threads),
+        )
+        return gw
+
+    # --- the Backend protocol (batch-major) -----------------------------------------------------
+    def forward(self, idx: SparseIndex, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        bc = kernels_cpu.panel_width(x.shape[0])
+        return self.from_panels(self.spmm_panels(idx, self.to_panels(x, bc), w), x.shape[0])
+
+    def grad_input(self, idx: SparseIndex, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        bc = kernels_cpu.panel_width(g.shape[0])
+        return self.from_panels(self.grad_input_panels(idx, self.to_panels(g, bc), w), g.shape[0])
+
+    def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        bc = kernels_cpu.panel_width(g.shape[0])
+        return self.grad_weight_panels(idx, self.to_panels(g, bc), self.to_panels(x, bc))
+
+
+BACKENDS: dict[str, Backend] = {"torch": TorchCSR(), "numba": NumbaCPU()}
 # Order in which "auto" tries backends; faster ones insert themselves at the front.
-AUTO_ORDER: list[str] = ["torch"]
+AUTO_ORDER: list[str] = ["numba", "torch"]
 
 
 def register_backend(key: str, backend: Backend, *, prefer: bool = True) -> None:
@@ -121,3 +253,62 @@ class SparseMatmul(torch.autograd.Function):
 
 
 sparse_matmul: Callable[..., torch.Tensor] = SparseMatmul.apply
+
+
+# --- panel layout (autograd-aware) ------------------------------------------------------------------
+class _ToPanels(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, bc: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.batch = x.shape[0]
+        return NumbaCPU.to_panels(x, bc)
+
+    @staticmethod
+    def backward(ctx, gp: torch.Tensor):  # type: ignore[override]
+        return NumbaCPU.from_panels(gp, ctx.batch), None
+
+
+class _FromPanels(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, xp: torch.Tensor, batch: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.bc = xp.shape[2]
+        return NumbaCPU.from_panels(xp, batch)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[override]
+        return NumbaCPU.to_panels(g, ctx.bc), None  # padding columns get zero gradient
+
+
+class _PanelLinear(torch.autograd.Function):
+    """``yp = W xp + b`` on panels; backward gives the input panels' gradient, ``gw`` and ``gb``."""
+
+    @staticmethod
+    def forward(ctx, xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, idx: SparseIndex):  # type: ignore[override]
+        ctx.idx = idx
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(xp, w)
+        return NumbaCPU.spmm_panels(idx, xp, w, bias)
+
+    @staticmethod
+    def backward(ctx, gp: torch.Tensor):  # type: ignore[override]
+        xp, w = ctx.saved_tensors
+        gp = gp.contiguous()
+        gx = NumbaCPU.grad_input_panels(ctx.idx, gp, w) if ctx.needs_input_grad[0] else None
+        gw = NumbaCPU.grad_weight_panels(ctx.idx, gp, xp) if ctx.needs_input_grad[1] else None
+        # padding columns of gp are zero (they come from _FromPanels.backward), so the sum is exact
+        gb = gp.sum(dim=(0, 2)) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gx, gw, gb, None
+
+
+def to_panels(x: torch.Tensor, bc: int | None = None) -> torch.Tensor:
+    """``(B, n)`` -> panels ``(P, n, bc)`` (differentiable); ``bc`` defaults to :func:`kernels_cpu.panel_width`."""
+    return _ToPanels.apply(x, bc or kernels_cpu.panel_width(x.shape[0]))
+
+
+def from_panels(xp: torch.Tensor, batch: int) -> torch.Tensor:
+    """Panels ``(P, n, bc)`` -> ``(batch, n)`` (differentiable)."""
+    return _FromPanels.apply(xp, batch)
+
+
+def panel_linear(xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, idx: SparseIndex) -> torch.Tensor:
+    """A sparse junction on panels: ``(P, n_in, bc)`` -> ``(P, n_out, bc)`` with the bias added."""
+    return _PanelLinear.apply(xp, w, bias, idx)

@@ -1,0 +1,334 @@
+"""Fast CPU kernels (numba) for the three sparse training operations, on a "panel" layout.
+
+Layout. Activations are kept feature-major in panels of ``BC`` batch columns: a batch ``x`` of
+shape ``(B, n)`` becomes ``xp`` of shape ``(P, n, BC)`` with ``P = ceil(B / BC)`` (the last panel
+zero-padded), so ``xp[p, k, :]`` holds feature ``k`` of batch items ``p*BC .. p*BC+BC-1``. Each
+panel (``n * BC`` numbers, 512 KiB for ``n = 2048``, ``BC = 64``) fits in a core's L2 cache, and
+every edge touches one contiguous ``BC``-vector of it, so the innermost loop over the batch is a
+plain SIMD AXPY or dot product with the accumulators held in registers.
+
+Operations (``crow``/``cols``/``w`` are the CSR of the junction, rows = right neurons; a fixed
+in-degree pattern is the ELL layout ``(n_out, d_in)`` with ``crow = d_in * arange``: no padding):
+
+- ``spmm``: ``y[p, j, :] = bias[j] + sum_e w[e] x[p, cols[e], :]``. Forward (FF) on the CSR, and
+  the input gradient (BP) on the transposed CSR (built once, since the pattern never changes), so
+  both are conflict-free gathers, parallel over (panel, output row), 8 edges per accumulator pass.
+- ``sddmm``: ``gw[e] = sum_p sum_b g[p, rows(e), b] x[p, cols[e], b]``. Weight gradient (UP),
+  parallel over blocks of rows, panel by panel (each thread keeps one panel hot at a time).
+- ``to_panels`` / ``from_panels``: the layout changes at the ends of a network.
+
+numba is imported and the kernels are built only on first use (:func:`available`, :func:`kernels`);
+each kernel is compiled once per panel width and dtype (float32, float64) and cached on disk
+(``cache=True``, under ``NUMBA_CACHE_DIR`` if set). If numba is missing or broken, or
+``PREDSPARSE_NO_NUMBA=1`` is set, :func:`available` is False and callers use torch's CSR kernels.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+PANEL_WIDTHS = (16, 32, 64)
+"""Batch columns per panel: 64 (four 512-bit vectors) for batches above 32, 32 or 16 for small ones."""
+
+_STATE: dict = {}
+
+
+def available() -> bool:
+    """True when the numba kernels can be used (numba imports and ``PREDSPARSE_NO_NUMBA`` is not set)."""
+    if os.environ.get("PREDSPARSE_NO_NUMBA", "") not in ("", "0"):
+        return False
+    if "numba" not in _STATE:
+        try:
+            import numba
+
+            _STATE["numba"], _STATE["error"] = numba, None
+        except Exception as exc:  # ImportError, or a broken install (llvmlite mismatch, ...)
+            _STATE["numba"], _STATE["error"] = None, f"{type(exc).__name__}: {exc}"
+    return _STATE["numba"] is not None
+
+
+def import_error() -> str | None:
+    """Why numba could not be imported (None when it could, or was not tried yet)."""
+    return _STATE.get("error")
+
+
+def numba_module():
+    if not available():
+        raise RuntimeError(f"numba kernels unavailable: {import_error() or 'disabled by PREDSPARSE_NO_NUMBA'}")
+    return _STATE["numba"]
+
+
+def panel_width(batch: int) -> int:
+    """The panel width for a batch of ``batch`` items: 16 up to 16 items, 32 up to 32, else 64."""
+    return 16 if batch <= 16 else 32 if batch <= 32 else 64
+
+
+def kernels(bc: int) -> SimpleNamespace:
+    """The kernels for panel width ``bc``: ``spmm``, ``sddmm``, ``to_panels``, ``from_panels``.
+
+    Built on first use; each is compiled by numba on its first call with a new dtype, then cached.
+    """
+    k = _STATE.get(("kernels", bc))
+    if k is None:
+        numba_module()
+        if "convert" not in _STATE:
+            _STATE["convert"] = _make_converters()
+        spmm, sddmm = _make_kernels(bc)
+        to_panels, from_panels = _STATE["convert"]
+        k = _STATE[("kernels", bc)] = SimpleNamespace(spmm=spmm, sddmm=sddmm, to_panels=to_panels, from_panels=from_panels)
+    return k
+
+
+def nblocks_for(n_rows: int, threads: int) -> int:
+    """Row blocks for ``sddmm``: a few per thread for balance, each at least 16 rows."""
+    return max(1, min(4 * threads, n_rows // 16 or 1))
+
+
+_EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0, np.float64)}
+
+
+def empty_bias(dtype) -> np.ndarray:
+    """A length-0 array of ``dtype``: "no bias" for ``spmm``."""
+    return _EMPTY[np.dtype(dtype)]
+
+
+def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the generated kernels
+    """The two compute kernels for panel width ``BC`` (numba treats ``BC``/``UBC`` as constants)."""
+    from numba import njit, prange, uint64
+
+    UBC = np.uint64(BC)
+    U0, U1, U2, U3, U4 = (np.uint64(i) for i in range(5))
+    U5, U6, U7, U8 = (np.uint64(i) for i in range(5, 9))
+    # unsigned offsets: numba then emits no negative-index wraparound, and LLVM sees plain contiguous
+    # vector loads/stores in the innermost loops
+
+    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+    def spmm(crow, cols, w, x, y, n_src, bias):  # pragma: no cover - compiled by numba
+        """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty)."""
+        n_dst = crow.size - 1
+        P = x.size // (n_src * BC)
+        has_bias = bias.size > 0
+        for t in prange(P * n_dst):
+            p = t // n_dst
+            j = t - p * n_dst
+            xo = uint64(p * n_src) * UBC
+            yo = uint64(t) * UBC
+            b0 = bias[j] if has_bias else 0.0
+            for b in range(U0, UBC):
+                y[yo + b] = b0
+            e = uint64(crow[j])
+            e1 = uint64(crow[j + 1])
+            while e + U8 <= e1:
+                k0 = xo + uint64(cols[e]) * UBC
+                k1 = xo + uint64(cols[e + U1]) * UBC
+                k2 = xo + uint64(cols[e + U2]) * UBC
+                k3 = xo + uint64(cols[e + U3]) * UBC
+                k4 = xo + uint64(cols[e + U4]) * UBC
+                k5 = xo + uint64(cols[e + U5]) * UBC
+                k6 = xo + uint64(cols[e + U6]) * UBC
+                k7 = xo + uint64(cols[e + U7]) * UBC
+                w0 = w[e]
+                w1 = w[e + U1]
+                w2 = w[e + U2]
+                w3 = w[e + U3]
+                w4 = w[e + U4]
+                w5 = w[e + U5]
+                w6 = w[e + U6]
+                w7 = w[e + U7]
+                for b in range(U0, UBC):
+                    y[yo + b] += (w0 * x[k0 + b] + w1 * x[k1 + b] + w2 * x[k2 + b] + w3 * x[k3 + b]) + (
+                        w4 * x[k4 + b] + w5 * x[k5 + b] + w6 * x[k6 + b] + w7 * x[k7 + b]
+                    )
+                e += U8
+            # the last 0..7 edges in straight-line blocks of 4, 2, 1 (no loop over edges that LLVM
+            # could vectorise "sideways" with gathers)
+            if e + U4 <= e1:
+                k0 = xo + uint64(cols[e]) * UBC
+                k1 = xo + uint64(cols[e + U1]) * UBC
+                k2 = xo + uint64(cols[e + U2]) * UBC
+                k3 = xo + uint64(cols[e + U3]) * UBC
+                w0 = w[e]
+                w1 = w[e + U1]
+                w2 = w[e + U2]
+                w3 = w[e + U3]
+                for b in range(U0, UBC):
+                    y[yo + b] += (w0 * x[k0 + b] + w1 * x[k1 + b]) + (w2 * x[k2 + b] + w3 * x[k3 + b])
+                e += U4
+            if e + U2 <= e1:
+                k0 = xo + uint64(cols[e]) * UBC
+                k1 = xo + uint64(cols[e + U1]) * UBC
+                w0 = w[e]
+                w1 = w[e + U1]
+                for b in range(U0, UBC):
+                    y[yo + b] += w0 * x[k0 + b] + w1 * x[k1 + b]
+                e += U2
+            if e < e1:
+                k0 = xo + uint64(cols[e]) * UBC
+                w0 = w[e]
+                for b in range(U0, UBC):
+                    y[yo + b] += w0 * x[k0 + b]
+
+    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+    def sddmm(crow, cols, g, x, gw, n_src, nblocks):  # pragma: no cover - compiled by numba
+        """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten)."""
+        n_dst = crow.size - 1
+        P = x.size // (n_src * BC)
+        per = (n_dst + nblocks - 1) // nblocks
+        for c in prange(nblocks):
+            j0 = c * per
+            j1 = min(n_dst, j0 + per)
+            for p in range(P):
+                xo = uint64(p * n_src) * UBC
+                for j in range(j0, j1):
+                    go = uint64(p * n_dst + j) * UBC
+                    e = uint64(crow[j])
+                    e1 = uint64(crow[j + 1])
+                    while e + U8 <= e1:
+                        k0 = xo + uint64(cols[e]) * UBC
+                        k1 = xo + uint64(cols[e + U1]) * UBC
+                        k2 = xo + uint64(cols[e + U2]) * UBC
+                        k3 = xo + uint64(cols[e + U3]) * UBC
+                        k4 = xo + uint64(cols[e + U4]) * UBC
+                        k5 = xo + uint64(cols[e + U5]) * UBC
+                        k6 = xo + uint64(cols[e + U6]) * UBC
+                        k7 = xo + uint64(cols[e + U7]) * UBC
+                        s0 = g[go] - g[go]  # a zero of the data dtype (float32 stays float32)
+                        s1 = s0
+                        s2 = s0
+                        s3 = s0
+                        s4 = s0
+                        s5 = s0
+                        s6 = s0
+                        s7 = s0
+                        for b in range(U0, UBC):
+                            gb = g[go + b]
+                            s0 += gb * x[k0 + b]
+                            s1 += gb * x[k1 + b]
+                            s2 += gb * x[k2 + b]
+                            s3 += gb * x[k3 + b]
+                            s4 += gb * x[k4 + b]
+                            s5 += gb * x[k5 + b]
+                            s6 += gb * x[k6 + b]
+                            s7 += gb * x[k7 + b]
+                        if p == 0:
+                            gw[e] = s0
+                            gw[e + U1] = s1
+                            gw[e + U2] = s2
+                            gw[e + U3] = s3
+                            gw[e + U4] = s4
+                            gw[e + U5] = s5
+                            gw[e + U6] = s6
+                            gw[e + U7] = s7
+                        else:
+                            gw[e] += s0
+                            gw[e + U1] += s1
+                            gw[e + U2] += s2
+                            gw[e + U3] += s3
+                            gw[e + U4] += s4
+                            gw[e + U5] += s5
+                            gw[e + U6] += s6
+                            gw[e + U7] += s7
+                        e += U8
+                    # the last 0..7 edges in straight-line blocks of 4, 2, 1
+                    if e + U4 <= e1:
+                        k0 = xo + uint64(cols[e]) * UBC
+                        k1 = xo + uint64(cols[e + U1]) * UBC
+                        k2 = xo + uint64(cols[e + U2]) * UBC
+                        k3 = xo + uint64(cols[e + U3]) * UBC
+                        s0 = g[go] - g[go]
+                        s1 = s0
+                        s2 = s0
+                        s3 = s0
+                        for b in range(U0, UBC):
+                            gb = g[go + b]
+                            s0 += gb * x[k0 + b]
+                            s1 += gb * x[k1 + b]
+                            s2 += gb * x[k2 + b]
+                            s3 += gb * x[k3 + b]
+                        if p == 0:
+                            gw[e] = s0
+                            gw[e + U1] = s1
+                            gw[e + U2] = s2
+                            gw[e + U3] = s3
+                        else:
+                            gw[e] += s0
+                            gw[e + U1] += s1
+                            gw[e + U2] += s2
+                            gw[e + U3] += s3
+                        e += U4
+                    if e + U2 <= e1:
+                        k0 = xo + uint64(cols[e]) * UBC
+                        k1 = xo + uint64(cols[e + U1]) * UBC
+                        s0 = g[go] - g[go]
+                        s1 = s0
+                        for b in range(U0, UBC):
+                            gb = g[go + b]
+                            s0 += gb * x[k0 + b]
+                            s1 += gb * x[k1 + b]
+                        if p == 0:
+                            gw[e] = s0
+                            gw[e + U1] = s1
+                        else:
+                            gw[e] += s0
+                            gw[e + U1] += s1
+                        e += U2
+                    if e < e1:
+                        k0 = xo + uint64(cols[e]) * UBC
+                        s0 = g[go] - g[go]
+                        for b in range(U0, UBC):
+                            s0 += g[go + b] * x[k0 + b]
+                        if p == 0:
+                            gw[e] = s0
+                        else:
+                            gw[e] += s0
+
+    return spmm, sddmm
+
+
+def _make_converters():
+    """``to_panels(x, out, B, n, BC)`` and ``from_panels(xp, out, B, n, BC)`` on flat arrays."""
+    from numba import njit, prange, uint64
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def to_panels(x, out, B, n, BC):  # pragma: no cover - compiled by numba
+        """(B, n) row-major -> (P, n, BC) panels, the tail of the last panel zeroed (flat arrays)."""
+        P = (B + BC - 1) // BC
+        KB = 64
+        nkb = (n + KB - 1) // KB
+        ubc = uint64(BC)
+        for t in prange(P * nkb):
+            p = t // nkb
+            kb = t - p * nkb
+            k0 = kb * KB
+            k1 = min(n, k0 + KB)
+            bmax = min(BC, B - p * BC)
+            for b in range(bmax):
+                xo = uint64((p * BC + b) * n)
+                for k in range(k0, k1):
+                    out[uint64(p * n + k) * ubc + uint64(b)] = x[xo + uint64(k)]
+            for b in range(bmax, BC):
+                for k in range(k0, k1):
+                    out[uint64(p * n + k) * ubc + uint64(b)] = 0
+
+    @njit(parallel=True, cache=True, nogil=True)
+    def from_panels(xp, out, B, n, BC):  # pragma: no cover - compiled by numba
+        """(P, n, BC) panels -> (B, n) row-major, padding dropped (flat arrays)."""
+        P = (B + BC - 1) // BC
+        KB = 64
+        nkb = (n + KB - 1) // KB
+        ubc = uint64(BC)
+        for t in prange(P * nkb):
+            p = t // nkb
+            kb = t - p * nkb
+            k0 = kb * KB
+            k1 = min(n, k0 + KB)
+            bmax = min(BC, B - p * BC)
+            for b in range(bmax):
+                o = uint64((p * BC + b) * n)
+                for k in range(k0, k1):
+                    out[o + uint64(k)] = xp[uint64(p * n + k) * ubc + uint64(b)]
+
+    return to_panels, from_panels

@@ -1,0 +1,234 @@
+"""The fast CPU kernels (numba, panel layout) against the dense masked computation, and their fallbacks.
+
+Tiny shapes only: the point is exactness on every pattern kind, degree remainder (the kernels take
+edges 8 at a time, then 4, 2, 1), batch size (1, non-multiples of the panel width 16/32/64, several
+panels) and dtype; speed lives in ``benchmarks/bench_kernels.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from predsparse import patterns as P
+from predsparse.nn import SparseLinear, SparseMLP, kernels_cpu, ops
+from predsparse.nn.ops import BACKENDS, NumbaCPU, select_backend, sparse_matmul
+
+needs_numba = pytest.mark.skipif(not kernels_cpu.available(), reason=f"numba unavailable: {kernels_cpu.import_error()}")
+
+
+def pattern(kind: str, seed: int = 0) -> P.Pattern:
+    if kind == "random":  # varying degrees, some neurons without edges
+        return P.random(29, 19, density=0.25, seed=seed)
+    if kind == "structured":  # d_in = 21: two groups of 8, then 4 and 1
+        return P.structured(42, 26, 13, seed=seed)
+    if kind == "clash_free":  # d_in = 6 (4 + 2)
+        return P.clash_free(36, 24, 4, 6, type=2, seed=seed)
+    if kind == "fc":  # d_in = 15 (8 + 4 + 2 + 1), d_out = 11 (transposed: 8 + 2 + 1)
+        return P.fully_connected(15, 11)
+    raise AssertionError(kind)
+
+
+KINDS = ["random", "structured", "clash_free", "fc"]
+BATCHES = [1, 7, 16, 19, 33, 64, 70, 130]
+
+
+def dense_reference(layer: SparseLinear, pat: P.Pattern, x: torch.Tensor, g: torch.Tensor):
+    w = layer.dense_weight().clone().requires_grad_(True)
+    m = torch.from_numpy(pat.to_dense()).to(w.dtype)
+    b = layer.bias.detach().clone().requires_grad_(True)
+    x2 = x.detach().clone().requires_grad_(True)
+    y2 = x2 @ (w * m).T + b
+    y2.backward(g)
+    return y2, x2.grad, w.grad[layer.rows, layer.cols], b.grad
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("batch", BATCHES)
+def test_numba_layer_equals_dense_masked_float64(kind, batch):
+    pat = pattern(kind, seed=batch)
+    torch.manual_seed(batch)
+    layer = SparseLinear(pat, backend="numba").double()
+    x = torch.randn(batch, pat.n_in, dtype=torch.float64, requires_grad=True)
+    assert layer.uses_panels(x)
+    y = layer(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    y2, gx2, gw2, gb2 = dense_reference(layer, pat, x, g)
+    torch.testing.assert_close(y, y2)
+    torch.testing.assert_close(x.grad, gx2)
+    torch.testing.assert_close(layer.weight.grad, gw2)
+    torch.testing.assert_close(layer.bias.grad, gb2)
+
+
+@needs_numba
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("batch", [1, 19, 70])
+def test_numba_layer_equals_dense_masked_float32(kind, batch):
+    pat = pattern(kind, seed=3)
+    torch.manual_seed(0)
+    layer = SparseLinear(pat, backend="numba")
+    x = torch.randn(batch, pat.n_in, requires_grad=True)
+    y = layer(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    y2, gx2, gw2, gb2 = dense_reference(layer, pat, x, g)
+    tol = {"rtol": 1e-4, "atol": 1e-4}
+    torch.testing.assert_close(y, y2, **tol)
+    torch.testing.assert_close(x.grad, gx2, **tol)
+    torch.testing.assert_close(layer.weight.grad, gw2, **tol)
+    torch.testing.assert_close(layer.bias.grad, gb2, **tol)
+
+
+@needs_numba
+@pytest.mark.parametrize("d_in", range(1, 18))
+def test_every_degree_remainder(d_in):
+    """Fixed in-degree 1..17 (and the out-degree it implies) hits every unrolled block combination."""
+    n_out, n_in = 12, 17
+    rng = np.random.default_rng(d_in)
+    rows = np.repeat(np.arange(n_out), d_in)
+    cols = np.concatenate([np.sort(rng.choice(n_in, d_in, replace=False)) for _ in range(n_out)])
+    pat = P.Pattern(n_in, n_out, rows, cols)
+    layer = SparseLinear(pat, backend="numba").double()
+    assert layer.in_degree == d_in
+    x = torch.randn(21, n_in, dtype=torch.float64, requires_grad=True)
+    y = layer(x)
+    g = torch.randn_like(y)
+    y.backward(g)
+    y2, gx2, gw2, gb2 = dense_reference(layer, pat, x, g)
+    torch.testing.assert_close(y, y2)
+    torch.testing.assert_close(x.grad, gx2)
+    torch.testing.assert_close(layer.weight.grad, gw2)
+
+
+@needs_numba
+@pytest.mark.parametrize("batch", [1, 5, 16, 17, 33, 64, 65, 130])
+def test_panel_round_trip_and_zero_padding(batch):
+    x = torch.randn(batch, 37)
+    for bc in kernels_cpu.PANEL_WIDTHS:
+        xp = NumbaCPU.to_panels(x, bc)
+        p = -(-batch // bc)
+        assert xp.shape == (p, 37, bc)
+        # xp[p, k, b] = x[p*bc + b, k]; padding columns are zero
+        padded = torch.zeros(p * bc, 37)
+        padded[:batch] = x
+        torch.testing.assert_close(xp, padded.view(p, bc, 37).transpose(1, 2), rtol=0, atol=0)
+        torch.testing.assert_close(NumbaCPU.from_panels(xp, batch), x, rtol=0, atol=0)
+
+
+@needs_numba
+@pytest.mark.parametrize("batch", [3, 40])
+def test_mlp_on_panels_equals_torch_backend(batch):
+    """A 3-junction SparseMLP kept in panel layout end to end equals the same MLP on torch's CSR."""
+    layers = [30, 24, 20, 5]
+    pats = [P.random(30, 24, density=0.3, seed=1), P.structured(24, 20, 5, seed=2), P.fully_connected(20, 5)]
+    torch.manual_seed(0)
+    fast = SparseMLP(layers, pats, backend="numba").double()
+    ref = SparseMLP(layers, pats, backend="torch").double()
+    ref.load_state_dict(fast.state_dict())
+    x = torch.randn(batch, 30, dtype=torch.float64)
+    y = torch.randint(0, 5, (batch,))
+    outs = []
+    for model in (fast, ref):
+        model.zero_grad()
+        out = model(x)
+        torch.nn.functional.cross_entropy(out, y).backward()
+        outs.append((out, [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(outs[0][0], outs[1][0])
+    for a, b in zip(outs[0][1], outs[1][1]):
+        torch.testing.assert_close(a, b)
+
+
+@needs_numba
+def test_batch_major_backend_protocol_matches_torch():
+    """``sparse_matmul`` with the numba backend (converting to panels inside each call) equals torch's CSR."""
+    pat = P.random(23, 31, density=0.2, seed=5)
+    layer = SparseLinear(pat).double()
+    x = torch.randn(9, 23, dtype=torch.float64)
+    outs = []
+    for name in ("numba", "torch"):
+        xx = x.clone().requires_grad_(True)
+        w = layer.weight.detach().clone().requires_grad_(True)
+        y = sparse_matmul(xx, w, layer, name)
+        y.backward(torch.ones_like(y))
+        outs.append((y, xx.grad, w.grad))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b)
+
+
+@needs_numba
+def test_auto_picks_numba_on_cpu_float_and_torch_otherwise():
+    layer = SparseLinear(P.structured(16, 8, 2, seed=0))
+    assert select_backend("auto", layer, torch.randn(2, 16)).name == "numba-cpu"
+    assert select_backend("auto", layer.double(), torch.randn(2, 16, dtype=torch.float64)).name == "numba-cpu"
+    # a dtype the kernels do not take, a dtype that differs from the weights, and a non-CPU device
+    assert select_backend("auto", layer, torch.randn(2, 16).half()).name == "torch-csr"
+    assert select_backend("auto", layer, torch.randn(2, 16)).name == "torch-csr"  # layer is float64 now
+    assert select_backend("auto", layer, torch.empty(2, 16, device="meta", dtype=torch.float64)).name == "torch-csr"
+    # an explicit request that cannot be honoured falls back rather than failing
+    assert select_backend("numba", layer, torch.randn(2, 16).half()).name == "torch-csr"
+
+
+def _train_two_steps(layer: SparseLinear, x: torch.Tensor) -> torch.Tensor:
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        layer(x).square().mean().backward()
+        opt.step()
+    return layer.weight.detach().clone()
+
+
+@pytest.mark.parametrize("how", ["env", "import-error"])
+def test_falls_back_to_torch_when_numba_is_unavailable(monkeypatch, how):
+    pat = P.structured(20, 10, 3, seed=0)
+    torch.manual_seed(0)
+    x = torch.randn(6, 20)
+    ref_layer = SparseLinear(pat, backend="torch")
+    layer = SparseLinear(pat)  # backend "auto"
+    layer.load_state_dict(ref_layer.state_dict())
+    expected = _train_two_steps(ref_layer, x)
+    if how == "env":
+        monkeypatch.setenv("PREDSPARSE_NO_NUMBA", "1")
+    else:  # what a failed ``import numba`` leaves behind
+        monkeypatch.setattr(kernels_cpu, "_STATE", {"numba": None, "error": "ImportError: no numba"})
+    assert not kernels_cpu.available()
+    assert select_backend("auto", layer, x) is BACKENDS["torch"]
+    assert select_backend("numba", layer, x) is BACKENDS["torch"]
+    assert not layer.uses_panels(x)
+    got = _train_two_steps(layer, x)
+    torch.testing.assert_close(got, expected)
+    mlp = SparseMLP([20, 10], [pat])
+    assert mlp(x).shape == (6, 10)
+    if how == "import-error":
+        with pytest.raises(RuntimeError, match="no numba"):
+            kernels_cpu.kernels(64)
+
+
+@needs_numba
+def test_thread_count_follows_torch_and_is_left_unchanged():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        layer = SparseLinear(P.structured(16, 8, 2, seed=0))
+        layer(torch.randn(4, 16)).sum().backward()
+        assert kernels_cpu.numba_module().get_num_threads() == 1
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    layer(torch.randn(4, 16)).sum().backward()
+    assert torch.get_num_threads() == before
+    assert ops._tls.threads == min(before, kernels_cpu.numba_module().config.NUMBA_NUM_THREADS)
+
+
+@needs_numba
+def test_large_sparse_layer_uses_memory_in_proportion_to_edges():
+    """60,000 x 60,000 at 0.005 % density: 180,000 weights; nothing of size n_in * n_out is made."""
+    pat = P.structured(60000, 60000, 3, seed=0)
+    layer = SparseLinear(pat)
+    assert layer.weight.numel() == 180_000
+    x = torch.randn(3, 60000)
+    layer(x).square().mean().backward()
+    assert layer.weight.grad.shape == (180_000,)
+    assert torch.isfinite(layer.weight.grad).all()
