@@ -95,6 +95,8 @@ def test_learning_rate_shift_rounds_half_up():
     # g = round(-delta / 8): delta = -12 -> 1.5 -> 2; delta = 12 -> -1.5 -> -1; delta = -4 -> 0.5 -> 1; delta = 4 -> -0.5 -> 0
     assert f.lr_step(np.array([-12, 12, -4, 4, 0, -2048]), 3).tolist() == [2, -1, 1, 0, 0, 256]
     assert f.lr_step(np.array([f.lo]), 0).tolist() == [f.hi]  # -(-2048) saturates
+    # the half-even experiment (not the RTL): ties go to the even neighbour
+    assert f.lr_step(np.array([-12, 12, -4, 4, -20, 20, -13]), 3, "half-even").tolist() == [2, -2, 0, 0, 2, -2, 2]
 
 
 def test_pixels_at_top_of_fraction():

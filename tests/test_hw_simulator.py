@@ -108,6 +108,12 @@ def test_cycle_model_counts_the_same_stalls_and_clocks():
     assert all(np.array_equal(a, b) for a, b in zip(arch.w, cyc.weights))
 
 
+def test_sequential_schedule_has_one_input_in_flight():
+    sim = ArchSimulator(fpga_reference(), schedule="sequential")
+    rep = sim.hardware_report()
+    assert rep["clocks_per_input"] == 5 * 36 and rep["inputs_in_flight"] == 1
+
+
 def test_structured_and_random_patterns_stall():
     cfg = HwConfig(layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8), pattern=("structured", "random"))
     sim = ArchSimulator(cfg)
@@ -150,12 +156,14 @@ def test_two_sample_hand_example_of_stale_weights(schedule, w0_end, b0_end):
 
 # --- cycle level == architecture level -----------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["ideal", "exact"])
-@pytest.mark.parametrize("variant", ["clash-free", "structured-j2", "relu"])
+@pytest.mark.parametrize("variant", ["clash-free", "structured-j2", "relu", "type1-dither"])
 def test_cycle_and_architecture_models_agree_bit_exactly(mode, variant):
     kw = dict(SMALL, seed=3)
     patterns = None
     if variant == "relu":
         kw["activation"] = "relu"
+    if variant == "type1-dither":
+        kw.update(clash_type=1, dither=True, fmt="1,2,7")
     cfg = HwConfig(**kw)
     if variant == "structured-j2":  # clashes: stalls shift the read clocks, and with them the hazard
         patterns = [cfg.build_patterns()[0], structured(8, 4, 2, seed=5)]

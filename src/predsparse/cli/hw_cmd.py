@@ -35,6 +35,8 @@ def network_options(f):  # noqa: ANN001, ANN201 - click decorator
                      help="Per junction (or one for all): random, zero (released FPGA) or safe (no BP hazard, needs D >= P+2)."),
         click.option("--seed", type=int, default=None, help="Seeds patterns, weights and input order (default 0)."),
         click.option("--clock-mhz", type=float, default=None, help="Clock for the speed figures (default 15)."),
+        click.option("--lr-rounding", type=click.Choice(["half-up", "half-even"]), default=None,
+                     help="Rounding of the learning-rate shift: half-up (the RTL, default) or half-even (experiment)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -43,7 +45,7 @@ def network_options(f):  # noqa: ANN001, ANN201 - click decorator
 
 def build_config(preset: str, layers: str | None, out_degree: str | None, z: str | None, fmt: str | None, activation: str | None,
                  lr_shift: int | None, P: int | None, pattern: str | None, clash_type: int | None, dither: bool | None,
-                 seed_vectors: str | None, seed: int | None, clock_mhz: float | None) -> Any:
+                 seed_vectors: str | None, seed: int | None, clock_mhz: float | None, lr_rounding: str | None = None) -> Any:
     from predsparse.hardware.config import HwConfig, fpga_reference, parse_seed_vectors
 
     fields: dict[str, Any] = {}
@@ -56,7 +58,7 @@ def build_config(preset: str, layers: str | None, out_degree: str | None, z: str
     if fmt is not None:
         fields["fmt"] = fmt
     for k, v in (("activation", activation), ("lr_shift", lr_shift), ("P", P), ("pattern", pattern),
-                 ("clash_type", clash_type), ("dither", dither), ("seed", seed)):
+                 ("clash_type", clash_type), ("dither", dither), ("seed", seed), ("lr_rounding", lr_rounding)):
         if v is not None:
             fields[k] = v
     if clock_mhz is not None:
@@ -140,12 +142,12 @@ def data_options(f):  # noqa: ANN001, ANN201
 @json_option
 @handle_errors
 def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
-                 clock_mhz, dataset, epochs, train_limit, test_limit, progress, schedule, bp_hazard, level, reference,
+                 clock_mhz, lr_rounding, dataset, epochs, train_limit, test_limit, progress, schedule, bp_hazard, level, reference,
                  export_dir, out_path, as_json) -> None:  # noqa: ANN001
     """Train in fixed point on a dataset; accuracy per epoch next to the float reference."""
     from predsparse.hardware.run import simulate
 
-    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     if level == "cycle":
         cfg.validate(level="cycle")
     _, prep = _prepare(cfg, dataset, train_limit, test_limit, cfg.seed)
@@ -189,11 +191,11 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
 @json_option
 @handle_errors
 def cost_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
-             clock_mhz, as_json) -> None:  # noqa: ANN001
+             clock_mhz, lr_rounding, as_json) -> None:  # noqa: ANN001
     """Multipliers, adders, tables, memory bits and speed, next to a fully connected network."""
     from predsparse.hardware.cost import cost_report, hazard_fixes
 
-    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     rep = cost_report(cfg)
     rep["hazard_fixes"] = hazard_fixes(cfg)
     if as_json:
@@ -227,12 +229,12 @@ def cost_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patter
 @json_option
 @handle_errors
 def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
-               clock_mhz, out_dir, as_json) -> None:  # noqa: ANN001
+               clock_mhz, lr_rounding, out_dir, as_json) -> None:  # noqa: ANN001
     """Write the initial memories (weights, biases, seed vectors, tables) as hex, one word per line."""
     from predsparse.hardware.export import export_memories
     from predsparse.hardware.simulator import ArchSimulator
 
-    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     sim = ArchSimulator(cfg)
     man = export_memories(out_dir, cfg, sim.patterns, sim.w, sim.b, extra={"trained_epochs": 0})
     if as_json:
@@ -252,13 +254,13 @@ def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
 @json_option
 @handle_errors
 def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
-              clock_mhz, dataset, epochs, train_limit, test_limit, progress, formats, activations, schedule, reference,
+              clock_mhz, lr_rounding, dataset, epochs, train_limit, test_limit, progress, formats, activations, schedule, reference,
               out_path, as_json) -> None:  # noqa: ANN001
     """Bit-width and activation sweep: where does fixed-point accuracy fall?"""
     from predsparse.hardware.fixedpoint import FixedFormat
     from predsparse.hardware.run import precision_sweep, versions
 
-    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     fmts = [FixedFormat.parse(f) for f in formats.split(";") if f.strip()]
     acts = [a.strip() for a in activations.split(",") if a.strip()]
     for a in acts:
@@ -291,12 +293,12 @@ def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patte
 @json_option
 @handle_errors
 def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
-               clock_mhz, dataset, epochs, train_limit, test_limit, progress, out_path, as_json) -> None:  # noqa: ANN001
+               clock_mhz, lr_rounding, dataset, epochs, train_limit, test_limit, progress, out_path, as_json) -> None:  # noqa: ANN001
     """The BP read-modify-write hazard: lost contributions, fixes, their cost (and accuracy with --dataset)."""
     from predsparse.hardware.cost import hazard_fixes
     from predsparse.hardware.run import hazard_study, versions
 
-    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz)
+    cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     if dataset is None:
         rows = hazard_fixes(cfg)
     else:

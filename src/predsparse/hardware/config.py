@@ -24,6 +24,7 @@ from predsparse.patterns import Pattern, clash_free, make
 KINDS = ("clash-free", "structured", "random")
 SEED_VECTORS = ("random", "zero", "safe")
 SCHEDULES = ("pipelined", "sequential")
+LR_ROUNDING = ("half-up", "half-even")
 
 
 def _pow2(v: int) -> bool:
@@ -64,6 +65,7 @@ class HwConfig:
     seed: int = 0
     seed_vectors: tuple[str, ...] | None = None
     clock_hz: float = 15e6
+    lr_rounding: str = "half-up"  # the RTL; "half-even" is an experiment, not the released design
 
     def __post_init__(self) -> None:
         self.layers = _ints(self.layers, "layers")
@@ -146,6 +148,8 @@ class HwConfig:
             raise InputError(
                 f"learning-rate shift {self.lr_shift!r}: eta = 2^-k needs a whole k in 0..W = 0..{self.fmt.width}"
             )
+        if self.lr_rounding not in LR_ROUNDING:
+            raise InputError(f"learning-rate rounding {self.lr_rounding!r} is not one of {', '.join(LR_ROUNDING)}")
         if isinstance(self.P, bool) or not isinstance(self.P, (int, np.integer)) or self.P < 0:
             raise InputError(f"processor pipeline depth P = {self.P!r}: must be a whole number >= 0")
         if self.clash_type not in (1, 2, 3):
@@ -254,6 +258,7 @@ class HwConfig:
             "seed_vectors": list(self.seed_vectors),
             "clocks_per_input": self.clocks_per_input,
             "clock_hz": self.clock_hz,
+            "lr_rounding": self.lr_rounding,
         }
 
 

@@ -232,7 +232,7 @@ class CycleSimulator:
             if do_bp:
                 dm, da = self._layer_where(k_out, right)
                 dr = self.DELTA[k_out].data[bank_dr, dm, da]
-                g = fmt.lr_step(dr, cfg.lr_shift)
+                g = fmt.lr_step(dr, cfg.lr_shift, cfg.lr_rounding)
                 ab = A_in.data[bb, mem, addr]
                 wpending.append((lanes, c, fmt.sat(wv + fmt.mult(g, ab)), T + rank + 1 + P))
                 if rlast.size:

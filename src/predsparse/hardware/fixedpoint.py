@@ -165,11 +165,19 @@ class FixedFormat:
         np.minimum(prod, self.hi, out=prod)
         return np.maximum(prod, low, out=prod)
 
-    def lr_step(self, delta: np.ndarray, shift: int) -> np.ndarray:
-        """``g = round(-eta * delta)`` with ``eta = 2**-shift``: arithmetic shift, round half up, saturate."""
+    def lr_step(self, delta: np.ndarray, shift: int, rounding: str = "half-up") -> np.ndarray:
+        """``g = round(-eta * delta)`` with ``eta = 2**-shift``: arithmetic shift, round half up, saturate.
+
+        ``rounding="half-even"`` is *not* the RTL: an experiment (ties to even) that removes the upward
+        bias round-half-up gives the many tied updates (see ``docs/hardware.md``)."""
         neg = -np.asarray(delta, dtype=np.int64)
         if shift == 0:
             return self.sat(neg)
+        if rounding == "half-even":
+            q = neg >> shift
+            r = neg - (q << shift)
+            half = 1 << (shift - 1)
+            return self.sat(q + ((r > half) | ((r == half) & ((q & 1) == 1))))
         return self.sat((neg + (1 << (shift - 1))) >> shift)
 
 

@@ -82,6 +82,7 @@ def simulate(
             "test_acc": arch.accuracy(data.xte, data.yte, K),
             "sim_wall_s": wall,
             "sim_inputs_per_s": M / wall if wall > 0 else float("inf"),
+            "weights": arch.weight_stats(),
         }
         if ref is not None:
             t1 = time.perf_counter()

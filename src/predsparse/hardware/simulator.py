@@ -265,7 +265,7 @@ class ArchSimulator:
     def _up(self, i: int, delta_r: np.ndarray, a_prev: np.ndarray) -> None:
         j = self.junctions[i]
         fmt = self.fmt
-        g = fmt.lr_step(delta_r, self.cfg.lr_shift)
+        g = fmt.lr_step(delta_r, self.cfg.lr_shift, self.cfg.lr_rounding)
         b = self.b[i] + g
         self.b[i] = fmt.sat_(b)
         w = fmt.round_product(g[j.rows] * a_prev[j.cols])
@@ -376,6 +376,22 @@ class ArchSimulator:
         if num_classes is not None:
             out = out[:, :num_classes]
         return float((np.argmax(out, axis=1) == y).mean())
+
+    def weight_stats(self) -> list[dict[str, float]]:
+        """Per junction: share of weights and biases at the format's limits, mean and mean |w| (floats)."""
+        out = []
+        for w, b in zip(self.w, self.b):
+            wf = self.fmt.to_float(w)
+            out.append(
+                {
+                    "w_saturated": float(((w == self.fmt.hi) | (w == self.fmt.lo)).mean()),
+                    "w_mean": float(wf.mean()),
+                    "w_abs_mean": float(np.abs(wf).mean()),
+                    "b_saturated": float(((b == self.fmt.hi) | (b == self.fmt.lo)).mean()),
+                    "b_mean": float(self.fmt.to_float(b).mean()),
+                }
+            )
+        return out
 
     def state(self) -> dict[str, Any]:
         return {"w": [w.copy() for w in self.w], "b": [b.copy() for b in self.b]}
