@@ -1,0 +1,74 @@
+"""Simulator throughput (training inputs per second of wall time) for the FPGA reference configuration.
+
+    nice python benchmarks/bench_hw.py [--inputs 5000] [--cycle-inputs 100] [--out results.json]
+
+Synthetic 8-bit inputs (784 pixels padded to 1024, 10 classes): speed does not depend on the data.
+Measures the architecture level (pipelined and sequential schedules, ideal and exact BP), the float
+reference, the batched FF-only inference, and the cycle level (ideal and exact). Run by hand and
+record the numbers; no test asserts speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from predsparse.hardware import ArchSimulator, CycleSimulator, FloatReference, fpga_reference
+from predsparse.hardware.run import versions
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--inputs", type=int, default=5000)
+    ap.add_argument("--cycle-inputs", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=3, help="best of N runs")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    cfg = fpga_reference()
+    rng = np.random.default_rng(0)
+    pix = np.pad(rng.integers(0, 256, (args.inputs, 784)), ((0, 0), (0, 240)))
+    x = cfg.fmt.from_pixels(pix)
+    y = rng.integers(0, 10, args.inputs)
+    rows = []
+
+    def bench(name: str, make, n: int, fn) -> None:  # noqa: ANN001
+        best = float("inf")
+        for _ in range(args.repeats):
+            obj = make()
+            t0 = time.perf_counter()
+            fn(obj)
+            best = min(best, time.perf_counter() - t0)
+        rows.append({"model": name, "inputs": n, "seconds": best, "inputs_per_s": n / best})
+        print(f"{name:<42} {n / best:>10.0f} inputs/s  ({n} inputs, best of {args.repeats}: {best:.3f} s)", flush=True)
+
+    for sched in ("pipelined", "sequential"):
+        for mode in ("ideal", "exact"):
+            bench(f"arch {sched} bp={mode}", lambda: ArchSimulator(cfg, schedule=sched, bp_hazard=mode), args.inputs,
+                  lambda s: s.train_samples(x, y, num_classes=10))
+    bench("float reference pipelined", lambda: FloatReference(cfg), args.inputs, lambda r: r.train_samples(pix / 256, y, num_classes=10))
+    bench("arch inference (FF only, batched)", lambda: ArchSimulator(cfg), args.inputs, lambda s: s.predict(x))
+    nc = args.cycle_inputs
+    for mode in ("ideal", "exact"):
+        bench(f"cycle pipelined bp={mode}", lambda: CycleSimulator(cfg, mode=mode), nc, lambda c: c.train_samples(x[:nc], y[:nc], num_classes=10))
+    out = {
+        "config": cfg.summary(),
+        "rows": rows,
+        "versions": versions(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
+    }
+    if args.out:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(out, f, indent=2)
+        os.replace(tmp, args.out)
+
+
+if __name__ == "__main__":
+    main()
