@@ -21,11 +21,11 @@ from predsparse.hardware.config import HwConfig
 
 @dataclass
 class HwData:
-    xtr: np.ndarray  # raw fixed point, (M, N_0)
+    xtr: np.ndarray  # raw fixed point (int32), (M, N_0)
     ytr: np.ndarray
     xte: np.ndarray
     yte: np.ndarray
-    ftr: np.ndarray  # float inputs for the reference, (M, N_0)
+    ftr: np.ndarray  # float32 inputs for the reference, (M, N_0)
     fte: np.ndarray
     features: int  # real input features (the rest of N_0 is padding)
     num_classes: int
@@ -89,8 +89,8 @@ def prepare(ds: Dataset, cfg: HwConfig, *, train_limit: int | None = None, test_
             raw, flt = fmt.from_pixels(p), p / 256.0
         else:
             raw, flt = fmt.quantize(x), x.astype(np.float64)
-        pad = ((0, 0), (0, n0 - feats))
-        return np.pad(raw, pad), np.pad(flt, pad)
+        pad = ((0, 0), (0, n0 - feats))  # int32 holds any W <= 32 word; float32 holds pix/256 exactly
+        return np.pad(raw.astype(np.int32), pad), np.pad(flt.astype(np.float32), pad)
 
     rtr, ftr = conv(xtr, ptr)
     rte, fte = conv(xte, pte if len(xte) else np.zeros((0, feats), np.int64))
