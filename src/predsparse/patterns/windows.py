@@ -281,8 +281,9 @@ def windowed(
 
     ``mode="spread"``: each right neuron draws its ``d_in`` inputs from all windows, in proportion to
     window size (the remainders rotate between right neurons, so over the layer every window gets its
-    share). ``mode="single"``: the deliberately bad construction, every input of right neuron ``j``
-    from the one window ``j mod G`` (needs windows of at least ``d_in`` neurons).
+    share). ``mode="single"``: the deliberately bad construction, every input of a right neuron from
+    one window (windows serve equally many right neurons, in a seeded random order; needs windows of
+    at least ``d_in`` neurons).
 
     Inside a window, left neurons are handed out in shuffled passes, so left out-degrees are as even as
     the windows allow; left neurons in no window get no edge. Seeded and reproducible.
@@ -302,8 +303,9 @@ def windowed(
     if mode == "single":
         if sizes.min() < d_in:
             raise InputError(f"mode 'single' needs windows of at least d_in = {d_in} neurons; the smallest has {int(sizes.min())}")
+        owner = rng.permutation(n_out) % g  # every window serves n_out / G right neurons, in random order
         for j in range(n_out):
-            cols_all.append(np.sort(np.array(streams[j % g].take(d_in, set()), dtype=np.int64)))
+            cols_all.append(np.sort(np.array(streams[owner[j]].take(d_in, set()), dtype=np.int64)))
     else:
         quota = d_in * sizes / sizes.sum()
         base = np.floor(quota).astype(np.int64)
