@@ -56,6 +56,8 @@ def test_threshold_by_hand():
     assert t["threshold"] == 0.45  # lowest scatter among good patterns, rounded down
     assert (t["good"], t["poor"], t["poor_rejected"]) == (4, 2, 2)
     assert S.recommended_threshold({"records": recs, "config": {"tol": 0.02}}) == 0.45
+    by_vector = S.threshold_for(recs, tol=0.02, key="vector.J1.f")  # the same numbers stored in the vector
+    assert by_vector["threshold"] == 0.45
     assert S.recommended_threshold({"threshold": {"threshold": 0.33}}) == 0.33
     assert S.recommended_threshold() == S.DEFAULT_THRESHOLD
     with pytest.raises(InputError):

@@ -197,7 +197,12 @@ def study_cmd(full, out_dir, seed, replicates, datasets, threads, progress, as_j
             f"(p={a['spearman_p']:.2g}), n={a['n']}; ordinary kinds only: Pearson {o['pearson']:+.3f}, "
             f"Spearman {o['spearman']:+.3f}, n={o['n']}"
         )
-    click.echo(f"recommended threshold {res['threshold']['threshold']:.2f}")
+        t = s["threshold"]
+        click.echo(
+            f"{'':14s} threshold {t['threshold']:.2f}: rejects {t['poor_rejected']} of {t['poor']} patterns more than "
+            f"{t['tol']:g} below the ordinary median ({t['reference_acc']:.4f}), none of the {t['good']} others"
+        )
+    click.echo(f"recommended threshold {res['threshold']['threshold']:.2f} (lowest over datasets)")
     click.echo(f"written to {out_dir}/ (scatter_study.json, threshold.json, scatter_vs_accuracy.png)")
 
 

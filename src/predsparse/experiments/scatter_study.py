@@ -40,7 +40,7 @@ from predsparse.patterns.scatter import default_windows, network_scatter
 from predsparse.patterns.windows import image_windows, split_windows, windowed
 
 #: Threshold measured by the reduced study (``docs/patterns.md``); used when no study results are given.
-DEFAULT_THRESHOLD = 0.30
+DEFAULT_THRESHOLD = 0.08
 
 ORDINARY_KINDS = ("structured", "random", "clash-free-1", "clash-free-2", "clash-free-3", "windowed")
 BAD_KINDS = ("windowed-single", "clash-free-zero", "clash-free-narrow")
@@ -188,7 +188,8 @@ def threshold_for(records: Sequence[dict[str, Any]], tol: float = 0.02, key: str
     "Trained well" means test accuracy at least ``reference - tol``, the reference being the median
     test accuracy of the ordinary kinds. The threshold is the lowest scatter among those patterns
     (rounded down to 0.01), so rejecting below it would have lost none of them; the result also says
-    how many of the patterns that trained badly it rejects.
+    how many of the patterns that trained badly it rejects. ``key`` names the scatter to use: a record
+    field (``"scatter"``) or one entry of the vector (``"vector.net.f"``).
     """
     ordinary = [r["test_acc"] for r in records if not r["bad"]]
     if not ordinary:
@@ -196,8 +197,9 @@ def threshold_for(records: Sequence[dict[str, Any]], tol: float = 0.02, key: str
     ref = float(np.median(ordinary))
     good = [r for r in records if r["test_acc"] >= ref - tol]
     poor = [r for r in records if r["test_acc"] < ref - tol]
-    thr = math.floor(min(r[key] for r in good) * 100) / 100 if good else 0.0
-    rejected = [r for r in poor if r[key] < thr]
+    val = (lambda r: r["vector"][key[7:]]) if key.startswith("vector.") else (lambda r: r[key])
+    thr = math.floor(min(val(r) for r in good) * 100) / 100 if good else 0.0
+    rejected = [r for r in poor if val(r) < thr]
     return {
         "threshold": thr,
         "reference_acc": ref,
@@ -220,6 +222,7 @@ def summarise(records: Sequence[dict[str, Any]], tol: float = 0.02) -> dict[str,
             "all": correlations([r["scatter"] for r in rs], acc),
             "ordinary_only": correlations([r["scatter"] for r in ords], [r["test_acc"] for r in ords]),
             "threshold": threshold_for(rs, tol),
+            "threshold_net_f": threshold_for(rs, tol, key="vector.net.f") if "net.f" in rs[0]["vector"] else None,
             "components": {
                 name: correlations([r["vector"][name] for r in rs], acc) for name in rs[0]["vector"]
             },

@@ -190,7 +190,7 @@ def plot_scatter_vs_accuracy(
             f"{panel['title']}: Pearson {panel['pearson']:.2f}, Spearman {panel['spearman']:.2f}, n = {panel['n']}",
             fontsize=8,
         )
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="best")
     if out_path is not None:
         save_figure(fig, out_path, dpi=150)
     return fig
