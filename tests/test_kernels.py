@@ -189,8 +189,9 @@ def test_falls_back_to_torch_when_numba_is_unavailable(monkeypatch, how):
     layer = SparseLinear(pat)  # backend "auto"
     layer.load_state_dict(ref_layer.state_dict())
     expected = _train_two_steps(ref_layer, x)
-    if how == "env":
+    if how == "env":  # read on the first availability check
         monkeypatch.setenv("PREDSPARSE_NO_NUMBA", "1")
+        monkeypatch.setattr(kernels_cpu, "_STATE", {})
     else:  # what a failed ``import numba`` leaves behind
         monkeypatch.setattr(kernels_cpu, "_STATE", {"numba": None, "error": "ImportError: no numba"})
     assert not kernels_cpu.available()

@@ -37,17 +37,26 @@ _STATE: dict = {}
 
 
 def available() -> bool:
-    """True when the numba kernels can be used (numba imports and ``PREDSPARSE_NO_NUMBA`` is not set)."""
-    if os.environ.get("PREDSPARSE_NO_NUMBA", "") not in ("", "0"):
-        return False
-    if "numba" not in _STATE:
-        try:
-            import numba
+    """True when the numba kernels can be used: numba imports and ``PREDSPARSE_NO_NUMBA`` is not set.
 
-            _STATE["numba"], _STATE["error"] = numba, None
-        except Exception as exc:  # ImportError, or a broken install (llvmlite mismatch, ...)
-            _STATE["numba"], _STATE["error"] = None, f"{type(exc).__name__}: {exc}"
-    return _STATE["numba"] is not None
+    Decided once, on the first call (the environment variable is read then).
+    """
+    ok = _STATE.get("ok")
+    if ok is None:
+        if os.environ.get("PREDSPARSE_NO_NUMBA", "") not in ("", "0"):
+            _STATE["error"] = "disabled by PREDSPARSE_NO_NUMBA"
+            ok = False
+        else:
+            if "numba" not in _STATE:
+                try:
+                    import numba
+
+                    _STATE["numba"], _STATE["error"] = numba, None
+                except Exception as exc:  # ImportError, or a broken install (llvmlite mismatch, ...)
+                    _STATE["numba"], _STATE["error"] = None, f"{type(exc).__name__}: {exc}"
+            ok = _STATE["numba"] is not None
+        _STATE["ok"] = ok
+    return ok
 
 
 def import_error() -> str | None:
@@ -56,8 +65,9 @@ def import_error() -> str | None:
 
 
 def numba_module():
+    """The numba module (RuntimeError saying why when the kernels are unavailable)."""
     if not available():
-        raise RuntimeError(f"numba kernels unavailable: {import_error() or 'disabled by PREDSPARSE_NO_NUMBA'}")
+        raise RuntimeError(f"numba kernels unavailable: {import_error()}")
     return _STATE["numba"]
 
 

@@ -84,6 +84,16 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
+def _index(idx: SparseIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """numpy views of ``crow, cols, t_crow, t_rows`` (cached on ``idx`` while its buffers stay put)."""
+    key = (idx.crow.data_ptr(), idx.cols.data_ptr(), idx.t_crow.data_ptr(), idx.t_rows.data_ptr())
+    cached = idx.__dict__.get("_numpy_index")
+    if cached is None or cached[0] != key:
+        cached = (key, (_np(idx.crow), _np(idx.cols), _np(idx.t_crow), _np(idx.t_rows)))
+        idx.__dict__["_numpy_index"] = cached
+    return cached[1]
+
+
 _tls = threading.local()
 
 
@@ -156,7 +166,8 @@ class NumbaCPU:
         wv = _np(w.detach().to(xp.dtype).contiguous())
         bv = kernels_cpu.empty_bias(wv.dtype) if bias is None else _np(bias.detach().to(xp.dtype).contiguous())
         _sync_threads()
-        kernels_cpu.kernels(bc).spmm(_np(idx.crow), _np(idx.cols), wv, _np(xp).reshape(-1), _np(y).reshape(-1), idx.n_in, bv)
+        crow, cols, _, _ = _index(idx)
+        kernels_cpu.kernels(bc).spmm(crow, cols, wv, _np(xp).reshape(-1), _np(y).reshape(-1), idx.n_in, bv)
         return y
 
     @staticmethod
@@ -167,8 +178,9 @@ class NumbaCPU:
         gx = torch.empty((p, idx.n_in, bc), dtype=gp.dtype)
         wt = _np(torch.index_select(w.detach().to(gp.dtype), 0, idx.t_perm))
         _sync_threads()
+        _, _, t_crow, t_rows = _index(idx)
         kernels_cpu.kernels(bc).spmm(
-            _np(idx.t_crow), _np(idx.t_rows), wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out,
+            t_crow, t_rows, wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out,
             kernels_cpu.empty_bias(wt.dtype),
         )
         return gx
@@ -182,7 +194,7 @@ class NumbaCPU:
         gw = torch.empty(idx.cols.numel(), dtype=gp.dtype)
         threads = _sync_threads()
         kernels_cpu.kernels(bc).sddmm(
-            _np(idx.crow), _np(idx.cols), _np(gp).reshape(-1), _np(xp).reshape(-1), _np(gw), idx.n_in,
+            *_index(idx)[:2], _np(gp).reshape(-1), _np(xp).reshape(-1), _np(gw), idx.n_in,
             kernels_cpu.nblocks_for(idx.n_out, threads),
         )
         return gw
