@@ -106,11 +106,20 @@ def fashion_mnist_dir() -> Path:
     )
 
 
+def dataset_generators() -> dict[str, Any]:
+    """Synthetic dataset generators registered under the ``predsparse.datasets`` entry-point group
+    (``morse`` ships with predsparse; other packages can add theirs). Values load lazily."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.load for ep in entry_points(group="predsparse.datasets")}
+
+
 def load_dataset(name_or_path: str, *, seed: int = 0, **options: Any) -> Dataset:
     """A dataset by name or path, then the transforms in ``options`` (see :func:`apply_transforms`).
 
-    Names: ``fashion-mnist``, ``mnist`` (needs ``PREDSPARSE_MNIST`` pointing to IDX files),
-    ``morse`` / ``morse:PRESET``. Paths: an ``.npz`` file, or a directory of IDX files.
+    Names: ``fashion-mnist``, ``mnist`` (needs ``PREDSPARSE_MNIST`` pointing to IDX files), a registered
+    generator with an optional preset (``morse``, ``morse:difficult``; its parameters go in
+    ``options[name]``, e.g. ``morse={"train_per_class": 400}``). Paths: an ``.npz`` file or an IDX directory.
     """
     from predsparse.data.transforms import apply_transforms
 
@@ -122,14 +131,11 @@ def load_dataset(name_or_path: str, *, seed: int = 0, **options: Any) -> Dataset
         if not env:
             raise InputError("MNIST is not shipped here: set PREDSPARSE_MNIST to a directory with its IDX files")
         ds = load_idx_dir(env, seed=seed, name="mnist")
-    elif key.startswith("morse"):
-        try:
-            from predsparse.morse import generate
-        except ImportError:
-            raise InputError("the Morse generator is not available in this build") from None
-        preset = key.split(":", 1)[1] if ":" in key else "baseline"
-        morse_opts = options.pop("morse", {}) or {}
-        ds = generate(preset, seed=seed, **morse_opts)
+    elif key.split(":", 1)[0] in dataset_generators():
+        name, _, preset = key.partition(":")
+        gen_opts = options.pop(name, {}) or {}
+        generate = dataset_generators()[name]()
+        ds = generate(preset or "baseline", seed=seed, **gen_opts)
     else:
         path = Path(name_or_path)
         if path.is_dir():
@@ -138,6 +144,7 @@ def load_dataset(name_or_path: str, *, seed: int = 0, **options: Any) -> Dataset
             ds = load_npz(path)
         else:
             raise InputError(
-                f"dataset {name_or_path!r} is neither a known name (fashion-mnist, mnist, morse[:preset]) nor an existing file"
+                f"dataset {name_or_path!r} is neither a known name (fashion-mnist, mnist, "
+                f"{', '.join(n + '[:preset]' for n in dataset_generators())}) nor an existing file"
             )
     return apply_transforms(ds, **options)
