@@ -59,7 +59,11 @@ def test_threshold_by_hand():
     by_vector = S.threshold_for(recs, tol=0.02, key="vector.J1.f")  # the same numbers stored in the vector
     assert by_vector["threshold"] == 0.45
     assert S.recommended_threshold({"threshold": {"threshold": 0.33}}) == 0.33
+    assert S.recommended_threshold({"threshold": 0.33, "threshold_net_f": 0.5}, entry="net.f") == 0.5  # threshold.json
     assert S.recommended_threshold() == S.DEFAULT_THRESHOLD
+    assert S.recommended_threshold(entry="net.f") == S.DEFAULT_THRESHOLD_NET_F
+    with pytest.raises(InputError, match="entry"):
+        S.recommended_threshold(entry="J9.f")
     with pytest.raises(InputError):
         S.threshold_for([_rec("clash-free-zero", 0.1, 0.5)])
 
@@ -77,6 +81,9 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, monkeypatch):
     assert set(summ["components"]) == {"J1.f", "J1.b", "J2.f", "J2.b", "net.f", "net.b"}
     thr = S.recommended_threshold(tmp_path / "threshold.json")
     assert thr == S.recommended_threshold(tmp_path / "scatter_study.json") and 0 <= thr <= 1
+    thr_f = S.recommended_threshold(tmp_path / "threshold.json", entry="net.f")
+    assert thr_f == S.recommended_threshold(tmp_path / "scatter_study.json", entry="net.f")
+    assert thr_f == S.recommended_threshold(saved, tol=saved["config"]["tol"], entry="net.f")
     assert saved["versions"]["torch"] and saved["config"]["seed"] == 0
     # a rerun with the same settings trains nothing and gives the same records
     import predsparse.train as T

@@ -116,7 +116,7 @@ def _parse_windows(specs: tuple[str, ...], layers: list[int]) -> dict[int, list]
     "LAYER:3d:C,H,W,c,h,w[,sc,sh,sw]. Other layers get the default windows.",
 )
 @click.option("--plot", "plot_path", default=None, help="Save a picture of the scatter of every neuron.")
-@click.option("--threshold", type=float, default=None, help="Reject below this (default: the study's recommended threshold).")
+@click.option("--threshold", type=float, default=None, help="Reject below this scatter (default: the study's recommended threshold).")
 @json_option
 @handle_errors
 def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, windows, plot_path, threshold, as_json) -> None:  # noqa: ANN001
@@ -143,18 +143,28 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
     net = network(lay, dout if kind != "fc" else None, kind, z=zs, seed=seed, clash_type=clash_type, dither=dither)
     rep = network_scatter(net, windows=wins, matter=mt)
     thr = recommended_threshold() if threshold is None else threshold
+    thr_f = recommended_threshold(entry="net.f")
+    net_f = rep.vector.get("net.f")
     if plot_path:
         from predsparse.patterns.plots import plot_neuron_scatter
 
         plot_neuron_scatter(rep, plot_path)
-    out = rep.to_dict() | {"threshold": thr, "passes": rep.value >= thr, "network": net.summary()}
+    out = rep.to_dict() | {
+        "threshold": thr,
+        "passes": rep.value >= thr,
+        "threshold_net_f": thr_f,
+        "passes_net_f": None if net_f is None else net_f >= thr_f,
+        "network": net.summary(),
+    }
     if as_json:
         emit_json(out)
         return
     click.echo(f"scatter             {rep.value:.4f}  (minimum, at {rep.argmin})")
     for name, v in rep.vector.items():
         click.echo(f"  {name:17s} {v:.4f}")
-    click.echo(f"threshold           {thr:.3g}: {'passes' if rep.value >= thr else 'REJECT before training'}")
+    click.echo(f"threshold           {thr:.3g} on the minimum: {'passes' if rep.value >= thr else 'REJECT before training'}")
+    if net_f is not None:
+        click.echo(f"threshold net.f     {thr_f:.3g} on net.f: {'passes' if net_f >= thr_f else 'REJECT before training'}")
     for w in rep.windows:
         click.echo(f"layer {w['layer']} windows     {w['windows']} of {w['size_min']}-{w['size_max']} neurons over {w['matter']} that matter")
     if plot_path:

@@ -39,8 +39,11 @@ from predsparse.patterns.network import check_layers
 from predsparse.patterns.scatter import default_windows, network_scatter
 from predsparse.patterns.windows import image_windows, split_windows, windowed
 
-#: Threshold measured by the reduced study (``docs/patterns.md``); used when no study results are given.
+#: Thresholds measured by the reduced study (``docs/patterns.md``), used when no study results are given:
+#: on the network scatter (minimum of the vector, the spec's summary) and on its ``net.f`` entry (output
+#: neurons against input windows through the path product), the better predictor in that study.
 DEFAULT_THRESHOLD = 0.08
+DEFAULT_THRESHOLD_NET_F = 0.51
 
 ORDINARY_KINDS = ("structured", "random", "clash-free-1", "clash-free-2", "clash-free-3", "windowed")
 BAD_KINDS = ("windowed-single", "clash-free-zero", "clash-free-narrow")
@@ -244,15 +247,21 @@ def summarise(records: Sequence[dict[str, Any]], tol: float = 0.02) -> dict[str,
     return out
 
 
-def recommended_threshold(results: str | Path | dict[str, Any] | None = None, *, tol: float | None = None) -> float:
+def recommended_threshold(
+    results: str | Path | dict[str, Any] | None = None, *, tol: float | None = None, entry: str = "min"
+) -> float:
     """The scatter below which a search may reject a pattern before training.
 
     ``results``: a study result (dict) or its JSON file (``scatter_study.json`` or ``threshold.json``);
-    ``None`` gives :data:`DEFAULT_THRESHOLD`, measured by the reduced study. With several datasets the
-    lowest (most permissive) per-dataset threshold is returned. ``tol`` re-derives it from the records.
+    ``None`` gives the defaults measured by the reduced study. With several datasets the lowest (most
+    permissive) per-dataset threshold is returned. ``tol`` re-derives it from the records.
+    ``entry="min"`` thresholds the network scatter (minimum of the vector); ``entry="net.f"`` the
+    vector's ``net.f`` entry (compare it with ``network_scatter(...).vector["net.f"]``).
     """
+    if entry not in ("min", "net.f"):
+        raise InputError(f"threshold entry {entry!r} is not 'min' or 'net.f'")
     if results is None:
-        return DEFAULT_THRESHOLD
+        return DEFAULT_THRESHOLD if entry == "min" else DEFAULT_THRESHOLD_NET_F
     if not isinstance(results, dict):
         path = Path(results)
         if not path.is_file():
@@ -262,15 +271,19 @@ def recommended_threshold(results: str | Path | dict[str, Any] | None = None, *,
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not valid JSON ({exc})") from None
     assert isinstance(results, dict)
-    if tol is not None or "threshold" not in results:
+    field_name = "threshold" if entry == "min" else "threshold_net_f"
+    if isinstance(results.get("threshold"), (int, float)):  # threshold.json: the thresholds at top level
+        results = {"threshold": results}
+    stored = results.get("threshold")
+    if tol is not None or not isinstance(stored, dict) or stored.get(field_name) is None:
         recs = results.get("records")
         if not recs:
-            raise InputError("study result has neither a threshold nor records to derive one from")
+            raise InputError(f"study result has neither a {field_name} nor records to derive one from")
         tol = results.get("config", {}).get("tol", 0.02) if tol is None else tol
-        per = [threshold_for([r for r in recs if r["dataset"] == d], tol)["threshold"] for d in {r["dataset"] for r in recs}]
+        key = "scatter" if entry == "min" else "vector.net.f"
+        per = [threshold_for([r for r in recs if r["dataset"] == d], tol, key)["threshold"] for d in {r["dataset"] for r in recs}]
         return float(min(per))
-    thr = results["threshold"]
-    return float(thr["threshold"] if isinstance(thr, dict) else thr)
+    return float(stored[field_name])
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -388,9 +401,12 @@ def run_study(
 def _result(config: StudyConfig, key: str, records: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
     summary = summarise(records, config.tol) if records else {}
     per = [v["threshold"]["threshold"] for v in summary.values()]
+    per_f = [v["threshold_net_f"]["threshold"] for v in summary.values() if v.get("threshold_net_f")]
     thr = {
         "threshold": float(min(per)) if per else DEFAULT_THRESHOLD,
+        "threshold_net_f": float(min(per_f)) if per_f else None,
         "per_dataset": {k: v["threshold"] for k, v in summary.items()},
+        "per_dataset_net_f": {k: v["threshold_net_f"] for k, v in summary.items()},
         "rule": "lowest per-dataset threshold; per dataset the lowest scatter of a pattern within tol of the "
         "median accuracy of the ordinary kinds (rounded down to 0.01)",
         "scatter": "network scatter (minimum of the vector) with default windows and the given neurons that matter",
