@@ -71,7 +71,7 @@ def run_density_sweep(
         if done is not None and done(key):
             continue
         bar.set_postfix(kind=kind, d_out=",".join(map(str, dout)), seed=seed)
-        net = network(sweep.layers, None if kind == "fc" else dout, kind, z=z, seed=1000 * seed)
+        net = network(sweep.layers, None if kind == "fc" else dout, kind, z=z, seed=seed)
         model = build_model(net.layers, net.patterns, activation=sweep.activation, seed=seed)
         res = fit(model, dataset, replace(sweep.train, seed=seed), progress=False)
         rec = {

@@ -170,7 +170,7 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     if layers[0] != ds.num_features:
         raise InputError(f"network.layers starts with {layers[0]} but the dataset has {ds.num_features} features")
     seed = int(run["seed"])
-    net = network(layers, None if kind == "fc" else dout, kind, z=net_cfg.get("z"), seed=1000 * seed,
+    net = network(layers, None if kind == "fc" else dout, kind, z=net_cfg.get("z"), seed=seed,
                   clash_type=net_cfg.get("clash_type", 2), dither=net_cfg.get("dither", False))
     model = build_model(net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
                         dropout=net_cfg.get("dropout", 0.0), seed=seed)
