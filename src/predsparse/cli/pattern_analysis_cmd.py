@@ -175,7 +175,7 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
 @click.option("--full", is_flag=True, help="Whole datasets, longer training, more seeds (hours); default: reduced (minutes).")
 @click.option("--out", "out_dir", default="runs/scatter_study", show_default=True, help="Output directory (resumes if it holds the same study).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--replicates", type=int, default=None, help="Patterns per kind and dataset (default 3 reduced, 8 full).")
+@click.option("--replicates", type=int, default=None, help="Patterns per kind and dataset (default 4 reduced, 8 full).")
 @click.option("--dataset", "datasets", multiple=True, type=click.Choice(["morse", "fashion-mnist"]), help="Only these datasets (repeatable).")
 @click.option("--threads", type=int, default=1, show_default=True, help="Torch threads for training.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
