@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from predsparse.cli import pattern_analysis_cmd
 from predsparse.cli.common import emit_json, handle_errors, json_option
 from predsparse.errors import InputError
 
@@ -65,15 +66,7 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
         click.echo(f"{'picture':22s} {plot_path}")
 
 
-def _register_analysis() -> None:
-    from predsparse.cli import pattern_analysis_cmd
-
-    pattern_analysis_cmd.register(pattern)
-
-
-try:  # the analysis commands (count, scatter, study) live in their own module
-    _register_analysis()
-except ImportError:  # pragma: no cover - only while that module is absent
-    pass
+# the analysis commands (count, scatter, study) live in their own module
+pattern_analysis_cmd.register(pattern)
 
 COMMANDS: list[click.Command] = [pattern]

@@ -11,10 +11,22 @@ from predsparse.patterns.generators import (
     random,
     structured,
 )
-from predsparse.patterns.network import NetworkPatterns, network
+from predsparse.patterns.counting import count_clash_free, enumerate_clash_free
+from predsparse.patterns.network import NetworkPatterns, network, out_degrees_for_density
+from predsparse.patterns.scatter import network_scatter, scatter
+from predsparse.patterns.windows import windowed, windows_1d, windows_2d, windows_3d
 
 __all__ = [
     "KINDS",
+    "count_clash_free",
+    "enumerate_clash_free",
+    "network_scatter",
+    "out_degrees_for_density",
+    "scatter",
+    "windowed",
+    "windows_1d",
+    "windows_2d",
+    "windows_3d",
     "NetworkPatterns",
     "Pattern",
     "clash_free",
