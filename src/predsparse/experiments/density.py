@@ -140,6 +140,15 @@ def format_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
 
 
+def log_ticks(ax) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Plain-number labels on a log x axis (matplotlib's default overlaps them on short ranges)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_density(records: Sequence[dict[str, Any]], path: str, title: str = "") -> None:
     """Test accuracy vs net density per pattern kind (mean with std error bars), FC as a line."""
     import matplotlib
@@ -161,6 +170,7 @@ def plot_density(records: Sequence[dict[str, Any]], path: str, title: str = "") 
     if fc:
         ax.axhline(100 * float(np.mean(fc)), color="k", ls="--", label="fully connected")
     ax.set_xscale("log")
+    log_ticks(ax)
     ax.set_xlabel("net density rho_net (%)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title)

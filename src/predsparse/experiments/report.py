@@ -9,7 +9,7 @@ import numpy as np
 
 from predsparse.atomic import save_figure
 from predsparse.errors import InputError
-from predsparse.experiments.density import format_table, mean_std
+from predsparse.experiments.density import format_table, log_ticks, mean_std
 from predsparse.experiments.store import canonical
 
 
@@ -133,6 +133,7 @@ def plot_runs(rows: Sequence[dict[str, Any]], path: str, *, x: str = "rho_net", 
     ax.set_ylabel("test accuracy (%)")
     if x in ("rho_net", "parameters"):
         ax.set_xscale("log")
+        log_ticks(ax)
     ax.grid(alpha=0.3)
     ax.set_title(title)
     if series:
