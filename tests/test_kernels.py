@@ -118,27 +118,47 @@ def test_panel_round_trip_and_zero_padding(batch):
         torch.testing.assert_close(NumbaCPU.from_panels(xp, batch), x, rtol=0, atol=0)
 
 
+class FeatureDrop(torch.nn.Dropout):
+    """Deterministic stand-in for dropout: drops every third feature, scales the rest by 1/(1-p)."""
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        keep = (torch.arange(x.shape[1]) % 3 != 0).to(x.dtype) / (1 - self.p)
+        return x * keep.view(1, -1, *([1] * (x.dim() - 2)))
+
+
 @needs_numba
-@pytest.mark.parametrize("batch", [3, 40])
-def test_mlp_on_panels_equals_torch_backend(batch):
-    """A 3-junction SparseMLP kept in panel layout end to end equals the same MLP on torch's CSR."""
+@pytest.mark.parametrize("batch,activation,dropout", [(3, "relu", 0.0), (40, "relu", 0.0), (70, "sigmoid", 0.0),
+                                                      (17, "tanh", 0.0), (40, "relu", 0.3)])
+def test_mlp_on_panels_equals_torch_backend(batch, activation, dropout):
+    """A 3-junction SparseMLP kept in panel layout end to end (one autograd node without dropout, one
+    per junction with it) equals the same MLP on torch's CSR: logits, parameter and input gradients."""
     layers = [30, 24, 20, 5]
     pats = [P.random(30, 24, density=0.3, seed=1), P.structured(24, 20, 5, seed=2), P.fully_connected(20, 5)]
     torch.manual_seed(0)
-    fast = SparseMLP(layers, pats, backend="numba").double()
-    ref = SparseMLP(layers, pats, backend="torch").double()
+    fast = SparseMLP(layers, pats, activation=activation, dropout=dropout, backend="numba").double()
+    ref = SparseMLP(layers, pats, activation=activation, dropout=dropout, backend="torch").double()
     ref.load_state_dict(fast.state_dict())
+    if dropout:  # the same "dropout" for both layouts: a fixed mask per feature (dim 1 in (B, n) and (P, n, bc))
+        fast.drop = ref.drop = FeatureDrop(dropout)
     x = torch.randn(batch, 30, dtype=torch.float64)
     y = torch.randint(0, 5, (batch,))
     outs = []
     for model in (fast, ref):
         model.zero_grad()
-        out = model(x)
+        xx = x.clone().requires_grad_(True)
+        out = model(xx)
         torch.nn.functional.cross_entropy(out, y).backward()
-        outs.append((out, [p.grad.clone() for p in model.parameters()]))
+        outs.append((out, xx.grad, [p.grad.clone() for p in model.parameters()]))
     torch.testing.assert_close(outs[0][0], outs[1][0])
-    for a, b in zip(outs[0][1], outs[1][1]):
+    torch.testing.assert_close(outs[0][1], outs[1][1])
+    for a, b in zip(outs[0][2], outs[1][2]):
         torch.testing.assert_close(a, b)
+    # evaluation mode (no dropout) runs the one-node path and agrees too
+    fast.eval()
+    ref.eval()
+    torch.testing.assert_close(fast(x), ref(x))
 
 
 @needs_numba

@@ -11,7 +11,7 @@ from torch import nn
 
 from predsparse.errors import InputError
 from predsparse.nn import kernels_cpu
-from predsparse.nn.ops import from_panels, panel_linear, select_backend, sparse_matmul, to_panels
+from predsparse.nn.ops import from_panels, panel_linear, panel_mlp, select_backend, sparse_matmul, to_panels
 from predsparse.patterns import Pattern
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -175,7 +175,10 @@ class SparseMLP(nn.Module):
         x = x.reshape(x.shape[0], -1)
         last = len(self.junctions) - 1
         if all(j.uses_panels(x) for j in self.junctions):
-            # feature-major panels through the whole network: one conversion at each end
+            if not (self.training and isinstance(self.drop, nn.Dropout)):
+                # the whole network in panel layout as one autograd node (activations in place)
+                return panel_mlp(x, list(self.junctions), self.activation)
+            # with dropout: feature-major panels through the network, one conversion at each end
             h = to_panels(x, kernels_cpu.panel_width(x.shape[0]))
             for i, j in enumerate(self.junctions):
                 h = j.forward_panels(h)
