@@ -99,9 +99,12 @@ def nblocks_for(n_rows: int, threads: int) -> int:
 
 _EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0, np.float64)}
 
+EPILOGUE = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "relu'": 4, "sigmoid'": 5, "tanh'": 6}
+"""``mode`` codes of ``spmm``'s epilogue: an activation (forward) or its derivative from the output (backward)."""
 
-def empty_bias(dtype) -> np.ndarray:
-    """A length-0 array of ``dtype``: "no bias" for ``spmm``."""
+
+def empty(dtype) -> np.ndarray:
+    """A length-0 array of ``dtype``: "none" for ``spmm``'s bias and gate and ``sddmm``'s bias gradient."""
     return _EMPTY[np.dtype(dtype)]
 
 
@@ -116,8 +119,11 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
     # vector loads/stores in the innermost loops
 
     @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-    def spmm(crow, cols, w, x, y, n_src, bias):  # pragma: no cover - compiled by numba
-        """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty)."""
+    def spmm(crow, cols, w, x, y, n_src, bias, gate, mode):  # pragma: no cover - compiled by numba
+        """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty),
+        then an epilogue on each finished row: ``mode`` 0 none; 1/2/3 apply ReLU/sigmoid/tanh to y (forward);
+        4/5/6 multiply y by the ReLU/sigmoid/tanh derivative computed from ``gate`` (the activation's
+        output at the same positions: backward through the activation, fused)."""
         n_dst = crow.size - 1
         P = x.size // (n_src * BC)
         has_bias = bias.size > 0
@@ -180,13 +186,33 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                 w0 = w[e]
                 for b in range(U0, UBC):
                     y[yo + b] += w0 * x[k0 + b]
+            if mode == 1:
+                for b in range(U0, UBC):
+                    y[yo + b] = max(y[yo + b], 0)
+            elif mode == 2:
+                for b in range(U0, UBC):
+                    y[yo + b] = 1 / (1 + np.exp(-y[yo + b]))
+            elif mode == 3:
+                for b in range(U0, UBC):
+                    y[yo + b] = np.tanh(y[yo + b])
+            elif mode == 4:
+                for b in range(U0, UBC):
+                    y[yo + b] = y[yo + b] if gate[yo + b] > 0 else 0
+            elif mode == 5:
+                for b in range(U0, UBC):
+                    y[yo + b] *= gate[yo + b] * (1 - gate[yo + b])
+            elif mode == 6:
+                for b in range(U0, UBC):
+                    y[yo + b] *= 1 - gate[yo + b] * gate[yo + b]
 
     @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-    def sddmm(crow, cols, g, x, gw, n_src, nblocks):  # pragma: no cover - compiled by numba
-        """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten)."""
+    def sddmm(crow, cols, g, x, gw, n_src, nblocks, gb):  # pragma: no cover - compiled by numba
+        """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten); when
+        ``gb`` is not empty, also the bias gradient gb[j] = sum over panels and batch of g[p, j, :]."""
         n_dst = crow.size - 1
         P = x.size // (n_src * BC)
         per = (n_dst + nblocks - 1) // nblocks
+        has_gb = gb.size > 0
         for c in prange(nblocks):
             j0 = c * per
             j1 = min(n_dst, j0 + per)
@@ -194,6 +220,14 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                 xo = uint64(p * n_src) * UBC
                 for j in range(j0, j1):
                     go = uint64(p * n_dst + j) * UBC
+                    if has_gb:
+                        sb = g[go] - g[go]
+                        for b in range(U0, UBC):
+                            sb += g[go + b]
+                        if p == 0:
+                            gb[j] = sb
+                        else:
+                            gb[j] += sb
                     e = uint64(crow[j])
                     e1 = uint64(crow[j + 1])
                     while e + U8 <= e1:
@@ -214,15 +248,15 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                         s6 = s0
                         s7 = s0
                         for b in range(U0, UBC):
-                            gb = g[go + b]
-                            s0 += gb * x[k0 + b]
-                            s1 += gb * x[k1 + b]
-                            s2 += gb * x[k2 + b]
-                            s3 += gb * x[k3 + b]
-                            s4 += gb * x[k4 + b]
-                            s5 += gb * x[k5 + b]
-                            s6 += gb * x[k6 + b]
-                            s7 += gb * x[k7 + b]
+                            gv = g[go + b]
+                            s0 += gv * x[k0 + b]
+                            s1 += gv * x[k1 + b]
+                            s2 += gv * x[k2 + b]
+                            s3 += gv * x[k3 + b]
+                            s4 += gv * x[k4 + b]
+                            s5 += gv * x[k5 + b]
+                            s6 += gv * x[k6 + b]
+                            s7 += gv * x[k7 + b]
                         if p == 0:
                             gw[e] = s0
                             gw[e + U1] = s1
@@ -253,11 +287,11 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                         s2 = s0
                         s3 = s0
                         for b in range(U0, UBC):
-                            gb = g[go + b]
-                            s0 += gb * x[k0 + b]
-                            s1 += gb * x[k1 + b]
-                            s2 += gb * x[k2 + b]
-                            s3 += gb * x[k3 + b]
+                            gv = g[go + b]
+                            s0 += gv * x[k0 + b]
+                            s1 += gv * x[k1 + b]
+                            s2 += gv * x[k2 + b]
+                            s3 += gv * x[k3 + b]
                         if p == 0:
                             gw[e] = s0
                             gw[e + U1] = s1
@@ -275,9 +309,9 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                         s0 = g[go] - g[go]
                         s1 = s0
                         for b in range(U0, UBC):
-                            gb = g[go + b]
-                            s0 += gb * x[k0 + b]
-                            s1 += gb * x[k1 + b]
+                            gv = g[go + b]
+                            s0 += gv * x[k0 + b]
+                            s1 += gv * x[k1 + b]
                         if p == 0:
                             gw[e] = s0
                             gw[e + U1] = s1

@@ -161,47 +161,64 @@ class NumbaCPU:
     # --- the three operations on panels -------------------------------------------------------
     @staticmethod
     def spmm_panels(
-        idx: SparseIndex, xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None
+        idx: SparseIndex, xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None, act: str | None = None
     ) -> torch.Tensor:
-        """Forward: ``(P, n_in, bc)`` -> ``(P, n_out, bc)``, bias added in the same pass."""
+        """Forward: ``(P, n_in, bc)`` -> ``(P, n_out, bc)``, the bias and the activation ``act`` (``None``,
+        ``"relu"``, ``"sigmoid"``, ``"tanh"``) applied in the same pass."""
         xp = xp.detach().contiguous()
         p, _, bc = xp.shape
         y = torch.empty((p, idx.n_out, bc), dtype=xp.dtype)
         wv = _np(w.detach().to(xp.dtype).contiguous())
-        bv = kernels_cpu.empty_bias(wv.dtype) if bias is None else _np(bias.detach().to(xp.dtype).contiguous())
+        none = kernels_cpu.empty(wv.dtype)
+        bv = none if bias is None else _np(bias.detach().to(xp.dtype).contiguous())
         _sync_threads()
         crow, cols, _, _ = _index(idx)
-        kernels_cpu.kernels(bc).spmm(crow, cols, wv, _np(xp).reshape(-1), _np(y).reshape(-1), idx.n_in, bv)
+        kernels_cpu.kernels(bc).spmm(
+            crow, cols, wv, _np(xp).reshape(-1), _np(y).reshape(-1), idx.n_in, bv, none, kernels_cpu.EPILOGUE[act]
+        )
         return y
 
     @staticmethod
-    def grad_input_panels(idx: SparseIndex, gp: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """Input gradient: ``(P, n_out, bc)`` -> ``(P, n_in, bc)`` over the transposed CSR (a gather too)."""
+    def grad_input_panels(
+        idx: SparseIndex, gp: torch.Tensor, w: torch.Tensor, gate: torch.Tensor | None = None, act: str | None = None
+    ) -> torch.Tensor:
+        """Input gradient: ``(P, n_out, bc)`` -> ``(P, n_in, bc)`` over the transposed CSR (a gather too).
+
+        With ``gate`` (the output ``h = act(s)`` of the activation in front of this junction, same shape
+        as the result), the result is multiplied by ``act'(s)`` in the same pass."""
         gp = gp.detach().contiguous()
         p, _, bc = gp.shape
         gx = torch.empty((p, idx.n_in, bc), dtype=gp.dtype)
         wt = _np(torch.index_select(w.detach().to(gp.dtype), 0, idx.t_perm))
+        none = kernels_cpu.empty(wt.dtype)
+        if gate is None:
+            gv, mode = none, 0
+        else:
+            gv, mode = _np(gate.detach().contiguous()).reshape(-1), kernels_cpu.EPILOGUE[act + "'"]
         _sync_threads()
         _, _, t_crow, t_rows = _index(idx)
         kernels_cpu.kernels(bc).spmm(
-            t_crow, t_rows, wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out,
-            kernels_cpu.empty_bias(wt.dtype),
+            t_crow, t_rows, wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out, none, gv, mode
         )
         return gx
 
     @staticmethod
-    def grad_weight_panels(idx: SparseIndex, gp: torch.Tensor, xp: torch.Tensor) -> torch.Tensor:
-        """Weight gradient ``(|W|,)`` from output-gradient and input panels (padding columns are zero in ``gp``)."""
+    def grad_weight_panels(
+        idx: SparseIndex, gp: torch.Tensor, xp: torch.Tensor, with_bias: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Weight gradient ``(|W|,)`` from output-gradient and input panels (padding columns are zero in
+        ``gp``); with ``with_bias`` also the bias gradient ``(n_out,)``, from the same pass."""
         gp = gp.detach().contiguous()
         xp = xp.detach().contiguous()
         bc = gp.shape[2]
         gw = torch.empty(idx.cols.numel(), dtype=gp.dtype)
+        gb = torch.empty(idx.n_out if with_bias else 0, dtype=gp.dtype)
         threads = _sync_threads()
         kernels_cpu.kernels(bc).sddmm(
             *_index(idx)[:2], _np(gp).reshape(-1), _np(xp).reshape(-1), _np(gw), idx.n_in,
-            kernels_cpu.nblocks_for(idx.n_out, threads),
+            kernels_cpu.nblocks_for(idx.n_out, threads), _np(gb),
         )
-        return gw
+        return (gw, gb) if with_bias else gw
 
     # --- the Backend protocol (batch-major) -----------------------------------------------------
     def forward(self, idx: SparseIndex, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -309,9 +326,15 @@ class _PanelLinear(torch.autograd.Function):
         xp, w = ctx.saved_tensors
         gp = gp.contiguous()
         gx = NumbaCPU.grad_input_panels(ctx.idx, gp, w) if ctx.needs_input_grad[0] else None
-        gw = NumbaCPU.grad_weight_panels(ctx.idx, gp, xp) if ctx.needs_input_grad[1] else None
-        # padding columns of gp are zero (they come from _FromPanels.backward), so the sum is exact
-        gb = gp.sum(dim=(0, 2)) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        gw = gb = None
+        # padding columns of gp are zero (they come from _FromPanels.backward), so the bias sum is exact
+        want_b = ctx.has_bias and ctx.needs_input_grad[2]
+        if ctx.needs_input_grad[1]:
+            gw = NumbaCPU.grad_weight_panels(ctx.idx, gp, xp, with_bias=want_b)
+            if want_b:
+                gw, gb = gw
+        elif want_b:
+            gb = gp.sum(dim=(0, 2))
         return gx, gw, gb, None
 
 
@@ -331,24 +354,13 @@ def panel_linear(xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, i
 
 
 # --- a whole MLP on panels in one autograd node --------------------------------------------------------
-_ACT_FWD = {"relu": torch.relu_, "sigmoid": torch.sigmoid_, "tanh": torch.tanh_}
-
-
-def _act_backward_(g: torch.Tensor, h: torch.Tensor, act: str) -> torch.Tensor:
-    """``g * act'(s)`` (in place where that is cheaper), from the activation's output ``h = act(s)``."""
-    if act == "relu":
-        return torch.ops.aten.threshold_backward(g, h, 0.0)  # what ReLU's own backward runs
-    if act == "sigmoid":
-        return g.mul_(h * (1 - h))
-    return g.mul_(1 - h * h)  # tanh
-
-
 class _PanelMLP(torch.autograd.Function):
     """``x -> [junction -> act]* -> junction`` kept in panel layout, as ONE autograd node.
 
     Same values and gradients as chaining :func:`to_panels`, :func:`panel_linear`, the activation and
     :func:`from_panels`, with the per-node autograd overhead paid once per network instead of ~3 times
-    per junction, and the activation applied in place on each junction's output.
+    per junction; the activation (forward) and its derivative (backward, from the saved activation
+    outputs) are fused into the junction kernels, and the bias gradient into the weight-gradient pass.
     """
 
     @staticmethod
@@ -364,9 +376,8 @@ class _PanelMLP(torch.autograd.Function):
             w = params[k]
             b = params[k + 1] if has_bias[i] else None
             k += 2 if has_bias[i] else 1
-            h = NumbaCPU.spmm_panels(layer, h, w, b)
+            h = NumbaCPU.spmm_panels(layer, h, w, b, act if i < last else None)
             if i < last:
-                _ACT_FWD[act](h)
                 saved.append(h)
         ctx.spec, ctx.batch, ctx.bc = spec, batch, bc
         ctx.save_for_backward(*saved, *params)
@@ -388,12 +399,17 @@ class _PanelMLP(torch.autograd.Function):
         gp = NumbaCPU.to_panels(gy, ctx.bc)  # padding columns get zero gradient
         for i in range(n - 1, -1, -1):
             layer, w = layers[i], params[pos[i]]
+            want_b = has_bias[i] and need[3 + pos[i]]
             if need[2 + pos[i]]:
-                grads[pos[i]] = NumbaCPU.grad_weight_panels(layer, gp, hs[i])
-            if has_bias[i] and need[3 + pos[i]]:
+                r = NumbaCPU.grad_weight_panels(layer, gp, hs[i], with_bias=want_b)
+                if want_b:
+                    grads[pos[i]], grads[pos[i] + 1] = r
+                else:
+                    grads[pos[i]] = r
+            elif want_b:
                 grads[pos[i] + 1] = gp.sum(dim=(0, 2))
-            if i > 0:
-                gp = _act_backward_(NumbaCPU.grad_input_panels(layer, gp, w), hs[i], act)
+            if i > 0:  # through the junction and the activation in front of it, one pass
+                gp = NumbaCPU.grad_input_panels(layer, gp, w, gate=hs[i], act=act)
             elif need[0]:
                 gp = NumbaCPU.grad_input_panels(layer, gp, w)
         gx = NumbaCPU.from_panels(gp, ctx.batch) if need[0] else None
