@@ -77,7 +77,7 @@ def panel_width(batch: int) -> int:
 
 
 def kernels(bc: int) -> SimpleNamespace:
-    """The kernels for panel width ``bc``: ``spmm``, ``sddmm``, ``to_panels``, ``from_panels``.
+    """The kernels for panel width ``bc``: ``spmm``, ``sddmm``, ``to_panels``, ``from_panels``, ``gather``.
 
     Built on first use; each is compiled by numba on its first call with a new dtype, then cached.
     """
@@ -87,8 +87,10 @@ def kernels(bc: int) -> SimpleNamespace:
         if "convert" not in _STATE:
             _STATE["convert"] = _make_converters()
         spmm, sddmm = _make_kernels(bc)
-        to_panels, from_panels = _STATE["convert"]
-        k = _STATE[("kernels", bc)] = SimpleNamespace(spmm=spmm, sddmm=sddmm, to_panels=to_panels, from_panels=from_panels)
+        to_panels, from_panels, gather = _STATE["convert"]
+        k = _STATE[("kernels", bc)] = SimpleNamespace(
+            spmm=spmm, sddmm=sddmm, to_panels=to_panels, from_panels=from_panels, gather=gather
+        )
     return k
 
 
@@ -333,7 +335,7 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
 
 
 def _make_converters():
-    """``to_panels(x, out, B, n, BC)`` and ``from_panels(xp, out, B, n, BC)`` on flat arrays."""
+    """``to_panels(x, out, B, n, BC)``, ``from_panels(xp, out, B, n, BC)`` (flat arrays) and ``gather``."""
     from numba import njit, prange, uint64
 
     @njit(parallel=True, cache=True, nogil=True)
@@ -375,4 +377,10 @@ def _make_converters():
                 for k in range(k0, k1):
                     out[o + uint64(k)] = xp[uint64(p * n + k) * ubc + uint64(b)]
 
-    return to_panels, from_panels
+    @njit(parallel=True, cache=True, nogil=True)
+    def gather(src, perm, out):  # pragma: no cover - compiled by numba
+        """out[i] = src[perm[i]] (the weights in transposed-CSR order, once per backward pass)."""
+        for i in prange(out.size):
+            out[i] = src[perm[i]]
+
+    return to_panels, from_panels, gather

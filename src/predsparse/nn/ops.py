@@ -189,15 +189,19 @@ class NumbaCPU:
         gp = gp.detach().contiguous()
         p, _, bc = gp.shape
         gx = torch.empty((p, idx.n_in, bc), dtype=gp.dtype)
-        wt = _np(torch.index_select(w.detach().to(gp.dtype), 0, idx.t_perm))
+        k = kernels_cpu.kernels(bc)
+        _sync_threads()
+        # the weights in transposed order: a parallel numba gather (3x faster than index_select when
+        # the caches are cold, as they are after the previous kernel)
+        wt = np.empty(idx.cols.numel(), dtype=_np(gp).dtype)
+        k.gather(_np(w.detach().to(gp.dtype).contiguous()), _np(idx.t_perm), wt)
         none = kernels_cpu.empty(wt.dtype)
         if gate is None:
             gv, mode = none, 0
         else:
             gv, mode = _np(gate.detach().contiguous()).reshape(-1), kernels_cpu.EPILOGUE[act + "'"]
-        _sync_threads()
         _, _, t_crow, t_rows = _index(idx)
-        kernels_cpu.kernels(bc).spmm(
+        k.spmm(
             t_crow, t_rows, wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out, none, gv, mode
         )
         return gx
