@@ -33,6 +33,16 @@ def _status(key: str) -> int:
     raise KeyError(key)
 
 
+def _trim() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``) so that VmRSS counts live data."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reset_peak() -> bool:
     """Reset ``VmHWM`` to the current RSS (Linux: write 5 to /proc/self/clear_refs)."""
     try:
@@ -53,6 +63,7 @@ def child(n: int, d_out: int, batch: int, backend: str) -> None:
     small = SparseLinear(P.structured(64, 64, 4, seed=0), backend=backend)  # load/compile the kernels
     small(torch.randn(batch, 64)).square().mean().backward()
     del small
+    _trim()
     _reset_peak()
     base = _status("VmRSS")
     t0 = time.perf_counter()
@@ -65,8 +76,11 @@ def child(n: int, d_out: int, batch: int, backend: str) -> None:
     opt = torch.optim.Adam(layer.parameters(), lr=1e-3)
     t1 = time.perf_counter()
     layer_peak = _status("VmHWM")
+    _trim()
+    layer_resident = _status("VmRSS")
     x = torch.randn(batch, n)
     for _ in range(2):  # the second step has Adam's moments allocated
+        _trim()
         _reset_peak()
         built = _status("VmRSS")
         t2 = time.perf_counter()
@@ -78,6 +92,7 @@ def child(n: int, d_out: int, batch: int, backend: str) -> None:
     print(json.dumps({
         "n": n, "d_out": d_out, "edges": layer.edges, "density": layer.density, "batch": batch, "backend": backend,
         "base": base, "pattern_peak": pat_peak, "layer_peak": layer_peak if reset else None, "built": built,
+        "layer_resident": layer_resident, "activation_bytes": x.numel() * 4,
         "step_peak": step_peak, "pattern_s": t_pat - t0, "layer_s": t1 - t_pat, "step_s": t3 - t2,
     }))
 
@@ -105,22 +120,23 @@ def main() -> None:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(r)
     mib = 2**20
-    print(f"# predsparse bench_memory: one structured n x n junction, fp32, Adam, batch {a.batch}, backend {a.backend}; "
-          "MiB above the baseline process (torch, numba kernels loaded)")
-    head = (f"{'n':>7} {'density':>9} {'|W|':>11} {'pattern peak':>12} {'layer peak':>10} {'model resident':>14} "
-            f"{'B/edge':>6} {'step peak':>9} {'step s':>7} {'dense W alone':>13}")
+    print(f"# predsparse bench_memory: one structured n x n junction, fp32, Adam, batch {a.batch}, backend {a.backend}")
+    head = (f"{'n':>7} {'density':>9} {'|W|':>11} {'pattern peak':>12} {'layer peak':>10} {'layer':>6} {'B/edge':>6} "
+            f"{'+Adam state':>11} {'step peak':>9} {'B*n*4 MiB':>9} {'step s':>7} {'dense W alone':>13}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        model = r["built"] - r["base"]
+        layer = r["layer_resident"] - r["base"]
         dense = r["n"] * r["n"] * 4
         dense_txt = f"{dense / 2**30:.1f} GiB" if dense >= 2**30 else f"{dense / mib:.0f} MiB"
         lp = "-" if r["layer_peak"] is None else f"{(r['layer_peak'] - r['base']) / mib:.0f}"
         print(f"{r['n']:>7} {r['density'] * 100:>8.4f}% {r['edges']:>11,} {(r['pattern_peak'] - r['base']) / mib:>12.0f} "
-              f"{lp:>10} {model / mib:>14.0f} {model / r['edges']:>6.0f} {(r['step_peak'] - r['base']) / mib:>9.0f} "
-              f"{r['step_s']:>7.3f} {dense_txt:>13}")
-    print("# pattern peak: while the pattern generator runs; layer peak: building SparseLinear + Adam from it;")
-    print("# model resident: weights, index buffers and Adam state after a step; step peak: highest during a training step")
+              f"{lp:>10} {layer / mib:>6.0f} {layer / r['edges']:>6.0f} {(r['built'] - r['base']) / mib:>11.0f} "
+              f"{(r['step_peak'] - r['base']) / mib:>9.0f} {r['activation_bytes'] / mib:>9.1f} {r['step_s']:>7.3f} {dense_txt:>13}")
+    print("# MiB above the baseline process. pattern peak: while the generator runs; layer peak: while SparseLinear")
+    print("# and Adam are built from it; layer: resident after that (weights, gradient-free index buffers); +Adam state:")
+    print("# resident after a first step (adds the gradient and Adam's two moments); step peak: highest during a step,")
+    print("# which adds the batch's activations and their gradients (a few copies of B*n*4 bytes) to the resident model")
 
 if __name__ == "__main__":
     main()
