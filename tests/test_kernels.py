@@ -162,6 +162,21 @@ def test_mlp_on_panels_equals_torch_backend(batch, activation, dropout):
 
 
 @needs_numba
+def test_empty_batch():
+    layer = SparseLinear(P.structured(20, 10, 3, seed=0))
+    x = torch.randn(0, 20, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (0, 10)
+    y.sum().backward()
+    assert (layer.weight.grad == 0).all() and (layer.bias.grad == 0).all() and x.grad.shape == (0, 20)
+    mlp = SparseMLP([20, 10, 5], [P.structured(20, 10, 3, seed=0), P.fully_connected(10, 5)])
+    out = mlp(torch.randn(0, 20))
+    assert out.shape == (0, 5)
+    out.sum().backward()
+    assert all((p.grad == 0).all() for p in mlp.parameters())
+
+
+@needs_numba
 def test_batch_major_backend_protocol_matches_torch():
     """``sparse_matmul`` with the numba backend (converting to panels inside each call) equals torch's CSR."""
     pat = P.random(23, 31, density=0.2, seed=5)

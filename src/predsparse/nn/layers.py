@@ -172,7 +172,7 @@ class SparseMLP(nn.Module):
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1)
+        x = x.reshape(x.shape[0], -1) if x.shape[0] else x.reshape(0, self.layers[0])
         last = len(self.junctions) - 1
         if all(j.uses_panels(x) for j in self.junctions):
             if not (self.training and isinstance(self.drop, nn.Dropout)):

@@ -215,8 +215,9 @@ class NumbaCPU:
         gp = gp.detach().contiguous()
         xp = xp.detach().contiguous()
         bc = gp.shape[2]
-        gw = torch.empty(idx.cols.numel(), dtype=gp.dtype)
-        gb = torch.empty(idx.n_out if with_bias else 0, dtype=gp.dtype)
+        alloc = torch.empty if gp.shape[0] else torch.zeros  # an empty batch has zero gradients
+        gw = alloc(idx.cols.numel(), dtype=gp.dtype)
+        gb = alloc(idx.n_out if with_bias else 0, dtype=gp.dtype)
         threads = _sync_threads()
         kernels_cpu.kernels(bc).sddmm(
             *_index(idx)[:2], _np(gp).reshape(-1), _np(xp).reshape(-1), _np(gw), idx.n_in,
