@@ -98,8 +98,8 @@ class SparseLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.n_in:
             raise InputError(f"input has shape {tuple(x.shape)}: SparseLinear expects (batch, {self.n_in})")
-        if self.uses_panels(x):
-            return from_panels(self.forward_panels(to_panels(x)), x.shape[0])
+        if self.uses_panels(x):  # to panels, the junction and back as one autograd node
+            return panel_mlp(x, [self], None)
         y = sparse_matmul(x, self.weight, self, self.backend)
         return y if self.bias is None else y + self.bias
 

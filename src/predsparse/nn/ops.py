@@ -421,9 +421,10 @@ class _PanelMLP(torch.autograd.Function):
         return (gx, None, *grads)
 
 
-def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str) -> torch.Tensor:
+def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None) -> torch.Tensor:
     """``(B, n_0)`` -> ``(B, n_L)`` logits through sparse junctions ``layers`` with ``activation`` between
-    them (``"relu"``, ``"sigmoid"`` or ``"tanh"``), on the numba kernels, in one autograd node."""
+    them (``"relu"``, ``"sigmoid"`` or ``"tanh"``; unused for one junction), on the numba kernels, in one
+    autograd node."""
     params: list[torch.Tensor] = []
     has_bias = []
     for layer in layers:
