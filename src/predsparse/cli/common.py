@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
-import numpy as np
 
 from predsparse.errors import InputError
+from predsparse.serialize import dumps
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
 
@@ -30,21 +29,9 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
-
-
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as JSON (numpy values converted)."""
-    click.echo(json.dumps(obj, default=_default, indent=2))
+    click.echo(dumps(obj, indent=2))
 
 
 def int_list(text: str | None, name: str) -> list[int] | None:

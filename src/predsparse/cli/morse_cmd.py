@@ -61,7 +61,7 @@ def generate_cmd(preset: str, params: tuple[str, ...], seed: str, out: str | Non
     noise_sd, max_flips, train_per_class, val_per_class, test_per_class, onehot.
     """
     from predsparse.morse import generate, parse_overrides
-    from predsparse.morse.study import atomic_write
+    from predsparse.atomic import write_bytes as atomic_write
 
     seed_value = _whole(seed, "seed")
     if out is None:

@@ -57,7 +57,7 @@ class Dataset:
         if len(widths) > 0:
             raise InputError("one-hot label arrays of different widths across splits: all splits need the same classes")
         for s in SPLITS:
-            setattr(self, "y" + s, _to_index(labels[s], "y" + s))
+            setattr(self, "y" + s, labels_to_index(labels[s], "y" + s))
         feat = {tuple(getattr(self, "x" + s).shape[1:]) for s in SPLITS if getattr(self, "x" + s).shape[0] > 0}
         if len(feat) > 1:
             raise InputError(f"feature shapes differ across splits {sorted(feat)}: all splits need the same shape")
@@ -118,7 +118,7 @@ class Dataset:
         return cls(*(np.asarray(arrays[k]) for k in KEYS), num_classes=num_classes, meta=dict(meta or {}))
 
 
-def _to_index(y: np.ndarray, name: str) -> np.ndarray:
+def labels_to_index(y: np.ndarray, name: str) -> np.ndarray:
     """Integer labels from integer or one-hot labels, with clear errors for anything else."""
     if y.ndim == 2:
         if y.shape[0] and not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):

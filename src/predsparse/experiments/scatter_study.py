@@ -34,6 +34,7 @@ import numpy as np
 
 from predsparse.atomic import write_text
 from predsparse.errors import InputError
+from predsparse.serialize import json_default
 from predsparse.patterns import Pattern, clash_free, make
 from predsparse.patterns.network import check_layers
 from predsparse.patterns.scatter import default_windows, network_scatter
@@ -428,9 +429,9 @@ def _write(out: Path | None, config: StudyConfig, key: str, records: list[dict[s
     if out is None:
         return result
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "scatter_study.json", json.dumps(result, indent=1, default=_jsonable))
+    write_text(out / "scatter_study.json", json.dumps(result, indent=1, default=json_default))
     if final and records:
-        write_text(out / "threshold.json", json.dumps(result["threshold"], indent=1, default=_jsonable))
+        write_text(out / "threshold.json", json.dumps(result["threshold"], indent=1, default=json_default))
         plot_study(result, out / "scatter_vs_accuracy.png")
     return result
 
@@ -444,18 +445,6 @@ def plot_study(result: dict[str, Any], path: str | Path) -> None:
         pts = [(r["scatter"], r["test_acc"], r["kind"]) for r in result["records"] if r["dataset"] == ds]
         panels.append({"title": ds, "points": pts, **{k: summ["all"][k] for k in ("pearson", "spearman", "n")}})
     plot_scatter_vs_accuracy(panels, path, threshold=result["threshold"]["threshold"])
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(type(o))
 
 
 def tiny_config(seed: int = 0) -> StudyConfig:

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from predsparse.errors import InputError
+from predsparse.serialize import json_default
 from predsparse.hardware.config import HwConfig
 from predsparse.hardware.tables import TABLE_MAX_WIDTH, ActivationTables
 from predsparse.patterns import Pattern
@@ -106,7 +107,7 @@ def export_memories(
         _write(tmp / "tables" / "der.hex", fmt.to_hex(der))
         files["tables/act.hex"] = files["tables/der.hex"] = {"words": 1 << fmt.width, "bits": fmt.width, "activation": cfg.activation}
         manifest = {"format": "predsparse-hw-memories/1", "config": cfg.summary(), "files": files, **(extra or {})}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_jsonable))
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=json_default))
         out.mkdir(parents=True, exist_ok=True)
         old_manifest = out / "manifest.json"
         if old_manifest.exists():
@@ -120,13 +121,3 @@ def export_memories(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

@@ -37,9 +37,8 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
+from predsparse.data.format import KEYS, labels_to_index
 from predsparse.errors import InputError
-
-KEYS = ("xtr", "ytr", "xva", "yva", "xte", "yte")
 COMPAT_MODES = ("original", "paper")
 METRICS = ("V_lower", "V_upper", "V_dist", "V_thresh")
 
@@ -61,7 +60,7 @@ def class_statistics(dataset: Any) -> dict[str, np.ndarray]:
     n_feat = None
     for name, x, y in zip(("tr", "va", "te"), splits, labels):
         x = np.asarray(x)
-        y = _labels(np.asarray(y), "y" + name)
+        y = labels_to_index(np.asarray(y), "y" + name)
         if x.ndim < 1 or x.shape[0] != y.shape[0]:
             raise InputError(
                 f"x{name} has {x.shape[0] if x.ndim else 0} samples but y{name} has {y.shape[0]}: "
@@ -186,20 +185,3 @@ def _get(dataset: Any, key: str) -> Any:
     if hasattr(dataset, key):
         return getattr(dataset, key)
     raise InputError(f"the dataset has no {key!r}: a dataset needs all of {list(KEYS)}")
-
-
-def _labels(y: np.ndarray, name: str) -> np.ndarray:
-    if y.ndim == 2:
-        if y.shape[0] and not (np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all()):
-            raise InputError(f"{name} is 2-D but not one-hot: each row must hold a single 1 and zeros")
-        return y.argmax(axis=1).astype(np.int64) if y.shape[0] else np.zeros(0, np.int64)
-    if y.ndim != 1:
-        raise InputError(f"{name} has shape {y.shape}: labels must be 1-D integers or 2-D one-hot")
-    if y.size and not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
-        raise InputError(f"{name} has dtype {y.dtype}: labels must be integers")
-    if y.size and np.issubdtype(y.dtype, np.floating) and not (np.isfinite(y).all() and (y == np.round(y)).all()):
-        raise InputError(f"{name} holds non-integer values: labels must be whole class indices")
-    y = y.astype(np.int64)
-    if y.size and y.min() < 0:
-        raise InputError(f"{name} contains label {int(y.min())}: labels must be >= 0")
-    return y

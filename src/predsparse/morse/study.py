@@ -18,9 +18,7 @@ import io
 import json
 import math
 import os
-import platform
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,9 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from predsparse.atomic import write_bytes
 from predsparse.errors import InputError
 from predsparse.morse.generator import generate
 from predsparse.morse.metrics import METRICS, difficulty
+from predsparse.provenance import versions
+from predsparse.serialize import json_default, to_jsonable
 
 Trainer = Callable[[Any, dict, int], float]
 
@@ -246,7 +247,7 @@ def run_study(
         "study": "morse difficulty ladder",
         "size": config.size,
         "seeds": {"data": config.seed, "train": config.seed},
-        "config": _jsonable(asdict(config)),
+        "config": to_jsonable(asdict(config)),
         "train_config": train_config,
         "trainer": name,
         "command": command,
@@ -259,25 +260,6 @@ def run_study(
         write_outputs(result, out_dir)
         result["files"] = sorted(str(p) for p in _output_names(out_dir))
     return result
-
-
-def versions() -> dict[str, str]:
-    """Versions of the pieces that produce the numbers."""
-    import scipy
-
-    out = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__}
-    from predsparse import __version__
-
-    out["predsparse"] = __version__
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-        out["torch_threads"] = str(torch.get_num_threads())
-    except Exception:  # pragma: no cover
-        out["torch"] = "not installed"
-    out["platform"] = platform.platform()
-    return out
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -300,25 +282,9 @@ def write_outputs(result: dict[str, Any], out_dir: Path) -> None:
     """Write ``study.json``, ``table.md`` and the plots into ``out_dir``, each file atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for m in METRICS:
-        atomic_write(out_dir / f"{m}.png", _scatter_png(result, m))
-    atomic_write(out_dir / "table.md", format_table(result).encode())
-    atomic_write(out_dir / "study.json", (json.dumps(result, indent=2, default=_json_default) + "\n").encode())
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        write_bytes(out_dir / f"{m}.png", _scatter_png(result, m))
+    write_bytes(out_dir / "table.md", format_table(result).encode())
+    write_bytes(out_dir / "study.json", (json.dumps(result, indent=2, default=json_default) + "\n").encode())
 
 
 def _output_names(out_dir: Path) -> list[Path]:
@@ -353,19 +319,3 @@ def _scatter_png(result: dict[str, Any], metric: str) -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=_json_default))
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)

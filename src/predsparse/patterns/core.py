@@ -18,6 +18,7 @@ import numpy as np
 
 from predsparse.atomic import atomic_path, write_bytes
 from predsparse.errors import InputError
+from predsparse.serialize import json_default
 
 
 @dataclass(eq=False)
@@ -154,10 +155,10 @@ class Pattern:
         if path.suffix == ".json":
             if self.kind not in ("clash_free", "fc"):
                 raise InputError(f"{path}: only clash-free and fc patterns have a compact JSON form; use .npz")
-            payload = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, **self.params}, default=_jsonable)
+            payload = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, **self.params}, default=json_default)
             write_bytes(path, payload.encode())
             return
-        meta = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, "params": self.params}, default=_jsonable)
+        meta = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, "params": self.params}, default=json_default)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(
                 f,
@@ -216,13 +217,3 @@ def _uniform(deg: np.ndarray) -> int | np.ndarray:
     if deg.size and (deg == deg[0]).all():
         return int(deg[0])
     return deg
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    raise TypeError(type(o))

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
 from predsparse.errors import InputError
 from predsparse.patterns.core import Pattern, check_size
