@@ -41,6 +41,8 @@ NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
 SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}
 TOP_KEYS = {"name", "seeds", "base", "grid", "variants", "description", "store"}
+# what a run uses when the config leaves a varied key unset (shown in reports)
+DEFAULTS = {"network.kind": "structured", "network.out_degrees": None, "train.l2": 0.0, "dataset.pca_k": None}
 
 
 @dataclass
@@ -138,6 +140,8 @@ def expand(cfg: SweepConfig) -> list[dict[str, Any]]:
             for dotted, value in point.items():
                 sec, _, sub = dotted.partition(".")
                 spec[sec][sub] = value
+            # every varied key gets its resolved value (a variant that leaves one unset shows the base value)
+            point = {k: spec[k.partition(".")[0]].get(k.partition(".")[2], DEFAULTS.get(k)) for k in cfg.varied}
             for seed in cfg.seeds:
                 run = {**copy.deepcopy(spec), "seed": seed, "varied": point}
                 k = canonical(_key(run))
