@@ -102,6 +102,12 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return correct / len(x), loss / len(x)
 
 
+def _fused_ok(model: nn.Module) -> bool:
+    """torch's fused Adam handles floating-point parameters on CPU and CUDA."""
+    params = list(model.parameters())
+    return bool(params) and all(p.dtype.is_floating_point and p.device.type in ("cpu", "cuda") for p in params)
+
+
 def _l2_term(model: nn.Module) -> torch.Tensor:
     return sum((p.square().sum() for n, p in model.named_parameters() if n.endswith("weight")), torch.zeros(()))
 
@@ -135,7 +141,9 @@ def fit(
     xva, yva = _tensors(dataset, "va", device)
     xte, yte = _tensors(dataset, "te", device)
     if config.optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        # fused: one kernel for all parameters instead of a Python loop per tensor (a fixed ~0.3 ms per
+        # step on CPU that would otherwise dominate small sparse models)
+        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=_fused_ok(model))
     else:
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     gen = torch.Generator().manual_seed(config.seed)
