@@ -8,7 +8,7 @@ A config (TOML or JSON) looks like::
     name = "morse"
     morse = { train_per_class = 400, val_per_class = 100, test_per_class = 100 }
     [base.network]            # layers, out_degrees | density, kind, z, clash_type, dither, activation, dropout
-    layers = [64, 1024, 64]
+    layers = [64, 1024, 64]   # "auto" as the first entry takes the dataset's feature count
     [base.train]              # TrainConfig fields: epochs, batch_size, lr, optimizer, l2, ...
     epochs = 10
     [grid]                    # every combination of these dotted keys
@@ -168,6 +168,8 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     net_cfg = dict(run["network"])
     kind = net_cfg.get("kind", "structured")
     layers = list(net_cfg["layers"])
+    if layers[0] == "auto":  # the input layer follows the dataset (e.g. after PCA to k features)
+        layers[0] = ds.num_features
     dout = net_cfg.get("out_degrees")
     if dout is None and net_cfg.get("density") is not None and kind != "fc":
         dout = out_degrees_for_density(layers, net_cfg["density"])
