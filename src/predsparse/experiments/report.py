@@ -57,7 +57,9 @@ def summary_table(rows: Sequence[dict[str, Any]], pivot: str | None = None) -> t
             for c in cols:
                 accs = row["cells"].get(canonical(c))
                 cells.append(_pm(accs) if accs else "-")
-            body.append([*[_fmt(row["varied"][k]) for k in rest], f"{100 * float(np.mean(row['rho'])):.1f}", *cells])
+            rhos = {round(100 * r, 1) for r in row["rho"]}
+            rho = f"{rhos.pop():.1f}" if len(rhos) == 1 else "varies"  # e.g. columns with different input widths
+            body.append([*[_fmt(row["varied"][k]) for k in rest], rho, *cells])
         return header, body
     header = [*keys, "rho_net %", "params", "test acc %", "val acc %", "n"]
     body = []
