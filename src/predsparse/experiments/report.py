@@ -14,6 +14,8 @@ from predsparse.experiments.store import canonical
 
 
 def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
     if isinstance(v, list):
         return "(" + ", ".join(_fmt(x) for x in v) + ")"
     if isinstance(v, float):
