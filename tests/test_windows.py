@@ -155,7 +155,7 @@ def test_windowed_single_takes_one_window():
         windowed(64, 4, 2, split_windows(64, 8), mode="single")
 
 
-def test_windowed_errors():
+def test_windowed_rejects_bad_input():
     with pytest.raises(InputError, match="exceeds the"):
         windowed(64, 2, 2, [np.arange(10)])
     with pytest.raises(InputError, match="mode"):

@@ -22,7 +22,7 @@ from scipy.special import expit
 
 from predsparse.errors import InputError
 from predsparse.hardware.config import SCHEDULES, HwConfig
-from predsparse.hardware.simulator import check_patterns, init_weights
+from predsparse.hardware.simulator import check_patterns, init_weights, top1_accuracy
 from predsparse.patterns import Pattern
 
 
@@ -111,9 +111,4 @@ class FloatReference:
         return np.concatenate(outs) if outs else np.zeros((0, self.cfg.layers[-1]))
 
     def accuracy(self, x: np.ndarray, y: np.ndarray, num_classes: int | None = None) -> float:
-        if x.shape[0] == 0:
-            return float("nan")
-        out = self.predict(x)
-        if num_classes is not None:
-            out = out[:, :num_classes]
-        return float((np.argmax(out, axis=1) == y).mean())
+        return top1_accuracy(self.predict, x, y, num_classes)

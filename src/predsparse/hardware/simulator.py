@@ -73,6 +73,17 @@ class Junction:
         return -(-self.edges // self.z)
 
 
+def top1_accuracy(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray,
+                  num_classes: int | None = None) -> float:
+    """Share of inputs whose largest output (first maximum, over the ``num_classes`` real classes) is the label."""
+    if x.shape[0] == 0:
+        return float("nan")
+    out = predict(x)
+    if num_classes is not None:
+        out = out[:, :num_classes]
+    return float((np.argmax(out, axis=1) == y).mean())
+
+
 def check_patterns(cfg: HwConfig, patterns: Sequence[Pattern]) -> list[Pattern]:
     """Given patterns must fit the configured layers (any kind: clashes are counted, not refused)."""
     patterns = list(patterns)
@@ -370,12 +381,7 @@ class ArchSimulator:
 
     def accuracy(self, x: np.ndarray, y: np.ndarray, num_classes: int | None = None) -> float:
         """Share of inputs whose largest output (first maximum, over the real classes) is the label."""
-        if x.shape[0] == 0:
-            return float("nan")
-        out = self.predict(x)
-        if num_classes is not None:
-            out = out[:, :num_classes]
-        return float((np.argmax(out, axis=1) == y).mean())
+        return top1_accuracy(self.predict, x, y, num_classes)
 
     def weight_stats(self) -> list[dict[str, float]]:
         """Per junction: share of weights and biases at the format's limits, mean and mean |w| (floats)."""
