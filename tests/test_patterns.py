@@ -183,3 +183,27 @@ def test_out_degrees_for_density():
     assert out_degrees_for_density([784, 100, 10], 0.2) == [25, 2]
     assert out_degrees_for_density([784, 200, 10], 0.2) == [25, 2]  # 784*25/200 = 98 in-degree
     assert out_degrees_for_density([64, 1024, 64], [0.125, 0.5]) == [128, 32]
+
+
+@pytest.mark.parametrize("p,n,d_out,z", [(9, 6, 4, 3), (12, 8, 6, 4), (20, 8, 6, 4), (24, 16, 6, 4), (800, 100, 40, 200)])
+@pytest.mark.parametrize("ctype", [1, 2, 3])
+@pytest.mark.parametrize("dither", [False, True])
+def test_straddling_right_neurons_get_no_repeated_edge(p, n, d_out, z, ctype, dither):
+    # d_out does not divide n, so d_in does not divide p: a right neuron spans the end of one sweep and
+    # the start of the next (800->100 with d_out 40 needs the per-memory draw: random redraws never succeed)
+    for seed in range(3):
+        pat = P.clash_free(p, n, d_out, z, type=ctype, dither=dither, seed=seed)
+        assert not pat.has_duplicates()
+        assert cycles_are_clash_free(pat, z)
+        a = pat.to_dense()
+        assert (a.sum(0) == d_out).all() and (a.sum(1) == p * d_out // n).all()
+        again = P.clash_free(p, n, d_out, z, type=ctype, dither=dither, seeds=pat.params["seeds"], perms=pat.params["perms"])
+        assert again == pat
+
+
+def test_explicit_seeds_that_repeat_an_edge_are_rejected():
+    # p=9, n=6, d_out=4 (d_in=6), z=3, D=3: right neuron 1 takes sweep 0's last 3 reads and sweep 1's first 3;
+    # type 2 with the same seed vector in both sweeps reads row 2 then row 0 of each memory: addresses
+    # phi+2 and phi differ, so make sweep 1's seed phi+2 to force a repeat
+    with pytest.raises(InputError, match="straddles sweeps 0 and 1"):
+        P.clash_free(9, 6, 4, 3, type=2, seeds=[[0, 0, 0], [2, 2, 2], [0, 0, 0], [0, 0, 0]])

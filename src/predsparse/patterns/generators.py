@@ -179,29 +179,20 @@ def clash_free(
     addr = _addresses(type, out_degree, z, depth, seeds, rng)  # (d_out, D, z): address read from memory m
     mem = _memories(type, out_degree, z, dither, perms, rng)  # (d_out, z): memory read by lane j
     left = _left_neurons(addr, mem, z)
-    for _attempt in range(1000):
-        bad = [s for s in range(1, out_degree) if _repeats_at_boundary(left, s, n_in, d_in)]
-        if not bad:
-            break
-        if explicit:
-            raise InputError(
-                f"the given seed vectors repeat an edge of a right neuron that straddles sweeps {bad[0] - 1} and "
-                f"{bad[0]} (d_in = {d_in} does not divide n_in = {n_in}); choose other seeds"
-            )
-        if type == 3:  # one seed vector for all sweeps: redraw it whole
-            addr = _addresses(3, out_degree, z, depth, None, rng)
-            mem = _memories(3, out_degree, z, dither, None, rng)
-            left = _left_neurons(addr, mem, z)
-            continue
-        for s in bad:  # types 1 and 2 draw per sweep: redraw only the offending sweeps
-            addr[s] = _addresses(type, 1, z, depth, None, rng)[0]
-            mem[s] = _memories(type, 1, z, dither, None, rng)[0]
+    if n_in % d_in:
+        # A right neuron straddles each sweep boundary. Type 3 never repeats an edge there (a lane reads the
+        # same memory at the same offset in every sweep, and a neuron's tail and head use different lanes
+        # or rows); types 1 and 2 draw each later sweep's addresses per memory among those that do not.
+        for s in range(1, out_degree):
+            if not _repeats_at_boundary(left, s, n_in, d_in):
+                continue
+            if explicit:
+                raise InputError(
+                    f"the given seed vectors repeat an edge of the right neuron that straddles sweeps {s - 1} and {s} "
+                    f"(d_in = {d_in} does not divide n_in = {n_in}); choose other seeds"
+                )
+            addr[s], mem[s] = _redraw_sweep(type, addr, mem, s, n_in, d_in, z, depth, dither, perms is None, rng)
             left[s] = _left_neurons(addr[s : s + 1], mem[s : s + 1], z)[0]
-    else:
-        raise InputError(
-            f"no seed draw without a repeated edge found for n_in={n_in}, n_out={n_out}, d_out={out_degree}, z={z}, "
-            f"type {type}: d_in = {d_in} does not divide n_in; choose d_out so that it does"
-        )
     cols = left.reshape(-1)
     rows = np.arange(cols.size, dtype=np.int64) // d_in
     params: dict[str, Any] = {
@@ -282,6 +273,74 @@ def _repeats_at_boundary(left: np.ndarray, s: int, n_in: int, d_in: int) -> bool
     tail = flat_prev[first - (s - 1) * n_in :]
     head = left[s][: first + d_in - start]
     return bool(np.intersect1d(tail, head).size)
+
+
+def _boundary_reads(mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the right neuron straddling the start of sweep ``s``: ``tail[m, r]`` (memory ``m`` read in row
+    ``r`` of sweep ``s-1`` for it) and ``head[m, r]`` (the same in sweep ``s``), as boolean ``(z, D)``."""
+    start = s * n_in
+    first = (start // d_in) * d_in
+    tail_pos = np.arange(first - (s - 1) * n_in, n_in)
+    head_pos = np.arange(0, first + d_in - start)
+    tail = np.zeros((z, depth), bool)
+    head = np.zeros((z, depth), bool)
+    tail[mem[s - 1][tail_pos % z], tail_pos // z] = True
+    head[mem[s][head_pos % z], head_pos // z] = True
+    return tail, head
+
+
+def _redraw_sweep(
+    type_: int, addr: np.ndarray, mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth: int,
+    dither: bool, may_redither: bool, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sweep ``s``'s address table drawn memory by memory so that the straddling right neuron gets no
+    left neuron twice: each memory's head addresses avoid the addresses it gave that neuron in sweep ``s-1``.
+    Type 2 draws each seed entry uniformly among the safe ones; type 1 draws a uniform permutation whose
+    head rows hold only safe addresses."""
+    cur_mem = mem[s].copy()
+    for _ in range(100):
+        m_all = mem.copy()
+        m_all[s] = cur_mem
+        tail, head = _boundary_reads(m_all, s, n_in, d_in, z, depth)
+        # used[m, a]: memory m gave the straddling neuron address a in sweep s-1
+        used = np.zeros((z, depth), bool)
+        mm, rr = np.nonzero(tail)
+        used[mm, addr[s - 1][rr, mm]] = True
+        rows = np.arange(depth)
+        if type_ == 2:
+            phi = np.arange(depth)
+            # clash[m, f]: seed f for memory m would repeat an address of the tail
+            clash = np.zeros((z, depth), bool)
+            for r in rows:
+                clash |= head[:, r, None] & used[:, (phi + r) % depth]
+            if (~clash).any(axis=1).all():
+                pick = np.where(clash, -1.0, rng.random((z, depth))).argmax(axis=1)
+                return (pick[None, :] + rows[:, None]) % depth, cur_mem
+        else:
+            perm = np.empty((depth, z), np.int64)
+            ok = True
+            for m in range(z):
+                hrows = np.flatnonzero(head[m])
+                free = np.flatnonzero(~used[m])
+                if free.size < hrows.size:
+                    ok = False
+                    break
+                chosen = rng.permutation(free)[: hrows.size]
+                rest = rng.permutation(np.setdiff1d(rows, chosen))
+                col = np.empty(depth, np.int64)
+                col[hrows] = chosen
+                col[np.setdiff1d(rows, hrows)] = rest
+                perm[:, m] = col
+            if ok:
+                return perm, cur_mem
+        if not (dither and may_redither):
+            break
+        cur_mem = rng.permutation(z)
+    raise InputError(
+        f"no clash-free type-{type_} sweep {s} avoids repeating an edge of the right neuron straddling sweeps "
+        f"{s - 1} and {s} (d_in = {d_in} does not divide n_in = {n_in}, memory depth {depth}); choose d_out so that "
+        "d_in divides n_in, or a smaller z"
+    )
 
 
 def _compact_seeds(type_: int, addr: np.ndarray) -> list:
