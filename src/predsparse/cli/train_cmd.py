@@ -63,6 +63,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
+@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR).")
 @click.option("--save", "save_path", default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
 @click.option("--progress/--no-progress", default=True)
@@ -70,10 +71,12 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @handle_errors
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
-    clash_type, dither, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, save_path, checkpoint,
+    clash_type, dither, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device, save_path, checkpoint,
     progress, as_json,
 ) -> None:  # noqa: ANN001
     """Train a pre-defined sparse MLP and print test accuracy, rho_net, parameters and time."""
+    import torch
+
     from predsparse.patterns import network
     from predsparse.patterns.network import out_degrees_for_density
     from predsparse.provenance import versions
@@ -90,7 +93,13 @@ def train(
         raise InputError(f"--pattern {pattern} needs --out-degree (or --density); use --pattern fc for fully connected")
     net = network(n_net, d_out if pattern != "fc" else None, pattern, z=int_list(z, "z"), seed=seed,
                   clash_type=clash_type, dither=dither)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed)
+    try:
+        torch_device = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine")
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device)
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
     t0 = time.perf_counter()

@@ -109,7 +109,8 @@ def _fused_ok(model: nn.Module) -> bool:
 
 
 def _l2_term(model: nn.Module) -> torch.Tensor:
-    return sum((p.square().sum() for n, p in model.named_parameters() if n.endswith("weight")), torch.zeros(()))
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    return torch.stack([w.square().sum() for w in weights]).sum() if weights else torch.zeros(())
 
 
 def fit(
