@@ -192,3 +192,14 @@ def test_train_cli_json_and_saved_model(tmp_path):
     assert data["parameters"] == 6 * 6 + 12 * 3 + 15
     assert 0 <= data["test_acc"] <= 1 and data["versions"]["torch"]
     assert out.exists()
+
+
+def test_l2_shrinks_weights_only():
+    ds = Dataset.from_mapping(toy())
+    net = P.network([6, 12, 3], [6, 3], "structured", seed=0)
+    norms = {}
+    for l2 in (0.0, 0.1):
+        model = build_model(net.layers, net.patterns, seed=0)
+        fit(model, ds, TrainConfig(epochs=5, batch_size=16, lr=1e-2, l2=l2, seed=0), progress=False)
+        norms[l2] = sum(float(j.weight.square().sum()) for j in model.junctions)
+    assert norms[0.1] < 0.5 * norms[0.0]
