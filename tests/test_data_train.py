@@ -201,5 +201,5 @@ def test_l2_shrinks_weights_only():
     for l2 in (0.0, 0.1):
         model = build_model(net.layers, net.patterns, seed=0)
         fit(model, ds, TrainConfig(epochs=5, batch_size=16, lr=1e-2, l2=l2, seed=0), progress=False)
-        norms[l2] = sum(float(j.weight.square().sum()) for j in model.junctions)
+        norms[l2] = sum(j.weight.detach().square().sum().item() for j in model.junctions)
     assert norms[0.1] < 0.5 * norms[0.0]
