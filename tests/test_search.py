@@ -85,3 +85,12 @@ def test_search_cli_json(tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["trials"] == 3 and data["retrain"].startswith("predsparse train")
+
+
+def test_retrain_command_for_random_patterns_names_the_out_degrees():
+    from predsparse.search import retrain_command
+
+    best = {"layers": [784, 100, 10], "kind": "random", "out_degrees": [25, 2], "lr": 1e-3, "l2": 0.0,
+            "batch_size": 128, "dropout": 0.0, "seed": 7}
+    cmd = retrain_command(best, "fashion-mnist", 10)
+    assert "--out-degree 25,2" in cmd and "None" not in cmd and "--seed 7" in cmd

@@ -134,7 +134,7 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
         res = fit(model, dataset, cfg, progress=False, on_epoch=report)
         per_epoch = float(np.mean([h["seconds"] for h in res.history]))
         info = {
-            "layers": net.layers, "out_degrees": net.d_out_net, "kind": cand["kind"], "rho_net": net.rho_net,
+            "layers": net.layers, "out_degrees": cand["out_degrees"], "kind": cand["kind"], "rho_net": net.rho_net,
             "junction_densities": net.densities, "parameters": net.parameters, "lr": cand["lr"], "l2": cand["l2"],
             "batch_size": cand["batch_size"], "dropout": cand["dropout"], "val_acc": res.best_val_acc,
             "test_acc": res.test_acc, "seconds_per_epoch": per_epoch, "scatter": sc, "seed": run_seed,
