@@ -56,18 +56,7 @@ from typing import Any
 import numpy as np
 
 from predsparse.errors import InputError
-from predsparse.patterns.core import check_size
-from predsparse.patterns.generators import clash_free, in_degree_for
-
-
-def _check(n_in: int, n_out: int, out_degree: int, z: int, type_: int) -> tuple[int, int]:
-    d_in = in_degree_for(n_in, n_out, out_degree)
-    check_size(z, "z")
-    if type_ not in (1, 2, 3):
-        raise InputError(f"clash-free type {type_!r} is not one of 1, 2, 3")
-    if n_in % z:
-        raise InputError(f"z = {z} does not divide n_in = {n_in}: clash-free patterns need z | n_in")
-    return d_in, n_in // z
+from predsparse.patterns.generators import check_clash_free, clash_free
 
 
 def lane_profiles(n_in: int, d_in: int, z: int, sweeps: int = 1) -> np.ndarray:
@@ -83,7 +72,7 @@ def count_terms(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2
     Types 1-2 need ``d_in | n_in``. Type 3 repeats one seed vector and one dither in every sweep, so
     it is counted over the profiles of all sweeps together and needs no alignment.
     """
-    d_in, depth = _check(n_in, n_out, out_degree, z, type)
+    d_in, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     if type in (1, 2) and n_in % d_in:
         if dither:
             raise InputError(
@@ -171,7 +160,7 @@ def spec_formula(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 
     Kept to show where it agrees with :func:`count_clash_free` (everywhere it is defined, except
     types 2-3 with ``d_in = p``) - see the module notes.
     """
-    d_in, depth = _check(n_in, n_out, out_degree, z, type)
+    d_in, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     if not dither or d_in % z == 0:
         k = 1
     elif z % d_in == 0:
@@ -194,7 +183,7 @@ def spec_formula(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 
 
 def configurations(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int:  # noqa: A002
     """How many (seed vectors, dither permutations) choices there are (what enumeration walks)."""
-    _, depth = _check(n_in, n_out, out_degree, z, type)
+    _, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     if type == 1:
         seeds = math.factorial(depth) ** (z * out_degree)
     elif type == 2:
@@ -222,7 +211,7 @@ def enumerate_clash_free(
 
     Refuses (with an error) when there are more than ``limit`` choices to walk.
     """
-    _, depth = _check(n_in, n_out, out_degree, z, type)
+    _, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     total = configurations(n_in, n_out, out_degree, z, type=type, dither=dither)
     if total > limit:
         raise InputError(f"enumeration would build {total} patterns (limit {limit}): use the closed form or a smaller case")

@@ -137,6 +137,17 @@ def _full(n_in: int, n_out: int, kind: str, params: dict[str, Any]) -> Pattern:
 
 
 # --- clash-free ------------------------------------------------------------------------------
+def check_clash_free(n_in: int, n_out: int, out_degree: int, z: int, type_: int) -> tuple[int, int]:
+    """Validate a clash-free junction; returns ``(d_in, D)`` with memory depth ``D = n_in / z``."""
+    d_in = in_degree_for(n_in, n_out, out_degree)
+    check_size(z, "z")
+    if type_ not in (1, 2, 3):
+        raise InputError(f"clash-free type {type_!r} is not one of 1, 2, 3")
+    if n_in % z:
+        raise InputError(f"z = {z} does not divide n_in = {n_in}: clash-free patterns need z | n_in (memory depth n_in/z)")
+    return d_in, n_in // z
+
+
 def clash_free(
     n_in: int,
     n_out: int,
@@ -165,13 +176,7 @@ def clash_free(
     not divide ``n_in`` a right neuron can straddle two sweeps; random draws that would repeat an edge
     there are redrawn, explicit ones are rejected with an error.
     """
-    d_in = in_degree_for(n_in, n_out, out_degree)
-    check_size(z, "z")
-    if type not in (1, 2, 3):
-        raise InputError(f"clash-free type {type!r} is not one of 1, 2, 3")
-    if n_in % z:
-        raise InputError(f"z = {z} does not divide n_in = {n_in}: clash-free patterns need z | n_in (memory depth n_in/z)")
-    depth = n_in // z
+    d_in, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     rng = np.random.default_rng(seed)
     explicit = seeds is not None
     if explicit and dither and perms is None:
