@@ -43,6 +43,18 @@ def _uhex(values: np.ndarray, bits: int) -> list[str]:
     return [format(int(v), f"0{digits}X") for v in np.ravel(values)]
 
 
+
+def _write_banks(folder: Path, values: np.ndarray, memories: int, fmt: Any, name: str) -> int:
+    """Interleave ``values`` over ``memories`` banks (value ``k`` in bank ``k % memories`` at address
+    ``k // memories``, zero-padded), write one hex file per bank; returns the depth."""
+    depth = -(-len(values) // memories)
+    padded = np.zeros(memories * depth, dtype=np.int64)
+    padded[: len(values)] = values
+    banks = padded.reshape(depth, memories)
+    for j in range(memories):
+        _write(folder / name.format(j), fmt.to_hex(banks[:, j]))
+    return depth
+
 def _write(path: Path, words: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(words) + ("\n" if words else ""))
@@ -72,21 +84,11 @@ def export_memories(
     try:
         for i, (pat, w, b) in enumerate(zip(patterns, weights, biases), start=1):
             z = cfg.z[i - 1]
-            C = -(-pat.edges // z)
-            wm = np.zeros(z * C, dtype=np.int64)
-            wm[: pat.edges] = w
-            wm = wm.reshape(C, z)
-            for j in range(z):
-                _write(tmp / "weights" / f"j{i}" / f"m{j:03d}.hex", fmt.to_hex(wm[:, j]))
+            C = _write_banks(tmp / "weights" / f"j{i}", w, z, fmt, "m{:03d}.hex")
             files[f"weights/j{i}"] = {"memories": z, "depth": C, "bits": fmt.width, "signed": True}
             d_in = max(1, int(round(pat.edges / pat.n_out)))
             R = max(1, z // d_in)
-            depth_b = -(-pat.n_out // R)
-            bm = np.zeros(R * depth_b, dtype=np.int64)
-            bm[: pat.n_out] = b
-            bm = bm.reshape(depth_b, R)
-            for r in range(R):
-                _write(tmp / "biases" / f"j{i}" / f"m{r:02d}.hex", fmt.to_hex(bm[:, r]))
+            depth_b = _write_banks(tmp / "biases" / f"j{i}", b, R, fmt, "m{:02d}.hex")
             files[f"biases/j{i}"] = {"memories": R, "depth": depth_b, "bits": fmt.width, "signed": True}
             abits = max(1, int(np.ceil(np.log2(max(pat.n_in, 2)))))
             _write(tmp / "addresses" / f"j{i}.hex", _uhex(pat.cols, abits))
