@@ -141,7 +141,7 @@ def ops_row(n: int, batch: int, density: float) -> dict:
     w_dense, _ = dense_masked(pat, layer)
     w = layer.weight.detach()
     nb = NumbaCPU()
-    bc = kernels_cpu.panel_width(batch)
+    bc = kernels_cpu.panel_width(batch, n)
     xp, gp = nb.to_panels(x, bc), nb.to_panels(g, bc)
     csr = BACKENDS["torch"]
     fns = {

@@ -115,6 +115,28 @@ def test_training_is_reproducible_and_learns_toy():
     assert 1 <= res[0].best_epoch <= 15
 
 
+def test_fused_batch_gather_trains_exactly_like_gathering_first():
+    """fit hands a SparseMLP the whole training matrix and the batch's row numbers; the result must be
+    the same, bit for bit, as giving it the gathered batch (a wrapper hides the ``rows`` argument)."""
+
+    class Gathered(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x)
+
+    ds = Dataset.from_mapping(toy(n=400))
+    net = P.network([6, 40, 3], [20, 3], "structured", seed=0)
+    histories = []
+    for wrap in (False, True):
+        model = build_model(net.layers, net.patterns, seed=1)
+        r = fit(Gathered(model) if wrap else model, ds, TrainConfig(epochs=3, batch_size=100, seed=3), progress=False)
+        histories.append([{k: v for k, v in h.items() if k != "seconds"} for h in r.history])
+    assert histories[0] == histories[1]
+
+
 def test_checkpoint_resume_gives_same_result(tmp_path):
     ds = Dataset.from_mapping(toy())
     net = P.network([6, 12, 3], [6, 3], "structured", seed=0)

@@ -268,3 +268,99 @@ def test_large_sparse_layer_uses_memory_in_proportion_to_edges():
     layer(x).square().mean().backward()
     assert layer.weight.grad.shape == (180_000,)
     assert torch.isfinite(layer.weight.grad).all()
+
+
+@pytest.mark.parametrize(
+    "batch,width,itemsize,expected",
+    [(1, 4096, 4, 16), (17, 4096, 4, 32), (64, 4096, 4, 64), (65, 1024, 4, 128), (256, 800, 4, 128),
+     (256, 1025, 4, 64), (256, 600, 8, 64), (256, 512, 8, 128), (130, 100, 4, 64), (200, 100, 4, 128)],
+)
+def test_panel_width_rule(batch, width, itemsize, expected):
+    """128 columns only when a panel of the widest layer fits in 512 KiB and pads no more than 64 would."""
+    assert kernels_cpu.panel_width(batch, width, itemsize) == expected
+
+
+@needs_numba
+@pytest.mark.parametrize("batch", [1, 19, 65, 130])
+def test_to_panels_gathers_rows(batch):
+    x = torch.randn(300, 37)
+    rows = torch.randperm(300)[:batch]
+    for bc in kernels_cpu.PANEL_WIDTHS:
+        torch.testing.assert_close(NumbaCPU.to_panels(x, bc, rows), NumbaCPU.to_panels(x[rows], bc), rtol=0, atol=0)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch,dropout", [(1, 0.0), (40, 0.0), (65, 0.0), (130, 0.0), (40, 0.3)])
+def test_mlp_rows_equals_gathered_batch(dtype, batch, dropout):
+    """``model(x, rows=r)`` (the gather fused into the layout change) gives the same logits and
+    parameter gradients as ``model(x[r])``, on the numba kernels and on torch's CSR."""
+    layers = [30, 24, 20, 5]
+    pats = [P.random(30, 24, density=0.3, seed=1), P.structured(24, 20, 5, seed=2), P.fully_connected(20, 5)]
+    data = torch.randn(200, 30, dtype=dtype)
+    rows = torch.randint(0, 200, (batch,), generator=torch.Generator().manual_seed(batch))
+    y = torch.randint(0, 5, (batch,))
+    for backend in ("numba", "torch"):
+        torch.manual_seed(0)
+        model = SparseMLP(layers, pats, dropout=dropout, backend=backend).to(dtype)
+        if dropout:
+            model.drop = FeatureDrop(dropout)
+        outs = []
+        for call in (lambda: model(data, rows=rows), lambda: model(data[rows])):
+            model.zero_grad()
+            out = call()
+            torch.nn.functional.cross_entropy(out, y).backward()
+            outs.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+        torch.testing.assert_close(outs[0][0], outs[1][0], rtol=0, atol=0)
+        for a, b in zip(outs[0][1], outs[1][1]):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@needs_numba
+def test_rows_with_input_gradient_falls_back_to_gathering():
+    model = SparseMLP([12, 8, 3], [P.structured(12, 8, 2, seed=0), P.fully_connected(8, 3)])
+    data = torch.randn(50, 12, requires_grad=True)
+    rows = torch.tensor([3, 3, 49, 0])
+    model(data, rows=rows).sum().backward()
+    data2 = data.detach().clone().requires_grad_(True)
+    model(data2[rows]).sum().backward()
+    torch.testing.assert_close(data.grad, data2.grad)
+    assert data.grad[3].abs().sum() > 0 and data.grad[1].abs().sum() == 0
+
+
+@pytest.mark.parametrize(
+    "rows,message",
+    [(torch.tensor([0, 50]), "rows has entry 50: row numbers must be in [0, 50)"),
+     (torch.tensor([-1, 2]), "rows has entry -1"),
+     (torch.tensor([0.0, 1.0]), "rows must be a 1-D integer tensor"),
+     (torch.tensor([[0, 1]]), "rows must be a 1-D integer tensor")],
+)
+def test_bad_rows_are_one_clear_error(rows, message):
+    from predsparse.errors import InputError
+
+    model = SparseMLP([12, 3], [P.structured(12, 3, 1, seed=0)])
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        model(torch.randn(50, 12), rows=rows)
+
+
+@needs_numba
+def test_cached_parameter_views_follow_in_place_updates_and_new_tensors():
+    """The kernels read cached numpy views of the weights: in-place updates must show, and replaced
+    parameters (``.double()``, a new ``nn.Parameter``) must be picked up."""
+    pat = P.structured(20, 10, 3, seed=0)
+    layer = SparseLinear(pat)
+    x = torch.randn(6, 20)
+
+    def check():
+        y, *_ = dense_reference(layer, pat, x.to(layer.weight.dtype), torch.ones(6, 10, dtype=layer.weight.dtype))
+        torch.testing.assert_close(layer(x.to(layer.weight.dtype)), y.detach())
+
+    check()
+    with torch.no_grad():
+        layer.weight.mul_(-2.0)
+        layer.bias.add_(1.0)
+    check()
+    layer.weight = torch.nn.Parameter(torch.randn(layer.edges))
+    check()
+    layer.double()
+    check()

@@ -3,7 +3,7 @@
 Layout. Activations are kept feature-major in panels of ``BC`` batch columns: a batch ``x`` of
 shape ``(B, n)`` becomes ``xp`` of shape ``(P, n, BC)`` with ``P = ceil(B / BC)`` (the last panel
 zero-padded), so ``xp[p, k, :]`` holds feature ``k`` of batch items ``p*BC .. p*BC+BC-1``. Each
-panel (``n * BC`` numbers, 512 KiB for ``n = 2048``, ``BC = 64``) fits in a core's L2 cache, and
+panel (``n * BC`` numbers, at most 512 KiB: :func:`panel_width`) fits in a core's L2 cache, and
 every edge touches one contiguous ``BC``-vector of it, so the innermost loop over the batch is a
 plain SIMD AXPY or dot product with the accumulators held in registers.
 
@@ -15,7 +15,8 @@ in-degree pattern is the ELL layout ``(n_out, d_in)`` with ``crow = d_in * arang
   both are conflict-free gathers, parallel over (panel, output row), 8 edges per accumulator pass.
 - ``sddmm``: ``gw[e] = sum_p sum_b g[p, rows(e), b] x[p, cols[e], b]``. Weight gradient (UP),
   parallel over blocks of rows, panel by panel (each thread keeps one panel hot at a time).
-- ``to_panels`` / ``from_panels``: the layout changes at the ends of a network.
+- ``to_panels`` / ``from_panels``: the layout changes at the ends of a network (``to_panels`` can
+  gather the batch's rows from a whole data matrix in the same pass).
 
 numba is imported and the kernels are built only on first use (:func:`available`, :func:`kernels`);
 each kernel is compiled once per panel width and dtype (float32, float64) and cached on disk
@@ -30,8 +31,11 @@ from types import SimpleNamespace
 
 import numpy as np
 
-PANEL_WIDTHS = (16, 32, 64)
-"""Batch columns per panel: 64 (four 512-bit vectors) for batches above 32, 32 or 16 for small ones."""
+PANEL_WIDTHS = (16, 32, 64, 128)
+"""Batch columns per panel (see :func:`panel_width`)."""
+
+PANEL_BYTES = 512 * 1024
+"""A panel of the widest layer must fit in this many bytes (half a core's L2 cache here) for width 128."""
 
 _STATE: dict = {}
 
@@ -71,9 +75,18 @@ def numba_module():
     return _STATE["numba"]
 
 
-def panel_width(batch: int) -> int:
-    """The panel width for a batch of ``batch`` items: 16 up to 16 items, 32 up to 32, else 64."""
-    return 16 if batch <= 16 else 32 if batch <= 32 else 64
+def panel_width(batch: int, width: int, itemsize: int = 4) -> int:
+    """The panel width for a batch of ``batch`` items through layers at most ``width`` neurons wide.
+
+    16 up to 16 items, 32 up to 32, 64 up to 64. Larger batches get 128 columns when a panel of the
+    widest layer (``width * 128 * itemsize`` bytes) fits in :data:`PANEL_BYTES` and no more padding
+    columns than with 64 (the wider panel doubles the independent accumulators per edge, which hides
+    the FMA latency, and halves the reductions of the weight gradient), else 64.
+    """
+    if batch <= 64:
+        return 16 if batch <= 16 else 32 if batch <= 32 else 64
+    fits = width * 128 * itemsize <= PANEL_BYTES
+    return 128 if fits and -(-batch // 128) * 128 <= -(-batch // 64) * 64 else 64
 
 
 def kernels(bc: int) -> SimpleNamespace:
@@ -99,14 +112,19 @@ def nblocks_for(n_rows: int, threads: int) -> int:
     return max(1, min(4 * threads, n_rows // 16 or 1))
 
 
-_EMPTY = {np.dtype(np.float32): np.zeros(0, np.float32), np.dtype(np.float64): np.zeros(0, np.float64)}
+_EMPTY = {
+    np.dtype(np.float32): np.zeros(0, np.float32),
+    np.dtype(np.float64): np.zeros(0, np.float64),
+    np.dtype(np.int64): np.zeros(0, np.int64),
+}
 
 EPILOGUE = {None: 0, "relu": 1, "sigmoid": 2, "tanh": 3, "relu'": 4, "sigmoid'": 5, "tanh'": 6}
 """``mode`` codes of ``spmm``'s epilogue: an activation (forward) or its derivative from the output (backward)."""
 
 
 def empty(dtype) -> np.ndarray:
-    """A length-0 array of ``dtype``: "none" for ``spmm``'s bias and gate and ``sddmm``'s bias gradient."""
+    """A length-0 array of ``dtype``: "none" for ``spmm``'s bias and gate, ``sddmm``'s bias gradient and
+    ``to_panels``' rows (float32, float64, int64)."""
     return _EMPTY[np.dtype(dtype)]
 
 
@@ -278,50 +296,8 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                             gw[e + U6] += s6
                             gw[e + U7] += s7
                         e += U8
-                    # the last 0..7 edges in straight-line blocks of 4, 2, 1
-                    if e + U4 <= e1:
-                        k0 = xo + uint64(cols[e]) * UBC
-                        k1 = xo + uint64(cols[e + U1]) * UBC
-                        k2 = xo + uint64(cols[e + U2]) * UBC
-                        k3 = xo + uint64(cols[e + U3]) * UBC
-                        s0 = g[go] - g[go]
-                        s1 = s0
-                        s2 = s0
-                        s3 = s0
-                        for b in range(U0, UBC):
-                            gv = g[go + b]
-                            s0 += gv * x[k0 + b]
-                            s1 += gv * x[k1 + b]
-                            s2 += gv * x[k2 + b]
-                            s3 += gv * x[k3 + b]
-                        if p == 0:
-                            gw[e] = s0
-                            gw[e + U1] = s1
-                            gw[e + U2] = s2
-                            gw[e + U3] = s3
-                        else:
-                            gw[e] += s0
-                            gw[e + U1] += s1
-                            gw[e + U2] += s2
-                            gw[e + U3] += s3
-                        e += U4
-                    if e + U2 <= e1:
-                        k0 = xo + uint64(cols[e]) * UBC
-                        k1 = xo + uint64(cols[e + U1]) * UBC
-                        s0 = g[go] - g[go]
-                        s1 = s0
-                        for b in range(U0, UBC):
-                            gv = g[go + b]
-                            s0 += gv * x[k0 + b]
-                            s1 += gv * x[k1 + b]
-                        if p == 0:
-                            gw[e] = s0
-                            gw[e + U1] = s1
-                        else:
-                            gw[e] += s0
-                            gw[e + U1] += s1
-                        e += U2
-                    if e < e1:
+                    # the last 0..7 edges, one at a time
+                    while e < e1:
                         k0 = xo + uint64(cols[e]) * UBC
                         s0 = g[go] - g[go]
                         for b in range(U0, UBC):
@@ -330,21 +306,25 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                             gw[e] = s0
                         else:
                             gw[e] += s0
+                        e += U1
 
     return spmm, sddmm
 
 
 def _make_converters():
-    """``to_panels(x, out, B, n, BC)``, ``from_panels(xp, out, B, n, BC)`` (flat arrays) and ``gather``."""
+    """``to_panels(x, rows, out, B, n, BC)``, ``from_panels(xp, out, B, n, BC)`` (flat arrays) and ``gather``."""
     from numba import njit, prange, uint64
 
     @njit(parallel=True, cache=True, nogil=True)
-    def to_panels(x, out, B, n, BC):  # pragma: no cover - compiled by numba
-        """(B, n) row-major -> (P, n, BC) panels, the tail of the last panel zeroed (flat arrays)."""
+    def to_panels(x, rows, out, B, n, BC):  # pragma: no cover - compiled by numba
+        """(B, n) row-major -> (P, n, BC) panels, the tail of the last panel zeroed (flat arrays). With a
+        non-empty ``rows`` (B row numbers of x, checked by the caller), batch item b is x's row rows[b]:
+        the batch gather and the layout change in one pass."""
         P = (B + BC - 1) // BC
         KB = 64
         nkb = (n + KB - 1) // KB
         ubc = uint64(BC)
+        indexed = rows.size > 0
         for t in prange(P * nkb):
             p = t // nkb
             kb = t - p * nkb
@@ -352,7 +332,8 @@ def _make_converters():
             k1 = min(n, k0 + KB)
             bmax = min(BC, B - p * BC)
             for b in range(bmax):
-                xo = uint64((p * BC + b) * n)
+                r = rows[p * BC + b] if indexed else p * BC + b
+                xo = uint64(r) * uint64(n)
                 for k in range(k0, k1):
                     out[uint64(p * n + k) * ubc + uint64(b)] = x[xo + uint64(k)]
             for b in range(bmax, BC):

@@ -171,20 +171,31 @@ class SparseMLP(nn.Module):
         self.act = ACTIVATIONS[activation]()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for the batch ``x`` (``(batch, *features)``), or with ``rows`` (a 1-D integer tensor) for
+        the batch ``x[rows]``: a training loop can pass its whole data matrix and the batch's row numbers,
+        and on the numba kernels the gather happens in the same pass as the change to panel layout."""
         x = x.reshape(x.shape[0], -1) if x.shape[0] else x.reshape(0, self.layers[0])
+        if rows is not None:
+            rows = _check_rows(rows, x.shape[0])
         last = len(self.junctions) - 1
         if all(j.uses_panels(x) for j in self.junctions):
             if not (self.training and isinstance(self.drop, nn.Dropout)):
                 # the whole network in panel layout as one autograd node (activations in place)
-                return panel_mlp(x, list(self.junctions), self.activation)
+                if rows is not None and x.requires_grad:
+                    x, rows = x[rows], None
+                return panel_mlp(x, list(self.junctions), self.activation, rows)
+            if rows is not None:
+                x = x[rows]
             # with dropout: feature-major panels through the network, one conversion at each end
-            h = to_panels(x, kernels_cpu.panel_width(x.shape[0]))
+            h = to_panels(x, kernels_cpu.panel_width(x.shape[0], max(self.layers), x.element_size()))
             for i, j in enumerate(self.junctions):
                 h = j.forward_panels(h)
                 if i < last:
                     h = self.drop(self.act(h))
             return from_panels(h, x.shape[0])
+        if rows is not None:
+            x = x[rows]
         for i, j in enumerate(self.junctions):
             x = j(x)
             if i < last:
@@ -202,3 +213,15 @@ class SparseMLP(nn.Module):
     @property
     def rho_net(self) -> float:
         return self.edges / sum(a * b for a, b in zip(self.layers[:-1], self.layers[1:]))
+
+
+def _check_rows(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """``rows`` as a contiguous int64 tensor on the CPU side of the data, every entry in ``[0, n)``."""
+    if not isinstance(rows, torch.Tensor) or rows.dim() != 1 or rows.dtype.is_floating_point or rows.dtype == torch.bool:
+        raise InputError("rows must be a 1-D integer tensor of row numbers")
+    if rows.numel():
+        lo, hi = int(rows.min()), int(rows.max())
+        if lo < 0 or hi >= n:
+            raise InputError(f"rows has entry {lo if lo < 0 else hi}: row numbers must be in [0, {n})")
+    return rows.to(torch.int64).contiguous()
+

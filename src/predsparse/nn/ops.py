@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Protocol
 
 import numpy as np
@@ -84,14 +85,44 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
-def _index(idx: SparseIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """numpy views of ``crow, cols, t_crow, t_rows`` (cached on ``idx`` while its buffers stay put)."""
-    key = (idx.crow.data_ptr(), idx.cols.data_ptr(), idx.t_crow.data_ptr(), idx.t_rows.data_ptr())
-    cached = idx.__dict__.get("_numpy_index")
-    if cached is None or cached[0] != key:
-        cached = (key, (_np(idx.crow), _np(idx.cols), _np(idx.t_crow), _np(idx.t_rows)))
-        idx.__dict__["_numpy_index"] = cached
-    return cached[1]
+class _Arrays:
+    """numpy views of a junction's index buffers (flat, int64) and, refreshed when a tensor's storage
+    changes, of its weight and bias; cached on the junction so that a kernel call costs microseconds.
+
+    A cached view keeps its storage alive, so an unchanged ``data_ptr`` means the same storage.
+    """
+
+    __slots__ = ("key", "crow", "cols", "t_crow", "t_rows", "t_perm", "_params")
+
+    def __init__(self, idx: SparseIndex, key: int) -> None:
+        self.key = key
+        self.crow, self.cols = _np(idx.crow), _np(idx.cols)
+        self.t_crow, self.t_rows, self.t_perm = _np(idx.t_crow), _np(idx.t_rows), _np(idx.t_perm)
+        self._params: dict[str, tuple[int, np.ndarray]] = {}
+
+    def param(self, name: str, t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+        """A flat numpy view of parameter ``t`` (a converted copy if its dtype is not ``dtype``)."""
+        ptr = t.data_ptr()
+        hit = self._params.get(name)
+        if hit is not None and hit[0] == ptr and hit[1].dtype == dtype:
+            return hit[1]
+        v = _np(t)
+        if v.dtype != dtype or not v.flags.c_contiguous:
+            return np.ascontiguousarray(v, dtype=dtype).reshape(-1)  # not cached: a copy goes stale
+        self._params[name] = (ptr, v.reshape(-1))
+        return self._params[name][1]
+
+
+def _arrays(idx: SparseIndex) -> _Arrays:
+    """The cached :class:`_Arrays` of ``idx`` (rebuilt when its index buffers move, e.g. ``.to()``)."""
+    buffers = idx.__dict__.get("_buffers")  # nn.Module: skip Module.__getattr__, ~0.5 us per access
+    cols = buffers["cols"] if buffers is not None else idx.cols
+    key = cols.data_ptr()
+    cached = idx.__dict__.get("_numba_arrays")
+    if cached is None or cached.key != key:
+        cached = _Arrays(idx, key)
+        idx.__dict__["_numba_arrays"] = cached
+    return cached
 
 
 _tls = threading.local()
@@ -114,6 +145,46 @@ def _sync_threads() -> int:
         if torch.get_num_threads() != want:
             torch.set_num_threads(want)
     return n
+
+
+# --- the numba kernels on flat numpy arrays (panels (P, n, bc) flattened) -----------------------------------
+def _to_panels_np(k: SimpleNamespace, x: np.ndarray, rows: np.ndarray, batch: int, n: int, bc: int) -> np.ndarray:
+    out = np.empty(((batch + bc - 1) // bc) * n * bc, dtype=x.dtype)
+    k.to_panels(x, rows, out, batch, n, bc)
+    return out
+
+
+def _from_panels_np(k: SimpleNamespace, xp: np.ndarray, batch: int, n: int, bc: int) -> np.ndarray:
+    out = np.empty(batch * n, dtype=xp.dtype)
+    k.from_panels(xp, out, batch, n, bc)
+    return out
+
+
+def _spmm_np(k, a: _Arrays, w, x, n_in: int, n_out: int, bc: int, bias, mode: int) -> np.ndarray:
+    """Forward on panels: ``x`` (P*n_in*bc) -> (P*n_out*bc), bias and activation ``mode`` fused."""
+    y = np.empty((x.size // (n_in * bc)) * n_out * bc, dtype=x.dtype)
+    k.spmm(a.crow, a.cols, w, x, y, n_in, bias, kernels_cpu.empty(x.dtype), mode)
+    return y
+
+
+def _grad_input_np(k, a: _Arrays, w, g, n_in: int, n_out: int, bc: int, gate, mode: int) -> np.ndarray:
+    """Input gradient on panels over the transposed CSR; ``mode`` multiplies by act'(gate) in the same pass."""
+    # the weights in transposed order: a parallel numba gather (3x faster than index_select when the
+    # caches are cold, as they are after the previous kernel)
+    wt = np.empty(w.size, dtype=g.dtype)
+    k.gather(w, a.t_perm, wt)
+    gx = np.empty((g.size // (n_out * bc)) * n_in * bc, dtype=g.dtype)
+    k.spmm(a.t_crow, a.t_rows, wt, g, gx, n_out, kernels_cpu.empty(g.dtype), gate, mode)
+    return gx
+
+
+def _grad_weight_np(k, a: _Arrays, g, x, n_in: int, n_out: int, with_bias: bool, threads: int):
+    """Weight gradient ``(|W|,)`` and, with ``with_bias``, the bias gradient ``(n_out,)`` (else empty)."""
+    alloc = np.empty if g.size else np.zeros  # an empty batch has zero gradients
+    gw = alloc(a.cols.size, dtype=g.dtype)
+    gb = alloc(n_out if with_bias else 0, dtype=g.dtype)
+    k.sddmm(a.crow, a.cols, g, x, gw, n_in, kernels_cpu.nblocks_for(n_out, threads), gb)
+    return gw, gb
 
 
 class NumbaCPU:
@@ -139,24 +210,24 @@ class NumbaCPU:
 
     # --- layout ---------------------------------------------------------------------------
     @staticmethod
-    def to_panels(x: torch.Tensor, bc: int) -> torch.Tensor:
-        """``(B, n)`` -> ``(P, n, bc)``, the last panel zero-padded."""
+    def to_panels(x: torch.Tensor, bc: int, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, n)`` -> ``(P, n, bc)``, the last panel zero-padded; with ``rows``, the panels of ``x[rows]``
+        (gathered in the same pass; ``rows`` must be valid row numbers of ``x``)."""
         x = x.detach().contiguous()
-        b, n = x.shape
-        out = torch.empty(((b + bc - 1) // bc, n, bc), dtype=x.dtype)
+        n = x.shape[1]
+        r = kernels_cpu.empty(np.int64) if rows is None else _np(rows.to(torch.int64).contiguous())
+        b = x.shape[0] if rows is None else r.size
         _sync_threads()
-        kernels_cpu.kernels(bc).to_panels(_np(x).reshape(-1), _np(out).reshape(-1), b, n, bc)
-        return out
+        xp = _to_panels_np(kernels_cpu.kernels(bc), _np(x).reshape(-1), r, b, n, bc)
+        return torch.from_numpy(xp).view((b + bc - 1) // bc, n, bc)
 
     @staticmethod
     def from_panels(xp: torch.Tensor, batch: int) -> torch.Tensor:
         """``(P, n, bc)`` -> ``(batch, n)``, padding dropped."""
         xp = xp.detach().contiguous()
         _, n, bc = xp.shape
-        out = torch.empty((batch, n), dtype=xp.dtype)
         _sync_threads()
-        kernels_cpu.kernels(bc).from_panels(_np(xp).reshape(-1), _np(out).reshape(-1), batch, n, bc)
-        return out
+        return torch.from_numpy(_from_panels_np(kernels_cpu.kernels(bc), _np(xp).reshape(-1), batch, n, bc)).view(batch, n)
 
     # --- the three operations on panels -------------------------------------------------------
     @staticmethod
@@ -167,16 +238,13 @@ class NumbaCPU:
         ``"relu"``, ``"sigmoid"``, ``"tanh"``) applied in the same pass."""
         xp = xp.detach().contiguous()
         p, _, bc = xp.shape
-        y = torch.empty((p, idx.n_out, bc), dtype=xp.dtype)
-        wv = _np(w.detach().to(xp.dtype).contiguous())
-        none = kernels_cpu.empty(wv.dtype)
-        bv = none if bias is None else _np(bias.detach().to(xp.dtype).contiguous())
+        x = _np(xp).reshape(-1)
+        a = _arrays(idx)
+        bv = kernels_cpu.empty(x.dtype) if bias is None else a.param("b", bias, x.dtype)
         _sync_threads()
-        crow, cols, _, _ = _index(idx)
-        kernels_cpu.kernels(bc).spmm(
-            crow, cols, wv, _np(xp).reshape(-1), _np(y).reshape(-1), idx.n_in, bv, none, kernels_cpu.EPILOGUE[act]
-        )
-        return y
+        y = _spmm_np(kernels_cpu.kernels(bc), a, a.param("w", w, x.dtype), x, idx.n_in, idx.n_out, bc, bv,
+                     kernels_cpu.EPILOGUE[act])
+        return torch.from_numpy(y).view(p, idx.n_out, bc)
 
     @staticmethod
     def grad_input_panels(
@@ -188,23 +256,15 @@ class NumbaCPU:
         as the result), the result is multiplied by ``act'(s)`` in the same pass."""
         gp = gp.detach().contiguous()
         p, _, bc = gp.shape
-        gx = torch.empty((p, idx.n_in, bc), dtype=gp.dtype)
-        k = kernels_cpu.kernels(bc)
-        _sync_threads()
-        # the weights in transposed order: a parallel numba gather (3x faster than index_select when
-        # the caches are cold, as they are after the previous kernel)
-        wt = np.empty(idx.cols.numel(), dtype=_np(gp).dtype)
-        k.gather(_np(w.detach().to(gp.dtype).contiguous()), _np(idx.t_perm), wt)
-        none = kernels_cpu.empty(wt.dtype)
+        g = _np(gp).reshape(-1)
+        a = _arrays(idx)
         if gate is None:
-            gv, mode = none, 0
+            gv, mode = kernels_cpu.empty(g.dtype), 0
         else:
             gv, mode = _np(gate.detach().contiguous()).reshape(-1), kernels_cpu.EPILOGUE[act + "'"]
-        _, _, t_crow, t_rows = _index(idx)
-        k.spmm(
-            t_crow, t_rows, wt, _np(gp).reshape(-1), _np(gx).reshape(-1), idx.n_out, none, gv, mode
-        )
-        return gx
+        _sync_threads()
+        gx = _grad_input_np(kernels_cpu.kernels(bc), a, a.param("w", w, g.dtype), g, idx.n_in, idx.n_out, bc, gv, mode)
+        return torch.from_numpy(gx).view(p, idx.n_in, bc)
 
     @staticmethod
     def grad_weight_panels(
@@ -214,28 +274,28 @@ class NumbaCPU:
         ``gp``); with ``with_bias`` also the bias gradient ``(n_out,)``, from the same pass."""
         gp = gp.detach().contiguous()
         xp = xp.detach().contiguous()
-        bc = gp.shape[2]
-        alloc = torch.empty if gp.shape[0] else torch.zeros  # an empty batch has zero gradients
-        gw = alloc(idx.cols.numel(), dtype=gp.dtype)
-        gb = alloc(idx.n_out if with_bias else 0, dtype=gp.dtype)
         threads = _sync_threads()
-        kernels_cpu.kernels(bc).sddmm(
-            *_index(idx)[:2], _np(gp).reshape(-1), _np(xp).reshape(-1), _np(gw), idx.n_in,
-            kernels_cpu.nblocks_for(idx.n_out, threads), _np(gb),
+        gw, gb = _grad_weight_np(
+            kernels_cpu.kernels(gp.shape[2]), _arrays(idx), _np(gp).reshape(-1), _np(xp).reshape(-1),
+            idx.n_in, idx.n_out, with_bias, threads,
         )
-        return (gw, gb) if with_bias else gw
+        return (torch.from_numpy(gw), torch.from_numpy(gb)) if with_bias else torch.from_numpy(gw)
 
     # --- the Backend protocol (batch-major) -----------------------------------------------------
+    @staticmethod
+    def _bc(idx: SparseIndex, t: torch.Tensor) -> int:
+        return kernels_cpu.panel_width(t.shape[0], max(idx.n_in, idx.n_out), t.element_size())
+
     def forward(self, idx: SparseIndex, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        bc = kernels_cpu.panel_width(x.shape[0])
+        bc = self._bc(idx, x)
         return self.from_panels(self.spmm_panels(idx, self.to_panels(x, bc), w), x.shape[0])
 
     def grad_input(self, idx: SparseIndex, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        bc = kernels_cpu.panel_width(g.shape[0])
+        bc = self._bc(idx, g)
         return self.from_panels(self.grad_input_panels(idx, self.to_panels(g, bc), w), g.shape[0])
 
     def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        bc = kernels_cpu.panel_width(g.shape[0])
+        bc = self._bc(idx, g)
         return self.grad_weight_panels(idx, self.to_panels(g, bc), self.to_panels(x, bc))
 
 
@@ -343,9 +403,9 @@ class _PanelLinear(torch.autograd.Function):
         return gx, gw, gb, None
 
 
-def to_panels(x: torch.Tensor, bc: int | None = None) -> torch.Tensor:
-    """``(B, n)`` -> panels ``(P, n, bc)`` (differentiable); ``bc`` defaults to :func:`kernels_cpu.panel_width`."""
-    return _ToPanels.apply(x, bc or kernels_cpu.panel_width(x.shape[0]))
+def to_panels(x: torch.Tensor, bc: int) -> torch.Tensor:
+    """``(B, n)`` -> panels ``(P, n, bc)`` (differentiable); ``bc`` from :func:`kernels_cpu.panel_width`."""
+    return _ToPanels.apply(x, bc)
 
 
 def from_panels(xp: torch.Tensor, batch: int) -> torch.Tensor:
@@ -366,65 +426,84 @@ class _PanelMLP(torch.autograd.Function):
     :func:`from_panels`, with the per-node autograd overhead paid once per network instead of ~3 times
     per junction; the activation (forward) and its derivative (backward, from the saved activation
     outputs) are fused into the junction kernels, and the bias gradient into the weight-gradient pass.
+    Between kernels everything stays in flat numpy arrays (cached views of the index buffers and
+    parameters), so a junction costs its kernels plus a few microseconds. With ``rows``, the batch is
+    ``x[rows]``, gathered straight into panels (``x`` then gets no gradient).
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, spec: tuple, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         layers, act, has_bias = spec
-        batch = x.shape[0]
-        bc = kernels_cpu.panel_width(batch)
-        h = NumbaCPU.to_panels(x, bc)
-        saved = [h]
-        k = 0
-        last = len(layers) - 1
+        _sync_threads()
+        xa = _np(x.detach().contiguous()).reshape(-1)
+        dt = xa.dtype
+        r = kernels_cpu.empty(np.int64) if rows is None else _np(rows)
+        batch = x.shape[0] if rows is None else r.size
+        width = max([layers[0].n_in] + [layer.n_out for layer in layers])
+        bc = kernels_cpu.panel_width(batch, width, dt.itemsize)
+        k = kernels_cpu.kernels(bc)
+        h = _to_panels_np(k, xa, r, batch, layers[0].n_in, bc)
+        hs = [h]
+        pk, last = 0, len(layers) - 1
         for i, layer in enumerate(layers):
-            w = params[k]
-            b = params[k + 1] if has_bias[i] else None
-            k += 2 if has_bias[i] else 1
-            h = NumbaCPU.spmm_panels(layer, h, w, b, act if i < last else None)
+            a = _arrays(layer)
+            w = a.param("w", params[pk], dt)
+            b = a.param("b", params[pk + 1], dt) if has_bias[i] else kernels_cpu.empty(dt)
+            pk += 2 if has_bias[i] else 1
+            mode = kernels_cpu.EPILOGUE[act if i < last else None]
+            h = _spmm_np(k, a, w, h, layer.n_in, layer.n_out, bc, b, mode)
             if i < last:
-                saved.append(h)
-        ctx.spec, ctx.batch, ctx.bc = spec, batch, bc
-        ctx.save_for_backward(*saved, *params)
-        return NumbaCPU.from_panels(h, batch)
+                hs.append(h)
+        ctx.spec, ctx.batch, ctx.bc, ctx.dtype = spec, batch, bc, dt
+        # saved through autograd (not on ctx) so they are freed after backward unless the graph is retained
+        ctx.save_for_backward(*(torch.from_numpy(v) for v in hs), *params)
+        return torch.from_numpy(_from_panels_np(k, h, batch, layers[-1].n_out, bc)).view(batch, layers[-1].n_out)
 
     @staticmethod
     def backward(ctx, gy: torch.Tensor):  # type: ignore[override]
         layers, act, has_bias = ctx.spec
         n = len(layers)
-        tensors = ctx.saved_tensors
-        hs, params = tensors[:n], tensors[n:]
-        # where each junction's parameters sit in ``params``
-        pos, k = [], 0
+        saved = ctx.saved_tensors
+        hs, params = [_np(t) for t in saved[:n]], saved[n:]
+        bc, dt = ctx.bc, ctx.dtype
+        pos, pk = [], 0  # where each junction's parameters sit in ``params``
         for i in range(n):
-            pos.append(k)
-            k += 2 if has_bias[i] else 1
+            pos.append(pk)
+            pk += 2 if has_bias[i] else 1
+        need = ctx.needs_input_grad  # (x, rows, spec, *params)
         grads: list[torch.Tensor | None] = [None] * len(params)
-        need = ctx.needs_input_grad
-        gp = NumbaCPU.to_panels(gy, ctx.bc)  # padding columns get zero gradient
+        threads = _sync_threads()
+        k = kernels_cpu.kernels(bc)
+        gya = _np(gy.detach().to(params[0].dtype).contiguous()).reshape(-1)
+        g = _to_panels_np(k, gya, kernels_cpu.empty(np.int64), ctx.batch, layers[-1].n_out, bc)  # padding: zero
         for i in range(n - 1, -1, -1):
-            layer, w = layers[i], params[pos[i]]
-            want_b = has_bias[i] and need[3 + pos[i]]
-            if need[2 + pos[i]]:
-                r = NumbaCPU.grad_weight_panels(layer, gp, hs[i], with_bias=want_b)
+            layer = layers[i]
+            a = _arrays(layer)
+            want_w, want_b = need[3 + pos[i]], has_bias[i] and need[4 + pos[i]]
+            if want_w:
+                gw, gb = _grad_weight_np(k, a, g, hs[i], layer.n_in, layer.n_out, want_b, threads)
+                grads[pos[i]] = torch.from_numpy(gw)
                 if want_b:
-                    grads[pos[i]], grads[pos[i] + 1] = r
-                else:
-                    grads[pos[i]] = r
+                    grads[pos[i] + 1] = torch.from_numpy(gb)
             elif want_b:
-                grads[pos[i] + 1] = gp.sum(dim=(0, 2))
-            if i > 0:  # through the junction and the activation in front of it, one pass
-                gp = NumbaCPU.grad_input_panels(layer, gp, w, gate=hs[i], act=act)
-            elif need[0]:
-                gp = NumbaCPU.grad_input_panels(layer, gp, w)
-        gx = NumbaCPU.from_panels(gp, ctx.batch) if need[0] else None
-        return (gx, None, *grads)
+                grads[pos[i] + 1] = torch.from_numpy(g.reshape(-1, layer.n_out, bc).sum(axis=(0, 2)))
+            if i > 0 or need[0]:
+                w = a.param("w", params[pos[i]], dt)
+                if i > 0:  # through the junction and the activation in front of it, one pass
+                    g = _grad_input_np(k, a, w, g, layer.n_in, layer.n_out, bc, hs[i], kernels_cpu.EPILOGUE[act + "'"])
+                else:
+                    g = _grad_input_np(k, a, w, g, layer.n_in, layer.n_out, bc, kernels_cpu.empty(dt), 0)
+        gx = None
+        if need[0]:
+            gx = torch.from_numpy(_from_panels_np(k, g, ctx.batch, layers[0].n_in, bc)).view(ctx.batch, layers[0].n_in)
+        return (gx, None, None, *grads)
 
 
-def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None) -> torch.Tensor:
+def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None, rows: torch.Tensor | None = None) -> torch.Tensor:
     """``(B, n_0)`` -> ``(B, n_L)`` logits through sparse junctions ``layers`` with ``activation`` between
     them (``"relu"``, ``"sigmoid"`` or ``"tanh"``; unused for one junction), on the numba kernels, in one
-    autograd node."""
+    autograd node. With ``rows`` (int64, valid row numbers of ``x``, which must not need a gradient),
+    the batch is ``x[rows]``, gathered in the same pass as the layout change."""
     params: list[torch.Tensor] = []
     has_bias = []
     for layer in layers:
@@ -432,4 +511,4 @@ def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None) -> torc
         has_bias.append(layer.bias is not None)
         if layer.bias is not None:
             params.append(layer.bias)
-    return _PanelMLP.apply(x, (tuple(layers), activation, tuple(has_bias)), *params)
+    return _PanelMLP.apply(x, rows, (tuple(layers), activation, tuple(has_bias)), *params)

@@ -148,6 +148,7 @@ def fit(
     else:
         opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     gen = torch.Generator().manual_seed(config.seed)
+    takes_rows = isinstance(model, SparseMLP)
     history: list[dict[str, float]] = []
     best_val, best_epoch, best_state = -1.0, 0, None
     start_epoch, elapsed_before = 1, 0.0
@@ -173,8 +174,9 @@ def fit(
         tot_loss, tot_correct = 0.0, 0
         for i in range(0, len(xtr), config.batch_size):
             idx = perm[i : i + config.batch_size]
-            xb, yb = xtr[idx], ytr[idx]
-            out = model(xb)
+            yb = ytr[idx]
+            # a SparseMLP gathers the batch's rows itself, fused with its change of layout
+            out = model(xtr, rows=idx) if takes_rows else model(xtr[idx])
             loss = nn.functional.cross_entropy(out, yb)
             if config.l2 > 0:
                 loss = loss + config.l2 * _l2_term(model)
