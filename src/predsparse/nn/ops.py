@@ -148,21 +148,31 @@ def _sync_threads() -> int:
 
 
 # --- the numba kernels on flat numpy arrays (panels (P, n, bc) flattened) -----------------------------------
+_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def _empty(n: int, dtype: np.dtype) -> np.ndarray:
+    """A flat uninitialised array from torch's allocator, which aligns to 64 bytes (numpy's often gives
+    32): every panel row then starts a cache line and no vector load straddles two (measured: up to
+    30 % slower kernels with numpy's buffers)."""
+    return torch.empty(n, dtype=_TORCH_DTYPE[np.dtype(dtype)]).numpy()
+
+
 def _to_panels_np(k: SimpleNamespace, x: np.ndarray, rows: np.ndarray, batch: int, n: int, bc: int) -> np.ndarray:
-    out = np.empty(((batch + bc - 1) // bc) * n * bc, dtype=x.dtype)
+    out = _empty(((batch + bc - 1) // bc) * n * bc, x.dtype)
     k.to_panels(x, rows, out, batch, n, bc)
     return out
 
 
 def _from_panels_np(k: SimpleNamespace, xp: np.ndarray, batch: int, n: int, bc: int) -> np.ndarray:
-    out = np.empty(batch * n, dtype=xp.dtype)
+    out = _empty(batch * n, xp.dtype)
     k.from_panels(xp, out, batch, n, bc)
     return out
 
 
 def _spmm_np(k, a: _Arrays, w, x, n_in: int, n_out: int, bc: int, bias, mode: int) -> np.ndarray:
     """Forward on panels: ``x`` (P*n_in*bc) -> (P*n_out*bc), bias and activation ``mode`` fused."""
-    y = np.empty((x.size // (n_in * bc)) * n_out * bc, dtype=x.dtype)
+    y = _empty((x.size // (n_in * bc)) * n_out * bc, x.dtype)
     k.spmm(a.crow, a.cols, w, x, y, n_in, bias, kernels_cpu.empty(x.dtype), mode)
     return y
 
@@ -171,18 +181,20 @@ def _grad_input_np(k, a: _Arrays, w, g, n_in: int, n_out: int, bc: int, gate, mo
     """Input gradient on panels over the transposed CSR; ``mode`` multiplies by act'(gate) in the same pass."""
     # the weights in transposed order: a parallel numba gather (3x faster than index_select when the
     # caches are cold, as they are after the previous kernel)
-    wt = np.empty(w.size, dtype=g.dtype)
+    wt = _empty(w.size, g.dtype)
     k.gather(w, a.t_perm, wt)
-    gx = np.empty((g.size // (n_out * bc)) * n_in * bc, dtype=g.dtype)
+    gx = _empty((g.size // (n_out * bc)) * n_in * bc, g.dtype)
     k.spmm(a.t_crow, a.t_rows, wt, g, gx, n_out, kernels_cpu.empty(g.dtype), gate, mode)
     return gx
 
 
 def _grad_weight_np(k, a: _Arrays, g, x, n_in: int, n_out: int, with_bias: bool, threads: int):
     """Weight gradient ``(|W|,)`` and, with ``with_bias``, the bias gradient ``(n_out,)`` (else empty)."""
-    alloc = np.empty if g.size else np.zeros  # an empty batch has zero gradients
-    gw = alloc(a.cols.size, dtype=g.dtype)
-    gb = alloc(n_out if with_bias else 0, dtype=g.dtype)
+    gw = _empty(a.cols.size, g.dtype)
+    gb = _empty(n_out if with_bias else 0, g.dtype)
+    if not g.size:  # an empty batch has zero gradients
+        gw[:] = 0
+        gb[:] = 0
     k.sddmm(a.crow, a.cols, g, x, gw, n_in, kernels_cpu.nblocks_for(n_out, threads), gb)
     return gw, gb
 
