@@ -364,3 +364,16 @@ def test_cached_parameter_views_follow_in_place_updates_and_new_tensors():
     check()
     layer.double()
     check()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_row_blocks_partition_rows_with_balanced_edges(threads):
+    rng = np.random.default_rng(threads)
+    for deg in (np.full(50, 7), rng.integers(0, 30, 61), np.zeros(5, int), np.array([100, 0, 1])):
+        crow = np.concatenate([[0], np.cumsum(deg)])
+        b = kernels_cpu.row_blocks(crow, threads)
+        assert b.dtype == np.int64 and len(b) == threads + 1
+        assert b[0] == 0 and b[-1] == len(deg) and (np.diff(b) >= 0).all()
+        per_block = crow[b[1:]] - crow[b[:-1]]
+        assert per_block.sum() == crow[-1]
+        assert per_block.max() <= -(-crow[-1] // threads) + deg.max()  # off by at most one row's edges

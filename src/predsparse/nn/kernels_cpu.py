@@ -107,9 +107,15 @@ def kernels(bc: int) -> SimpleNamespace:
     return k
 
 
-def nblocks_for(n_rows: int, threads: int) -> int:
-    """Row blocks for ``sddmm``: a few per thread for balance, each at least 16 rows."""
-    return max(1, min(4 * threads, n_rows // 16 or 1))
+def row_blocks(crow: np.ndarray, threads: int) -> np.ndarray:
+    """Row boundaries (``threads + 1``, int64) splitting a CSR into one block of about equal edge count
+    per thread, for ``sddmm``: each thread then streams every input panel through its cache once
+    (with 4 blocks per thread the panels were re-read 4 times: 10-15 % slower at 1 % density)."""
+    nnz = int(crow[-1])
+    targets = (np.arange(threads + 1, dtype=np.int64) * nnz) // max(threads, 1)
+    bounds = np.searchsorted(crow, targets, side="left").astype(np.int64)
+    bounds[0], bounds[-1] = 0, crow.size - 1
+    return np.maximum.accumulate(bounds)
 
 
 _EMPTY = {
@@ -226,16 +232,15 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                     y[yo + b] *= 1 - gate[yo + b] * gate[yo + b]
 
     @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-    def sddmm(crow, cols, g, x, gw, n_src, nblocks, gb):  # pragma: no cover - compiled by numba
+    def sddmm(crow, cols, g, x, gw, n_src, bounds, gb):  # pragma: no cover - compiled by numba
         """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten); when
         ``gb`` is not empty, also the bias gradient gb[j] = sum over panels and batch of g[p, j, :]."""
         n_dst = crow.size - 1
         P = x.size // (n_src * BC)
-        per = (n_dst + nblocks - 1) // nblocks
         has_gb = gb.size > 0
-        for c in prange(nblocks):
-            j0 = c * per
-            j1 = min(n_dst, j0 + per)
+        for c in prange(bounds.size - 1):
+            j0 = bounds[c]
+            j1 = bounds[c + 1]
             for p in range(P):
                 xo = uint64(p * n_src) * UBC
                 for j in range(j0, j1):

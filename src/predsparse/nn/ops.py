@@ -92,13 +92,21 @@ class _Arrays:
     A cached view keeps its storage alive, so an unchanged ``data_ptr`` means the same storage.
     """
 
-    __slots__ = ("key", "crow", "cols", "t_crow", "t_rows", "t_perm", "_params")
+    __slots__ = ("key", "crow", "cols", "t_crow", "t_rows", "t_perm", "_params", "_blocks")
 
     def __init__(self, idx: SparseIndex, key: int) -> None:
         self.key = key
         self.crow, self.cols = _np(idx.crow), _np(idx.cols)
         self.t_crow, self.t_rows, self.t_perm = _np(idx.t_crow), _np(idx.t_rows), _np(idx.t_perm)
         self._params: dict[str, tuple[int, np.ndarray]] = {}
+        self._blocks: dict[int, np.ndarray] = {}
+
+    def blocks(self, threads: int) -> np.ndarray:
+        """``sddmm``'s row blocks for ``threads`` threads (:func:`kernels_cpu.row_blocks`), cached."""
+        b = self._blocks.get(threads)
+        if b is None:
+            b = self._blocks[threads] = kernels_cpu.row_blocks(self.crow, threads)
+        return b
 
     def param(self, name: str, t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
         """A flat numpy view of parameter ``t`` (a converted copy if its dtype is not ``dtype``)."""
@@ -195,7 +203,7 @@ def _grad_weight_np(k, a: _Arrays, g, x, n_in: int, n_out: int, with_bias: bool,
     if not g.size:  # an empty batch has zero gradients
         gw[:] = 0
         gb[:] = 0
-    k.sddmm(a.crow, a.cols, g, x, gw, n_in, kernels_cpu.nblocks_for(n_out, threads), gb)
+    k.sddmm(a.crow, a.cols, g, x, gw, n_in, a.blocks(threads), gb)
     return gw, gb
 
 
