@@ -527,8 +527,10 @@ def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None, rows: t
     params: list[torch.Tensor] = []
     has_bias = []
     for layer in layers:
-        params.append(layer.weight)
-        has_bias.append(layer.bias is not None)
-        if layer.bias is not None:
-            params.append(layer.bias)
+        p = layer.__dict__.get("_parameters")  # nn.Module: skip Module.__getattr__
+        w, b = (p["weight"], p.get("bias")) if p is not None else (layer.weight, layer.bias)
+        params.append(w)
+        has_bias.append(b is not None)
+        if b is not None:
+            params.append(b)
     return _PanelMLP.apply(x, rows, (tuple(layers), activation, tuple(has_bias)), *params)
