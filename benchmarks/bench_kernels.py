@@ -12,7 +12,7 @@ by round, median of the rounds), printed as ONE table with the ratios and the go
 - a full training step (zero_grad, forward, backward, optimiser step) of ``SparseLinear`` against
   ``torch.nn.Linear`` (goal >= 8x / 4x / 2x faster at 5 / 10 / 20 %), masked dense, torch CSR
   ``SparseLinear(backend="torch")`` and SparseProp's ``SparseLinear`` (goals >= 2x and >= 1.5x at
-  batch >= 64), with SGD and with Adam;
+  batch >= 64), with SGD and with Adam (torch's fused Adam for every method);
 - the same step on 1 thread against ``--threads`` threads (goal >= 1.6x for 2 threads).
 
 Run: ``python benchmarks/bench_kernels.py`` (``--quick`` for a short smoke run, ``--json FILE`` to
@@ -193,7 +193,8 @@ def step_fns(n: int, batch: int, density: float, opt_name: str) -> dict:
 
     def opt(params):
         params = list(params)
-        return torch.optim.SGD(params, lr=1e-3) if opt_name == "sgd" else torch.optim.Adam(params, lr=1e-3)
+        # fused Adam (one kernel for all parameters, as predsparse's training loop uses) for every method
+        return torch.optim.SGD(params, lr=1e-3) if opt_name == "sgd" else torch.optim.Adam(params, lr=1e-3, fused=True)
 
     def make_step(model, fwd=None):
         o = opt(model.parameters())

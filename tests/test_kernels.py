@@ -1,8 +1,9 @@
 """The fast CPU kernels (numba, panel layout) against the dense masked computation, and their fallbacks.
 
 Tiny shapes only: the point is exactness on every pattern kind, degree remainder (the kernels take
-edges 8 at a time, then 4, 2, 1), batch size (1, non-multiples of the panel width 16/32/64, several
-panels) and dtype; speed lives in ``benchmarks/bench_kernels.py``.
+edges 8 at a time, then the forward 4, 2, 1 and the weight gradient 1 by 1), batch size (1,
+non-multiples of the panel width 16/32/64/128, several panels) and dtype; speed lives in
+``benchmarks/bench_kernels.py``.
 """
 
 from __future__ import annotations

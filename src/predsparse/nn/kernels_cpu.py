@@ -14,7 +14,8 @@ in-degree pattern is the ELL layout ``(n_out, d_in)`` with ``crow = d_in * arang
   the input gradient (BP) on the transposed CSR (built once, since the pattern never changes), so
   both are conflict-free gathers, parallel over (panel, output row), 8 edges per accumulator pass.
 - ``sddmm``: ``gw[e] = sum_p sum_b g[p, rows(e), b] x[p, cols[e], b]``. Weight gradient (UP),
-  parallel over blocks of rows, panel by panel (each thread keeps one panel hot at a time).
+  one block of rows per thread (:func:`row_blocks`), panel by panel (each thread keeps one panel hot
+  at a time and reads each panel once).
 - ``to_panels`` / ``from_panels``: the layout changes at the ends of a network (``to_panels`` can
   gather the batch's rows from a whole data matrix in the same pass).
 
