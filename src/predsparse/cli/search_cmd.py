@@ -22,6 +22,9 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--max-width", type=int, default=1024, show_default=True)
 @click.option("--min-density", type=float, default=0.01, show_default=True)
 @click.option("--kinds", default="clash-free,structured,random", show_default=True)
+@click.option("--max-conv", type=click.IntRange(0, None), default=0, show_default=True,
+              help="Also search a dense CNN front end of 0..N conv blocks under the sparse classifier.")
+@click.option("--conv-channels", default="8,16,32", show_default=True, help="Channel choices per conv block.")
 @click.option("--scatter-threshold", type=float, default=None, help="Re-draw (then reject) patterns with lower scatter.")
 @click.option("--no-prune", is_flag=True, help="Train every candidate to the end.")
 @click.option("--storage", default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
@@ -32,16 +35,18 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @json_option
 @handle_errors
 def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, trials, w_c, multi, epochs,
-           max_hidden, min_width, max_width, min_density, kinds, scatter_threshold, no_prune, storage, study_name, seed,
+           max_hidden, min_width, max_width, min_density, kinds, max_conv, conv_channels, scatter_threshold, no_prune, storage, study_name, seed,
            out_dir, progress, as_json) -> None:  # noqa: ANN001
-    """Search depth, widths, per-junction densities, pattern kind and training settings."""
+    """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
     from predsparse.atomic import write_text
+    from predsparse.cli.common import int_list
     from predsparse.experiments.density import format_table
     from predsparse.provenance import versions
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
 
     space = SearchSpace(max_hidden=max_hidden, min_width=min_width, max_width=max_width, min_density=min_density,
-                        kinds=[k.strip() for k in kinds.split(",") if k.strip()])
+                        kinds=[k.strip() for k in kinds.split(",") if k.strip()], max_conv=max_conv,
+                        conv_channels=int_list(conv_channels, "conv-channels") or [])
     settings = SearchSettings(trials=trials, w_c=w_c, multi_objective=multi, epochs=epochs, seed=seed,
                               scatter_threshold=scatter_threshold, prune=not no_prune, storage=storage,
                               study_name=study_name)
@@ -66,9 +71,10 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     click.echo(f"study {study_name} ({storage}): {summary['trials']} trials, {summary['complete']} complete, "
                f"{summary['pruned']} pruned ({summary['filtered_by_scatter']} by scatter), "
                f"{summary['epochs_saved_by_pruning']} epochs saved, {summary['wall_seconds_this_call']:.0f} s")
-    header = ["layers", "d_out_net", "kind", "rho_net %", "params", "val acc %", "test acc %"]
-    body = [[",".join(map(str, r["layers"])), ",".join(map(str, r["out_degrees"])), r["kind"], f"{100 * r['rho_net']:.1f}",
-             str(r["parameters"]), f"{100 * r['val_acc']:.2f}", f"{100 * r['test_acc']:.2f}"] for r in rows]
+    header = ["conv", "layers", "d_out_net", "kind", "rho_net %", "params", "val acc %", "test acc %"]
+    body = [[",".join(map(str, r.get("conv") or [])) or "-", ",".join(map(str, r["layers"])),
+             ",".join(map(str, r["out_degrees"])), r["kind"], f"{100 * r['rho_net']:.1f}", str(r["parameters"]),
+             f"{100 * r['val_acc']:.2f}", f"{100 * r['test_acc']:.2f}"] for r in rows]
     click.echo("\nPareto front (validation accuracy vs parameters):")
     click.echo(format_table(header, body))
     if best:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.patterns import network
 from predsparse.search.space import SearchSpace, sample, z_for
+from predsparse.nn import SparseCNN, input_shape_for
 from predsparse.train import TrainConfig, build_model, fit
 
 
@@ -94,13 +96,14 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
 
     optuna = _optuna()
     n_in, n_out = dataset.num_features, dataset.num_classes
-    max_params = space.max_parameters(n_in, n_out)
+    input_shape = input_shape_for(dataset.feature_shape) if space.max_conv else None
+    max_params = space.max_parameters(n_in, n_out, input_shape)
     study = make_study(settings)
     stats = {"filtered": 0, "redraws": 0}
     t_start = time.perf_counter()
 
     def objective(trial):  # noqa: ANN001, ANN202
-        cand = sample(trial, space, n_in, n_out)
+        cand = sample(trial, space, n_in, n_out, input_shape)
         z = z_for(cand["layers"]) if cand["kind"] == "clash-free" else None
         matter = [settings.matter_in] + [None] * (len(cand["layers"]) - 2) + [settings.matter_out]
         net, sc, run_seed = None, None, 0
@@ -119,14 +122,19 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
             stats["filtered"] += 1
             trial.set_user_attr("filtered", True)
             raise optuna.TrialPruned(f"scatter {sc:.3f} below {settings.scatter_threshold} after redraws")
-        model = build_model(net.layers, net.patterns, dropout=cand["dropout"], seed=run_seed)
+        if cand["conv"]:
+            torch.manual_seed(run_seed)
+            model = SparseCNN(input_shape, cand["conv"], net.layers, net.patterns, dropout=cand["dropout"])
+        else:
+            model = build_model(net.layers, net.patterns, dropout=cand["dropout"], seed=run_seed)
+        params = sum(p.numel() for p in model.parameters())
         cfg = TrainConfig(epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=run_seed)
 
         def report(rec):  # noqa: ANN001, ANN202
             if settings.multi_objective or not settings.prune:
                 return
             f_p = 1 - rec["val_acc"]
-            trial.report(math.log10(f_p + settings.w_c * net.parameters / max_params + 1e-12), rec["epoch"])
+            trial.report(math.log10(f_p + settings.w_c * params / max_params + 1e-12), rec["epoch"])
             if trial.should_prune():
                 trial.set_user_attr("epochs_run", rec["epoch"])
                 raise optuna.TrialPruned()
@@ -134,8 +142,8 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
         res = fit(model, dataset, cfg, progress=False, on_epoch=report)
         per_epoch = float(np.mean([h["seconds"] for h in res.history]))
         info = {
-            "layers": net.layers, "out_degrees": cand["out_degrees"], "kind": cand["kind"], "rho_net": net.rho_net,
-            "junction_densities": net.densities, "parameters": net.parameters, "lr": cand["lr"], "l2": cand["l2"],
+            "conv": cand["conv"], "layers": net.layers, "out_degrees": cand["out_degrees"], "kind": cand["kind"],
+            "rho_net": net.rho_net, "junction_densities": net.densities, "parameters": params, "lr": cand["lr"], "l2": cand["l2"],
             "batch_size": cand["batch_size"], "dropout": cand["dropout"], "val_acc": res.best_val_acc,
             "test_acc": res.test_acc, "seconds_per_epoch": per_epoch, "scatter": sc, "seed": run_seed,
             "epochs_run": len(res.history),
@@ -143,8 +151,8 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
         for k, v in info.items():
             trial.set_user_attr(k, v)
         if settings.multi_objective:
-            return res.best_val_acc, net.parameters, per_epoch
-        return math.log10((1 - res.best_val_acc) + settings.w_c * net.parameters / max_params + 1e-12)
+            return res.best_val_acc, params, per_epoch
+        return math.log10((1 - res.best_val_acc) + settings.w_c * params / max_params + 1e-12)
 
     study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout, show_progress_bar=progress,
                    catch=(InputError,))
@@ -194,10 +202,13 @@ def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
     """The ``predsparse train`` command that retrains a chosen candidate."""
-    parts = [
-        "predsparse train", f"--dataset {dataset}", "--layers " + ",".join(map(str, best["layers"])),
-        f"--pattern {best['kind']}",
-    ]
+    conv = best.get("conv") or []
+    # with a conv front end, --layers lists the classifier above the conv features
+    layers = best["layers"][1:] if conv else best["layers"]
+    parts = ["predsparse train", f"--dataset {dataset}"]
+    if conv:
+        parts.append("--conv " + ",".join(map(str, conv)))
+    parts += ["--layers " + ",".join(map(str, layers)), f"--pattern {best['kind']}"]
     if best["kind"] != "fc":
         parts.append("--out-degree " + ",".join(map(str, best["out_degrees"])))
     if best["kind"] == "clash-free":

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from predsparse.errors import InputError
+from predsparse.nn.conv import front_end_output_shape
 from predsparse.patterns.network import out_degrees_for_density
 
 
@@ -17,7 +18,8 @@ class SearchSpace:
     Densities are sampled log-uniformly per junction and turned into the nearest valid out-degree.
     ``l2`` is log-uniform on ``[l2_min, l2_max]`` except that its lowest decade maps to 0, so "no L2"
     stays reachable. ``later_denser`` applies the seed's prior: a junction is never sparser than the one
-    before it.
+    before it. ``max_conv > 0`` adds a dense CNN front end of 0..``max_conv`` conv blocks (channels
+    from ``conv_channels``, kernel 3, pooling 2) under the sparse classifier, for image or sequence data.
     """
 
     min_hidden: int = 0
@@ -32,6 +34,8 @@ class SearchSpace:
     batch_sizes: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
     max_dropout: float = 0.3
     later_denser: bool = True
+    max_conv: int = 0
+    conv_channels: list[int] = field(default_factory=lambda: [8, 16, 32])
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_hidden <= self.max_hidden:
@@ -43,18 +47,45 @@ class SearchSpace:
         bad = [k for k in self.kinds if k not in ("clash-free", "structured", "random", "fc")]
         if bad or not self.kinds:
             raise InputError(f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, fc")
+        if self.max_conv < 0:
+            raise InputError(f"max conv layers {self.max_conv} must be >= 0")
+        if self.max_conv and (not self.conv_channels or min(self.conv_channels) < 1):
+            raise InputError(f"conv channel choices {self.conv_channels} must be a non-empty list of numbers >= 1")
 
-    def max_parameters(self, n_in: int, n_out: int) -> int:
-        """Parameters of the largest model in the space (deepest, widest, fully connected)."""
-        layers = [n_in] + [self.max_width] * self.max_hidden + [n_out]
-        return sum(a * b for a, b in zip(layers[:-1], layers[1:])) + sum(layers[1:])
+    def max_parameters(self, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None) -> int:
+        """Parameters of the largest model in the space (deepest, widest, fully connected; with conv
+        blocks, the largest over every conv depth with the most channels)."""
+
+        def mlp(first: int) -> int:
+            layers = [first] + [self.max_width] * self.max_hidden + [n_out]
+            return sum(a * b for a, b in zip(layers[:-1], layers[1:])) + sum(layers[1:])
+
+        best = mlp(n_in)
+        if self.max_conv and input_shape is not None:
+            c, k = max(self.conv_channels), 3 ** (len(input_shape) - 1)
+            for depth in range(1, self.max_conv + 1):
+                try:
+                    shape = front_end_output_shape(input_shape, [c] * depth)
+                except InputError:
+                    break
+                conv = (input_shape[0] * k + 2) * c + (c * k + 2) * c * (depth - 1)  # weights, BN scale/shift
+                best = max(best, conv + mlp(math.prod(shape)))
+        return best
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def sample(trial: Any, space: SearchSpace, n_in: int, n_out: int) -> dict[str, Any]:
-    """Draw one candidate from an Optuna trial: layers, out-degrees, kinds and training settings."""
+def sample(
+    trial: Any, space: SearchSpace, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None
+) -> dict[str, Any]:
+    """Draw one candidate from an Optuna trial: conv blocks (if the space has them), layers, out-degrees,
+    kinds and training settings. With conv blocks, ``layers[0]`` is the front end's output size."""
+    conv: list[int] = []
+    if space.max_conv and input_shape is not None:
+        n_conv = trial.suggest_int("conv_layers", 0, space.max_conv)
+        conv = [int(trial.suggest_categorical(f"channels_{i}", space.conv_channels)) for i in range(n_conv)]
+        n_in = math.prod(front_end_output_shape(input_shape, conv))  # InputError if pooled to nothing
     depth = trial.suggest_int("hidden_layers", space.min_hidden, space.max_hidden)
     widths = [trial.suggest_int(f"width_{i}", space.min_width, space.max_width, log=True) for i in range(depth)]
     layers = [n_in, *widths, n_out]
@@ -75,6 +106,7 @@ def sample(trial: Any, space: SearchSpace, n_in: int, n_out: int) -> dict[str, A
     out_degrees = out_degrees_for_density(layers, densities)
     all_full = all(d == n for d, n in zip(out_degrees, layers[1:]))
     return {
+        "conv": conv,
         "layers": layers,
         "out_degrees": out_degrees,
         "kind": "fc" if all_full else kind,
