@@ -7,8 +7,8 @@ A config (TOML or JSON) looks like::
     [base.dataset]            # load_dataset options: name, morse, normalize, pca_k, pad_to, limit_*
     name = "morse"
     morse = { train_per_class = 400, val_per_class = 100, test_per_class = 100 }
-    [base.network]            # layers, out_degrees | density, kind, z, clash_type, dither, activation, dropout
-    layers = [64, 1024, 64]   # "auto" as the first entry takes the dataset's feature count
+    [base.network]            # layers, out_degrees | density, kind, z, clash_type, dither, activation, dropout, conv
+    layers = [64, 1024, 64]   # "auto" as the first entry takes the dataset's feature count (or the conv output's)
     [base.train]              # TrainConfig fields: epochs, batch_size, lr, optimizer, l2, ...
     epochs = 10
     [grid]                    # every combination of these dotted keys
@@ -24,12 +24,14 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from predsparse.errors import InputError
@@ -37,7 +39,7 @@ from predsparse.experiments.store import ResultStore, canonical
 from predsparse.train import TrainConfig
 
 DATASET_KEYS = {"name", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
-NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "dither", "activation", "dropout"}
+NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "dither", "activation", "dropout", "conv"}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
 SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}
 TOP_KEYS = {"name", "seeds", "base", "grid", "variants", "description", "store"}
@@ -168,18 +170,33 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     net_cfg = dict(run["network"])
     kind = net_cfg.get("kind", "structured")
     layers = list(net_cfg["layers"])
-    if layers[0] == "auto":  # the input layer follows the dataset (e.g. after PCA to k features)
-        layers[0] = ds.num_features
+    conv = [int(c) for c in net_cfg.get("conv") or []]
+    n_first = ds.num_features
+    if conv:  # a dense CNN front end: the sparse classifier starts at its flattened output
+        from predsparse.nn import front_end_output_shape, input_shape_for
+
+        input_shape = input_shape_for(ds.feature_shape)
+        n_first = math.prod(front_end_output_shape(input_shape, conv))
+    if layers[0] == "auto":  # the input layer follows the dataset (e.g. after PCA to k features) or the front end
+        layers[0] = n_first
     dout = net_cfg.get("out_degrees")
     if dout is None and net_cfg.get("density") is not None and kind != "fc":
         dout = out_degrees_for_density(layers, net_cfg["density"])
-    if layers[0] != ds.num_features:
-        raise InputError(f"network.layers starts with {layers[0]} but the dataset has {ds.num_features} features")
+    if layers[0] != n_first:
+        what = f"the conv front end {conv} gives {n_first} features" if conv else f"the dataset has {n_first} features"
+        raise InputError(f"network.layers starts with {layers[0]} but {what}")
     seed = int(run["seed"])
     net = network(layers, None if kind == "fc" else dout, kind, z=net_cfg.get("z"), seed=seed,
                   clash_type=net_cfg.get("clash_type", 2), dither=net_cfg.get("dither", False))
-    model = build_model(net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
-                        dropout=net_cfg.get("dropout", 0.0), seed=seed)
+    if conv:
+        from predsparse.nn import SparseCNN
+
+        torch.manual_seed(seed)
+        model = SparseCNN(input_shape, conv, net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
+                          dropout=net_cfg.get("dropout", 0.0))
+    else:
+        model = build_model(net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
+                            dropout=net_cfg.get("dropout", 0.0), seed=seed)
     cfg = TrainConfig(**run["train"], seed=seed)
     res = fit(model, ds, cfg, progress=False)
     return {
@@ -192,7 +209,7 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
         "d_out_net": net.d_out_net,
         "d_in_net": net.d_in_net,
         "edges": net.edges,
-        "parameters": net.parameters,
+        "parameters": sum(p.numel() for p in model.parameters()),
         "seconds": res.seconds,
         "dataset": ds.summary(),
         "versions": versions(),
