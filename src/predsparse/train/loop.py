@@ -113,6 +113,123 @@ def _l2_term(model: nn.Module) -> torch.Tensor:
     return torch.stack([w.square().sum() for w in weights]).sum() if weights else torch.zeros(())
 
 
+def check_model_fits_data(model: nn.Module, dataset: Dataset) -> None:
+    """Raise :class:`InputError` when a model with ``layers`` (a :class:`SparseMLP`) cannot take ``dataset``."""
+    n_out = getattr(model, "layers", [None])[-1]
+    if n_out is not None and dataset.num_classes > n_out:
+        raise InputError(f"dataset has {dataset.num_classes} classes but the network has {n_out} outputs")
+    if n_out is not None and dataset.num_features != model.layers[0]:
+        raise InputError(
+            f"dataset has {dataset.num_features} features but the network's input layer has {model.layers[0]} neurons"
+        )
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser ``config`` names, over ``model``'s parameters."""
+    if config.optimizer == "adam":
+        # fused: one kernel for all parameters instead of a Python loop per tensor (a fixed ~0.3 ms per
+        # step on CPU that would otherwise dominate small sparse models)
+        return torch.optim.Adam(model.parameters(), lr=config.lr, fused=_fused_ok(model))
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+
+
+def train_step(
+    model: nn.Module,
+    xtr: torch.Tensor,
+    ytr: torch.Tensor,
+    idx: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    config: TrainConfig,
+    epoch: int,
+    *,
+    takes_rows: bool,
+    scale: float = 1.0,
+) -> tuple[float, int]:
+    """One optimiser step on the rows ``idx`` of ``(xtr, ytr)``; returns the loss value and the correct count.
+
+    The loss is ``scale * (mean cross-entropy + l2 term)``; ``scale != 1`` is how a data-parallel rank
+    weights its share of a global batch. ``takes_rows``: the model gathers the rows itself
+    (``model(xtr, rows=idx)``, a :class:`SparseMLP` or a wrapper of one).
+    """
+    yb = ytr[idx]
+    # a SparseMLP gathers the batch's rows itself, fused with its change of layout
+    out = model(xtr, rows=idx) if takes_rows else model(xtr[idx])
+    loss = nn.functional.cross_entropy(out, yb)
+    if config.l2 > 0:
+        loss = loss + config.l2 * _l2_term(model)
+    if scale != 1.0:
+        loss = loss * scale
+    loss_value = float(loss.detach())
+    if not math.isfinite(loss_value):
+        raise InputError(f"training diverged at epoch {epoch} (loss {loss_value}): lower the learning rate (now {config.lr})")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss_value, int((out.argmax(1) == yb).sum())
+
+
+@dataclass
+class RunBook:
+    """History and best epoch of a run, restored from and written to checkpoints (``fit``'s format)."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_val: float = -1.0
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    elapsed_before: float = 0.0
+
+    @property
+    def next_epoch(self) -> int:
+        return len(self.history) + 1
+
+    @staticmethod
+    def read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any] | None:
+        """The checkpoint at ``path`` (None when there is none); InputError when ``config`` differs from its."""
+        if not path.exists():
+            return None
+        state = torch.load(path, weights_only=True)
+        if state.get("config") != asdict(config):
+            raise InputError(f"{path}: checkpoint was written with a different training config; remove it or use another path")
+        return state
+
+    def resume(self, state: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> None:
+        """Load a checkpoint's model, optimiser, batch-order generator and bookkeeping."""
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        self.history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
+        self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
+        self.best_state = state["best_model"]
+        self.elapsed_before = float(state["elapsed"])
+
+    def add(self, rec: dict[str, float], model: nn.Module) -> None:
+        """Record an epoch; keep the model's state when its validation accuracy is the best so far."""
+        self.history.append(rec)
+        val_acc = rec["val_acc"]
+        if val_acc > self.best_val or self.best_state is None or (math.isnan(val_acc)):
+            self.best_val, self.best_epoch = val_acc, rec["epoch"]
+            self.best_state = copy.deepcopy(model.state_dict())
+
+    def save(self, path: Path, model: nn.Module, opt, gen, config: TrainConfig, elapsed: float) -> None:  # noqa: ANN001
+        _save_checkpoint(path, model, opt, gen, self.history, self.best_val, self.best_epoch, self.best_state, config,
+                         self.elapsed_before + elapsed)
+
+    def finish(self, model: nn.Module, xte: torch.Tensor, yte: torch.Tensor, config: TrainConfig, elapsed: float) -> TrainResult:
+        """Load the best epoch's state into ``model``, test it once and return the run's result."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        test_acc, _ = evaluate(model, xte, yte, config.eval_batch_size)
+        return TrainResult(
+            best_epoch=self.best_epoch,
+            best_val_acc=self.best_val,
+            test_acc=test_acc,
+            final_train_acc=self.history[-1]["train_acc"] if self.history else float("nan"),
+            seconds=self.elapsed_before + elapsed,
+            history=self.history,
+            config=asdict(config),
+        )
+
+
 def fit(
     model: nn.Module,
     dataset: Dataset,
@@ -128,45 +245,23 @@ def fit(
     With ``checkpoint``, the state after every epoch is written atomically there and a rerun with the
     same path resumes after the last finished epoch. ``on_epoch`` may raise to stop early (pruning).
     """
-    n_out = getattr(model, "layers", [None])[-1]
-    if n_out is not None and dataset.num_classes > n_out:
-        raise InputError(f"dataset has {dataset.num_classes} classes but the network has {n_out} outputs")
-    if n_out is not None and dataset.num_features != model.layers[0]:
-        raise InputError(
-            f"dataset has {dataset.num_features} features but the network's input layer has {model.layers[0]} neurons"
-        )
+    check_model_fits_data(model, dataset)
     torch.manual_seed(config.seed)
     device = config.device
     model.to(device)
     xtr, ytr = _tensors(dataset, "tr", device)
     xva, yva = _tensors(dataset, "va", device)
     xte, yte = _tensors(dataset, "te", device)
-    if config.optimizer == "adam":
-        # fused: one kernel for all parameters instead of a Python loop per tensor (a fixed ~0.3 ms per
-        # step on CPU that would otherwise dominate small sparse models)
-        opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=_fused_ok(model))
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(config.seed)
     takes_rows = isinstance(model, SparseMLP)
-    history: list[dict[str, float]] = []
-    best_val, best_epoch, best_state = -1.0, 0, None
-    start_epoch, elapsed_before = 1, 0.0
+    book = RunBook()
     ck = Path(checkpoint) if checkpoint else None
-    if ck is not None and ck.exists():
-        state = torch.load(ck, weights_only=True)
-        if state.get("config") != asdict(config):
-            raise InputError(f"{ck}: checkpoint was written with a different training config; remove it or use another path")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
-        best_val, best_epoch = float(state["best_val"]), int(state["best_epoch"])
-        best_state = state["best_model"]
-        start_epoch = len(history) + 1
-        elapsed_before = float(state["elapsed"])
+    state = RunBook.read_checkpoint(ck, config) if ck is not None else None
+    if state is not None:
+        book.resume(state, model, opt, gen)
     t0 = time.perf_counter()
-    bar = tqdm(range(start_epoch, config.epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(range(book.next_epoch, config.epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     for epoch in bar:
         model.train()
         te = time.perf_counter()
@@ -174,20 +269,9 @@ def fit(
         tot_loss, tot_correct = 0.0, 0
         for i in range(0, len(xtr), config.batch_size):
             idx = perm[i : i + config.batch_size]
-            yb = ytr[idx]
-            # a SparseMLP gathers the batch's rows itself, fused with its change of layout
-            out = model(xtr, rows=idx) if takes_rows else model(xtr[idx])
-            loss = nn.functional.cross_entropy(out, yb)
-            if config.l2 > 0:
-                loss = loss + config.l2 * _l2_term(model)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise InputError(f"training diverged at epoch {epoch} (loss {loss_value}): lower the learning rate (now {config.lr})")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss_value, correct = train_step(model, xtr, ytr, idx, opt, config, epoch, takes_rows=takes_rows)
             tot_loss += loss_value * len(idx)
-            tot_correct += int((out.argmax(1) == yb).sum())
+            tot_correct += correct
         epoch_seconds = time.perf_counter() - te
         val_acc, val_loss = evaluate(model, xva, yva, config.eval_batch_size)
         rec = {
@@ -198,29 +282,14 @@ def fit(
             "val_loss": val_loss,
             "seconds": epoch_seconds,
         }
-        history.append(rec)
-        if val_acc > best_val or best_state is None or (math.isnan(val_acc)):
-            best_val, best_epoch = val_acc, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        book.add(rec, model)
         bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{val_acc:.4f}")
         if ck is not None:
-            _save_checkpoint(ck, model, opt, gen, history, best_val, best_epoch, best_state, config,
-                             elapsed_before + time.perf_counter() - t0)
+            book.save(ck, model, opt, gen, config, time.perf_counter() - t0)
         if on_epoch is not None:
             on_epoch(rec)
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    test_acc, _ = evaluate(model, xte, yte, config.eval_batch_size)
-    return TrainResult(
-        best_epoch=best_epoch,
-        best_val_acc=best_val,
-        test_acc=test_acc,
-        final_train_acc=history[-1]["train_acc"] if history else float("nan"),
-        seconds=elapsed_before + time.perf_counter() - t0,
-        history=history,
-        config=asdict(config),
-    )
+    return book.finish(model, xte, yte, config, time.perf_counter() - t0)
 
 
 def _save_checkpoint(path: Path, model, opt, gen, history, best_val, best_epoch, best_state, config, elapsed) -> None:
