@@ -67,12 +67,14 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @click.option("--save", "save_path", default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
 @click.option("--progress/--no-progress", default=True)
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Data-parallel (DDP) processes for this one training; under torchrun: the world size.")
 @json_option
 @handle_errors
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
     clash_type, dither, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device, save_path, checkpoint,
-    progress, as_json,
+    progress, workers, as_json,
 ) -> None:  # noqa: ANN001
     """Train a pre-defined sparse MLP and print test accuracy, rho_net, parameters and time."""
     import torch
@@ -82,6 +84,8 @@ def train(
     from predsparse.provenance import versions
     from predsparse.train import TrainConfig, build_model, fit, save_model
 
+    if workers < 1:
+        raise InputError(f"--workers {workers} must be a whole number >= 1")
     n_net = int_list(layers, "layers")
     d_out = int_list(out_degree, "out-degree")
     if density is not None:
@@ -103,7 +107,18 @@ def train(
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
     t0 = time.perf_counter()
-    res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)
+    if workers == 1:
+        res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)
+    else:
+        from functools import partial
+
+        from predsparse.train.distributed import fit_distributed, is_main_process
+
+        build = partial(build_model, net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
+        res = fit_distributed(build, ds, config, workers=workers, progress=progress and not as_json,
+                              checkpoint=checkpoint, into=model)
+        if not is_main_process():  # under torchrun only rank 0 reports and saves
+            return
     wall = time.perf_counter() - t0
     summary = {
         "dataset": ds.summary(),
@@ -115,6 +130,7 @@ def train(
         "rho_net": net.rho_net,
         "parameters": model.parameters_count,
         "seconds": wall,
+        "workers": workers,
         "history": res.history,
         "config": res.config,
         "versions": versions(),
