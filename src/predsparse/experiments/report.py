@@ -45,7 +45,8 @@ def summary_table(rows: Sequence[dict[str, Any]], pivot: str | None = None) -> t
         if pivot not in keys:
             raise InputError(f"--pivot {pivot!r} is not a varied key of this sweep; varied: {keys}")
         rest = [k for k in keys if k != pivot]
-        cols = list(dict.fromkeys(g["varied"][pivot] for g in groups.values()))
+        # pivot values may be lists (e.g. network.conv): dedupe by their canonical text, keep the values
+        cols = list({canonical(g["varied"][pivot]): g["varied"][pivot] for g in groups.values()}.values())
         table: dict[str, dict[str, Any]] = {}
         for g in groups.values():
             rk = canonical({k: g["varied"].get(k) for k in rest})
