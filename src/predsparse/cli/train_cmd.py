@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from functools import partial
 
 import click
 
@@ -48,13 +50,18 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 
 @click.command("train")
 @dataset_options
-@click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features).")
+@click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features); "
+              "with --conv, the classifier's sizes above the conv features, e.g. 100,10.")
 @click.option("--out-degree", default=None, help="d_out_net, one per junction, e.g. 20,10 (omit for fully connected).")
 @click.option("--density", default=None, help="Instead of --out-degree: target density per junction (or one for all).")
 @click.option("--pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True)
 @click.option("--z", default=None, help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer).")
 @click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True)
 @click.option("--dither/--no-dither", default=False, help="Clash-free memory dither.")
+@click.option("--conv", default=None, help="A dense CNN front end under the sparse classifier: channels per conv block, "
+              "e.g. 16,32 (1-D for sequence data, 2-D for images).")
+@click.option("--kernel-size", type=int, default=3, show_default=True, help="With --conv: odd kernel size.")
+@click.option("--pool", type=int, default=2, show_default=True, help="With --conv: max-pool size after each block.")
 @click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu", show_default=True)
 @click.option("--dropout", type=float, default=0.0, show_default=True)
 @click.option("--epochs", type=int, default=10, show_default=True)
@@ -73,10 +80,11 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @handle_errors
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
-    clash_type, dither, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device, save_path, checkpoint,
+    clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device, save_path, checkpoint,
     progress, workers, as_json,
 ) -> None:  # noqa: ANN001
-    """Train a pre-defined sparse MLP and print test accuracy, rho_net, parameters and time."""
+    """Train a pre-defined sparse MLP (optionally under a dense CNN front end) and print test accuracy,
+    rho_net, parameters and time."""
     import torch
 
     from predsparse.patterns import network
@@ -87,6 +95,14 @@ def train(
     if workers < 1:
         raise InputError(f"--workers {workers} must be a whole number >= 1")
     n_net = int_list(layers, "layers")
+    channels = int_list(conv, "conv") or []
+    ds = None
+    if channels:  # the classifier's input layer is the conv front end's output: the data's shape decides it
+        from predsparse.nn import front_end_output_shape, input_shape_for
+
+        ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+        input_shape = input_shape_for(ds.feature_shape)
+        n_net = [math.prod(front_end_output_shape(input_shape, channels, pool=pool)), *n_net]
     d_out = int_list(out_degree, "out-degree")
     if density is not None:
         if d_out is not None:
@@ -104,17 +120,20 @@ def train(
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {device}: CUDA is not available on this machine")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device)
-    ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-    model = build_model(net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
+    if ds is None:
+        ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    if channels:
+        build = partial(_seeded_cnn, seed, input_shape, channels, net.layers, net.patterns, kernel_size=kernel_size,
+                        pool=pool, activation=activation, dropout=dropout)
+    else:
+        build = partial(build_model, net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
+    model = build()
     t0 = time.perf_counter()
     if workers == 1:
         res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)
     else:
-        from functools import partial
-
         from predsparse.train.distributed import fit_distributed, is_main_process
 
-        build = partial(build_model, net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
         res = fit_distributed(build, ds, config, workers=workers, progress=progress and not as_json,
                               checkpoint=checkpoint, into=model)
         if not is_main_process():  # under torchrun only rank 0 reports and saves
@@ -123,6 +142,7 @@ def train(
     summary = {
         "dataset": ds.summary(),
         "network": net.summary(),
+        "cnn": getattr(model, "config", None),
         "pattern": pattern,
         "test_acc": res.test_acc,
         "best_val_acc": res.best_val_acc,
@@ -142,14 +162,27 @@ def train(
         return
     click.echo(f"dataset      {ds.summary()['name']}: {ds.num_features} features, {ds.num_classes} classes, "
                f"{len(ds.xtr)}/{len(ds.xva)}/{len(ds.xte)} train/val/test")
-    click.echo(f"network      N_net={net.layers} d_out_net={net.d_out_net} d_in_net={net.d_in_net} ({pattern})")
+    front = f"conv {channels} (dense) -> " if channels else ""
+    click.echo(f"network      {front}N_net={net.layers} d_out_net={net.d_out_net} d_in_net={net.d_in_net} ({pattern})")
     click.echo(f"rho_net      {100 * net.rho_net:.2f} %  (junctions: {', '.join(f'{100 * d:.1f}%' for d in net.densities)})")
-    click.echo(f"parameters   {model.parameters_count} ({net.edges} weights + {sum(net.layers[1:])} biases)")
+    conv_params = model.parameters_count - net.edges - sum(net.layers[1:])
+    click.echo(f"parameters   {model.parameters_count} ({net.edges} weights + {sum(net.layers[1:])} biases"
+               + (f" + {conv_params} in the conv front end)" if channels else ")"))
     click.echo(f"best epoch   {res.best_epoch} (val acc {100 * res.best_val_acc:.2f} %)")
     click.echo(f"test acc     {100 * res.test_acc:.2f} %")
     click.echo(f"time         {wall:.1f} s")
     if save_path:
         click.echo(f"saved        {save_path}")
+
+
+def _seeded_cnn(seed: int, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - SparseCNN's arguments
+    """A :class:`~predsparse.nn.SparseCNN` with initial weights drawn from ``seed`` (picklable for DDP workers)."""
+    import torch
+
+    from predsparse.nn import SparseCNN
+
+    torch.manual_seed(seed)
+    return SparseCNN(*args, **kwargs)
 
 
 COMMANDS: list[click.Command] = [train]
