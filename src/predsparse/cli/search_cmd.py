@@ -78,7 +78,8 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     click.echo("\nPareto front (validation accuracy vs parameters):")
     click.echo(format_table(header, body))
     if best:
-        click.echo(f"\nbest by objective: {best['layers']} {best['kind']} d_out {best['out_degrees']}, "
+        conv = f"conv {best['conv']} + " if best.get("conv") else ""
+        click.echo(f"\nbest by objective: {conv}{best['layers']} {best['kind']} d_out {best['out_degrees']}, "
                    f"{best['parameters']} parameters, val {100 * best['val_acc']:.2f} %")
         click.echo(f"retrain: {summary['retrain']}")
 
