@@ -9,6 +9,9 @@ of ``config.batch_size`` rows split over the ranks:
   gradient of the whole batch's mean loss, also for batch sizes the world size does not divide and for a
   last batch with fewer rows than ranks (a rank without rows steps on a stand-in row with weight 0);
 - the models, built on every rank by ``build_model`` under the config seed, are checked to be identical;
+- layers that use batch statistics (BatchNorm, as in the ``SparseCNN`` front end) normalise each rank's
+  share on its own, as usual under DDP (``SyncBatchNorm`` has no CPU implementation), and rank 0's
+  running statistics are the ones evaluated and kept: such models train close to, not exactly as, ``fit``;
 - rank 0 evaluates the validation split, keeps the best epoch, writes ``fit``'s checkpoint format
   (atomically; a rerun resumes, with ``fit`` or ``fit_distributed``) and tests the best epoch.
 
@@ -275,7 +278,9 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
             book.resume(state, model, opt, gen)
     # different dropout masks on different ranks, as one process would draw for the different rows
     torch.manual_seed(config.seed + rank)
-    # the buffers are the pattern's index arrays, equal everywhere (checked above): no per-step sync
+    # no per-step buffer broadcast: a SparseMLP's buffers are its pattern's index arrays (|W| numbers each,
+    # equal everywhere, checked above), and BatchNorm running statistics matter only on rank 0, which
+    # evaluates, checkpoints and returns them
     no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
                else "broadcast_buffers")
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, **{no_sync: False})
