@@ -378,3 +378,19 @@ def test_row_blocks_partition_rows_with_balanced_edges(threads):
         per_block = crow[b[1:]] - crow[b[:-1]]
         assert per_block.sum() == crow[-1]
         assert per_block.max() <= -(-crow[-1] // threads) + deg.max()  # off by at most one row's edges
+
+
+def test_cli_threads_option_sets_torch_threads_which_the_kernels_follow():
+    from click.testing import CliRunner
+
+    from predsparse.cli import main
+
+    before = torch.get_num_threads()
+    try:
+        r = CliRunner().invoke(main, ["--threads", "1", "pattern", "show", "--in", "4", "--out", "2", "--out-degree", "1"])
+        assert r.exit_code == 0, r.output
+        assert torch.get_num_threads() == 1
+        bad = CliRunner().invoke(main, ["--threads", "0", "pattern", "show", "--in", "4", "--out", "2", "--out-degree", "1"])
+        assert bad.exit_code == 2
+    finally:
+        torch.set_num_threads(before)

@@ -9,8 +9,16 @@ from predsparse import __version__
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="predsparse")
-def main() -> None:
+@click.option("--threads", type=click.IntRange(1, None), default=None,
+              help="CPU threads for torch and the sparse kernels (default: all cores). With several predsparse "
+                   "processes on one machine give each cores/processes: spin-waiting OpenMP threads of "
+                   "oversubscribed processes slow each other down by 100x.")
+def main(threads: int | None) -> None:
     """Pre-defined sparse neural networks: patterns, sparse training, Morse data, hardware model, search."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)  # the numba kernels follow torch's count
 
 
 def _register() -> None:
