@@ -17,15 +17,9 @@ from predsparse.data import Dataset, load_dataset, load_npz, pad, pca, read_idx
 from predsparse.errors import InputError
 from predsparse.train import TrainConfig, build_model, fit, load_model, save_model
 
+from helpers import toy
+
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
-
-
-def toy(n=200, d=6, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, (k, d))
-    y = rng.integers(0, k, n)
-    x = centres[y] + rng.normal(0, 1, (n, d))
-    return {"xtr": x[:120], "ytr": y[:120], "xva": x[120:160], "yva": y[120:160], "xte": x[160:], "yte": y[160:]}
 
 
 def test_onehot_and_integer_labels_agree():

@@ -21,13 +21,7 @@ from predsparse.errors import InputError
 from predsparse.train import TrainConfig, build_model, fit, fit_distributed
 from predsparse.train.distributed import shares
 
-
-def toy(n=200, d=6, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, (k, d))
-    y = rng.integers(0, k, n)
-    x = centres[y] + rng.normal(0, 1, (n, d))
-    return {"xtr": x[:120], "ytr": y[:120], "xva": x[120:160], "yva": y[120:160], "xte": x[160:], "yte": y[160:]}
+from helpers import toy
 
 
 NET = P.network([6, 12, 3], [6, 3], "structured", seed=0)

@@ -59,7 +59,6 @@ from predsparse.train.loop import (
     TrainResult,
     _tensors,
     check_model_fits_data,
-    evaluate,
     make_optimizer,
     train_step,
 )
@@ -304,17 +303,9 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
         dist.all_reduce(totals)
         epoch_seconds = time.perf_counter() - te
         if rank == 0:
-            val_acc, val_loss = evaluate(model, xva, yva, config.eval_batch_size)
-            rec = {
-                "epoch": epoch,
-                "train_loss": float(totals[0]) / len(xtr),
-                "train_acc": float(totals[1]) / len(xtr),
-                "val_acc": val_acc,
-                "val_loss": val_loss,
-                "seconds": epoch_seconds,
-            }
-            book.add(rec, model)
-            bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{val_acc:.4f}")
+            rec = book.end_epoch(epoch, float(totals[0]), float(totals[1]), len(xtr), epoch_seconds, model, xva, yva,
+                                 config)
+            bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec['val_acc']:.4f}")
             if ck is not None:
                 book.save(ck, model, opt, gen, config, time.perf_counter() - t0)
     bar.close()

@@ -202,6 +202,22 @@ class RunBook:
         self.best_state = state["best_model"]
         self.elapsed_before = float(state["elapsed"])
 
+    def end_epoch(self, epoch: int, loss_sum: float, correct: float, n_train: int, seconds: float, model: nn.Module,
+                  xva: torch.Tensor, yva: torch.Tensor, config: TrainConfig) -> dict[str, float]:
+        """Validate ``model``, record the epoch (training loss/accuracy from sums over ``n_train`` samples)
+        and return its record."""
+        val_acc, val_loss = evaluate(model, xva, yva, config.eval_batch_size)
+        rec = {
+            "epoch": epoch,
+            "train_loss": loss_sum / n_train,
+            "train_acc": correct / n_train,
+            "val_acc": val_acc,
+            "val_loss": val_loss,
+            "seconds": seconds,
+        }
+        self.add(rec, model)
+        return rec
+
     def add(self, rec: dict[str, float], model: nn.Module) -> None:
         """Record an epoch; keep the model's state when its validation accuracy is the best so far."""
         self.history.append(rec)
@@ -273,17 +289,8 @@ def fit(
             tot_loss += loss_value * len(idx)
             tot_correct += correct
         epoch_seconds = time.perf_counter() - te
-        val_acc, val_loss = evaluate(model, xva, yva, config.eval_batch_size)
-        rec = {
-            "epoch": epoch,
-            "train_loss": tot_loss / len(xtr),
-            "train_acc": tot_correct / len(xtr),
-            "val_acc": val_acc,
-            "val_loss": val_loss,
-            "seconds": epoch_seconds,
-        }
-        book.add(rec, model)
-        bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{val_acc:.4f}")
+        rec = book.end_epoch(epoch, tot_loss, tot_correct, len(xtr), epoch_seconds, model, xva, yva, config)
+        bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec['val_acc']:.4f}")
         if ck is not None:
             book.save(ck, model, opt, gen, config, time.perf_counter() - t0)
         if on_epoch is not None:
