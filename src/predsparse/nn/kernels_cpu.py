@@ -13,6 +13,9 @@ in-degree pattern is the ELL layout ``(n_out, d_in)`` with ``crow = d_in * arang
 - ``spmm``: ``y[p, j, :] = bias[j] + sum_e w[e] x[p, cols[e], :]``. Forward (FF) on the CSR, and
   the input gradient (BP) on the transposed CSR (built once, since the pattern never changes), so
   both are conflict-free gathers, parallel over (panel, output row), 8 edges per accumulator pass.
+  ``spmm_t`` is the same kernel reading edge e's weight as ``w[wp[e]]``: for a single panel the input
+  gradient takes the weights in transposed order through ``t_perm`` without copying them first (with
+  several panels each weight would be read once per panel at random, so ``gather`` copies them once).
 - ``sddmm``: ``gw[e] = sum_p sum_b g[p, rows(e), b] x[p, cols[e], b]``. Weight gradient (UP),
   one block of rows per thread (:func:`row_blocks`), panel by panel (each thread keeps one panel hot
   at a time and reads each panel once).
@@ -91,7 +94,8 @@ def panel_width(batch: int, width: int, itemsize: int = 4) -> int:
 
 
 def kernels(bc: int) -> SimpleNamespace:
-    """The kernels for panel width ``bc``: ``spmm``, ``sddmm``, ``to_panels``, ``from_panels``, ``gather``.
+    """The kernels for panel width ``bc``: ``spmm``, ``spmm_t`` (weights read through an index), ``sddmm``,
+    ``to_panels``, ``from_panels``, ``gather``.
 
     Built on first use; each is compiled by numba on its first call with a new dtype, then cached.
     """
@@ -100,10 +104,10 @@ def kernels(bc: int) -> SimpleNamespace:
         numba_module()
         if "convert" not in _STATE:
             _STATE["convert"] = _make_converters()
-        spmm, sddmm = _make_kernels(bc)
+        spmm, spmm_t, sddmm = _make_kernels(bc)
         to_panels, from_panels, gather = _STATE["convert"]
         k = _STATE[("kernels", bc)] = SimpleNamespace(
-            spmm=spmm, sddmm=sddmm, to_panels=to_panels, from_panels=from_panels, gather=gather
+            spmm=spmm, spmm_t=spmm_t, sddmm=sddmm, to_panels=to_panels, from_panels=from_panels, gather=gather
         )
     return k
 
@@ -145,92 +149,99 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
     # unsigned offsets: numba then emits no negative-index wraparound, and LLVM sees plain contiguous
     # vector loads/stores in the innermost loops
 
-    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-    def spmm(crow, cols, w, x, y, n_src, bias, gate, mode):  # pragma: no cover - compiled by numba
-        """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty),
-        then an epilogue on each finished row: ``mode`` 0 none; 1/2/3 apply ReLU/sigmoid/tanh to y (forward);
-        4/5/6 multiply y by the ReLU/sigmoid/tanh derivative computed from ``gate`` (the activation's
-        output at the same positions: backward through the activation, fused)."""
-        n_dst = crow.size - 1
-        P = x.size // (n_src * BC)
-        has_bias = bias.size > 0
-        for t in prange(P * n_dst):
-            p = t // n_dst
-            j = t - p * n_dst
-            xo = uint64(p * n_src) * UBC
-            yo = uint64(t) * UBC
-            b0 = bias[j] if has_bias else 0.0
-            for b in range(U0, UBC):
-                y[yo + b] = b0
-            e = uint64(crow[j])
-            e1 = uint64(crow[j + 1])
-            while e + U8 <= e1:
-                k0 = xo + uint64(cols[e]) * UBC
-                k1 = xo + uint64(cols[e + U1]) * UBC
-                k2 = xo + uint64(cols[e + U2]) * UBC
-                k3 = xo + uint64(cols[e + U3]) * UBC
-                k4 = xo + uint64(cols[e + U4]) * UBC
-                k5 = xo + uint64(cols[e + U5]) * UBC
-                k6 = xo + uint64(cols[e + U6]) * UBC
-                k7 = xo + uint64(cols[e + U7]) * UBC
-                w0 = w[e]
-                w1 = w[e + U1]
-                w2 = w[e + U2]
-                w3 = w[e + U3]
-                w4 = w[e + U4]
-                w5 = w[e + U5]
-                w6 = w[e + U6]
-                w7 = w[e + U7]
+    def make_spmm(INDIRECT: bool):  # noqa: N803 - a compile-time constant of the kernel
+        @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+        def spmm(crow, cols, w, wp, x, y, n_src, bias, gate, mode):  # pragma: no cover - compiled by numba
+            """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty;
+            with INDIRECT the weight of edge e is w[wp[e]], so the input gradient reads the weights in
+            transposed order without a separate gather pass),
+            then an epilogue on each finished row: ``mode`` 0 none; 1/2/3 apply ReLU/sigmoid/tanh to y (forward);
+            4/5/6 multiply y by the ReLU/sigmoid/tanh derivative computed from ``gate`` (the activation's
+            output at the same positions: backward through the activation, fused)."""
+            n_dst = crow.size - 1
+            P = x.size // (n_src * BC)
+            has_bias = bias.size > 0
+            for t in prange(P * n_dst):
+                p = t // n_dst
+                j = t - p * n_dst
+                xo = uint64(p * n_src) * UBC
+                yo = uint64(t) * UBC
+                b0 = bias[j] if has_bias else 0.0
                 for b in range(U0, UBC):
-                    y[yo + b] += (w0 * x[k0 + b] + w1 * x[k1 + b] + w2 * x[k2 + b] + w3 * x[k3 + b]) + (
-                        w4 * x[k4 + b] + w5 * x[k5 + b] + w6 * x[k6 + b] + w7 * x[k7 + b]
-                    )
-                e += U8
-            # the last 0..7 edges in straight-line blocks of 4, 2, 1 (no loop over edges that LLVM
-            # could vectorise "sideways" with gathers)
-            if e + U4 <= e1:
-                k0 = xo + uint64(cols[e]) * UBC
-                k1 = xo + uint64(cols[e + U1]) * UBC
-                k2 = xo + uint64(cols[e + U2]) * UBC
-                k3 = xo + uint64(cols[e + U3]) * UBC
-                w0 = w[e]
-                w1 = w[e + U1]
-                w2 = w[e + U2]
-                w3 = w[e + U3]
-                for b in range(U0, UBC):
-                    y[yo + b] += (w0 * x[k0 + b] + w1 * x[k1 + b]) + (w2 * x[k2 + b] + w3 * x[k3 + b])
-                e += U4
-            if e + U2 <= e1:
-                k0 = xo + uint64(cols[e]) * UBC
-                k1 = xo + uint64(cols[e + U1]) * UBC
-                w0 = w[e]
-                w1 = w[e + U1]
-                for b in range(U0, UBC):
-                    y[yo + b] += w0 * x[k0 + b] + w1 * x[k1 + b]
-                e += U2
-            if e < e1:
-                k0 = xo + uint64(cols[e]) * UBC
-                w0 = w[e]
-                for b in range(U0, UBC):
-                    y[yo + b] += w0 * x[k0 + b]
-            if mode == 1:
-                for b in range(U0, UBC):
-                    y[yo + b] = max(y[yo + b], 0)
-            elif mode == 2:
-                for b in range(U0, UBC):
-                    y[yo + b] = 1 / (1 + np.exp(-y[yo + b]))
-            elif mode == 3:
-                for b in range(U0, UBC):
-                    y[yo + b] = np.tanh(y[yo + b])
-            elif mode == 4:
-                for b in range(U0, UBC):
-                    y[yo + b] = y[yo + b] if gate[yo + b] > 0 else 0
-            elif mode == 5:
-                for b in range(U0, UBC):
-                    y[yo + b] *= gate[yo + b] * (1 - gate[yo + b])
-            elif mode == 6:
-                for b in range(U0, UBC):
-                    y[yo + b] *= 1 - gate[yo + b] * gate[yo + b]
+                    y[yo + b] = b0
+                e = uint64(crow[j])
+                e1 = uint64(crow[j + 1])
+                while e + U8 <= e1:
+                    k0 = xo + uint64(cols[e]) * UBC
+                    k1 = xo + uint64(cols[e + U1]) * UBC
+                    k2 = xo + uint64(cols[e + U2]) * UBC
+                    k3 = xo + uint64(cols[e + U3]) * UBC
+                    k4 = xo + uint64(cols[e + U4]) * UBC
+                    k5 = xo + uint64(cols[e + U5]) * UBC
+                    k6 = xo + uint64(cols[e + U6]) * UBC
+                    k7 = xo + uint64(cols[e + U7]) * UBC
+                    w0 = w[wp[e]] if INDIRECT else w[e]
+                    w1 = w[wp[e + U1]] if INDIRECT else w[e + U1]
+                    w2 = w[wp[e + U2]] if INDIRECT else w[e + U2]
+                    w3 = w[wp[e + U3]] if INDIRECT else w[e + U3]
+                    w4 = w[wp[e + U4]] if INDIRECT else w[e + U4]
+                    w5 = w[wp[e + U5]] if INDIRECT else w[e + U5]
+                    w6 = w[wp[e + U6]] if INDIRECT else w[e + U6]
+                    w7 = w[wp[e + U7]] if INDIRECT else w[e + U7]
+                    for b in range(U0, UBC):
+                        y[yo + b] += (w0 * x[k0 + b] + w1 * x[k1 + b] + w2 * x[k2 + b] + w3 * x[k3 + b]) + (
+                            w4 * x[k4 + b] + w5 * x[k5 + b] + w6 * x[k6 + b] + w7 * x[k7 + b]
+                        )
+                    e += U8
+                # the last 0..7 edges in straight-line blocks of 4, 2, 1 (no loop over edges that LLVM
+                # could vectorise "sideways" with gathers)
+                if e + U4 <= e1:
+                    k0 = xo + uint64(cols[e]) * UBC
+                    k1 = xo + uint64(cols[e + U1]) * UBC
+                    k2 = xo + uint64(cols[e + U2]) * UBC
+                    k3 = xo + uint64(cols[e + U3]) * UBC
+                    w0 = w[wp[e]] if INDIRECT else w[e]
+                    w1 = w[wp[e + U1]] if INDIRECT else w[e + U1]
+                    w2 = w[wp[e + U2]] if INDIRECT else w[e + U2]
+                    w3 = w[wp[e + U3]] if INDIRECT else w[e + U3]
+                    for b in range(U0, UBC):
+                        y[yo + b] += (w0 * x[k0 + b] + w1 * x[k1 + b]) + (w2 * x[k2 + b] + w3 * x[k3 + b])
+                    e += U4
+                if e + U2 <= e1:
+                    k0 = xo + uint64(cols[e]) * UBC
+                    k1 = xo + uint64(cols[e + U1]) * UBC
+                    w0 = w[wp[e]] if INDIRECT else w[e]
+                    w1 = w[wp[e + U1]] if INDIRECT else w[e + U1]
+                    for b in range(U0, UBC):
+                        y[yo + b] += w0 * x[k0 + b] + w1 * x[k1 + b]
+                    e += U2
+                if e < e1:
+                    k0 = xo + uint64(cols[e]) * UBC
+                    w0 = w[wp[e]] if INDIRECT else w[e]
+                    for b in range(U0, UBC):
+                        y[yo + b] += w0 * x[k0 + b]
+                if mode == 1:
+                    for b in range(U0, UBC):
+                        y[yo + b] = max(y[yo + b], 0)
+                elif mode == 2:
+                    for b in range(U0, UBC):
+                        y[yo + b] = 1 / (1 + np.exp(-y[yo + b]))
+                elif mode == 3:
+                    for b in range(U0, UBC):
+                        y[yo + b] = np.tanh(y[yo + b])
+                elif mode == 4:
+                    for b in range(U0, UBC):
+                        y[yo + b] = y[yo + b] if gate[yo + b] > 0 else 0
+                elif mode == 5:
+                    for b in range(U0, UBC):
+                        y[yo + b] *= gate[yo + b] * (1 - gate[yo + b])
+                elif mode == 6:
+                    for b in range(U0, UBC):
+                        y[yo + b] *= 1 - gate[yo + b] * gate[yo + b]
+
+        return spmm
+
+    spmm, spmm_t = make_spmm(False), make_spmm(True)
 
     @njit(parallel=True, fastmath=True, cache=True, nogil=True)
     def sddmm(crow, cols, g, x, gw, n_src, bounds, gb):  # pragma: no cover - compiled by numba
@@ -314,7 +325,7 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
                             gw[e] += s0
                         e += U1
 
-    return spmm, sddmm
+    return spmm, spmm_t, sddmm
 
 
 def _make_converters():
