@@ -202,3 +202,14 @@ def test_sweep_runs_conv_front_ends_with_auto_classifier_input(tmp_path):
                                  "network": {"layers": [100, 2], "conv": [4]}, "train": {"epochs": 1}}})
     with pytest.raises(InputError, match=r"network.layers starts with 100 but the conv front end \[4\] gives 64"):
         run_sweep(bad, ResultStore(tmp_path / "r2.db"), progress=False)
+
+
+def test_l2_covers_conv_and_sparse_weights_but_not_batch_norm_scales():
+    from predsparse.train.loop import _l2_term
+
+    model = build_cnn((1, 8, 8), [4], [2], [1], "structured", seed=0)
+    expected = sum(m.weight.detach().square().sum() for m in model.modules()
+                   if isinstance(m, (torch.nn.Conv2d,)) or m.__class__.__name__ == "SparseLinear")
+    with torch.no_grad():
+        model.front.blocks[1].weight.fill_(100.0)  # the batch-norm scale must not count
+    torch.testing.assert_close(_l2_term(model).detach(), expected)

@@ -109,7 +109,10 @@ def _fused_ok(model: nn.Module) -> bool:
 
 
 def _l2_term(model: nn.Module) -> torch.Tensor:
-    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    """``sum(w^2)`` over connection weights: every module's ``weight`` except normalisation layers' scales."""
+    norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    weights = [w for m in model.modules() if not isinstance(m, norms)
+               if (w := m._parameters.get("weight")) is not None]
     return torch.stack([w.square().sum() for w in weights]).sum() if weights else torch.zeros(())
 
 
