@@ -13,3 +13,8 @@ def require(condition: bool, message: str) -> None:
     """Raise :class:`InputError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise InputError(message)
+
+
+class DivergenceError(InputError):
+    """Training diverged (NaN loss, a loss far beyond its start, or a network stuck at chance); the message
+    says what was seen and how to continue (a lower learning rate, or ``stop_on_divergence=False``)."""

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from predsparse.atomic import write_text
+
 
 def json_default(o: Any) -> Any:
     """``default=`` hook for :func:`json.dumps`: numpy scalars and arrays, sets, tuples and paths."""
@@ -21,6 +23,8 @@ def json_default(o: Any) -> Any:
         return list(o)
     if isinstance(o, Path):
         return str(o)
+    if hasattr(o, "to_dict"):  # dataclass-style results (TrainResult, ModelSpec)
+        return o.to_dict()
     return str(o)
 
 
@@ -32,3 +36,21 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 def to_jsonable(obj: Any) -> Any:
     """``obj`` as plain JSON types (a round trip through :func:`dumps`)."""
     return json.loads(dumps(obj))
+
+
+def write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (the project's one way to write a JSON file)."""
+    write_text(path, dumps(obj, indent=indent) + "\n")
+
+
+def loads_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """A JSON object from ``text``, or :class:`~predsparse.errors.InputError` naming ``what`` when it is not one."""
+    from predsparse.errors import InputError
+
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"{what}: not valid JSON ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{what}: expected a JSON object, found {type(obj).__name__}")
+    return obj

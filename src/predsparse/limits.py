@@ -1,0 +1,95 @@
+"""Memory estimates checked before any work, so absurd sizes are refused instead of swapping (a leaf module).
+
+The limit is half of the machine's RAM unless ``PREDSPARSE_MEMORY_LIMIT`` says otherwise (bytes, or a number
+with a K/M/G/T suffix, e.g. ``64G``; ``0`` or ``none`` switches the check off). Estimates are lower bounds of
+what the work really allocates, so a refused size would certainly not fit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from predsparse.errors import InputError
+
+ENV = "PREDSPARSE_MEMORY_LIMIT"
+_SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+# bytes per edge of a trained sparse junction: int64 row + col index, float32 weight, gradient and two Adam moments
+EDGE_BYTES = 8 + 8 + 4 * 4
+# bytes per edge of a pattern alone (row and column indices, int64)
+PATTERN_EDGE_BYTES = 16
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM of this machine (None where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def memory_limit() -> int | None:
+    """The limit in bytes: ``PREDSPARSE_MEMORY_LIMIT`` or half of RAM; None means no limit."""
+    raw = os.environ.get(ENV, "").strip()
+    if raw:
+        if raw.lower() in ("0", "none", "off"):
+            return None
+        num, suffix = raw.upper().rstrip("B"), ""
+        if num and num[-1] in _SUFFIX:
+            num, suffix = num[:-1], num[-1]
+        try:
+            value = float(num) * _SUFFIX[suffix]
+        except ValueError:
+            raise InputError(f"{ENV}={raw!r} is not a size: give bytes or a number with K, M, G or T (e.g. 64G)") from None
+        if not value > 0:
+            raise InputError(f"{ENV}={raw!r} must be positive (or 'none' to switch the check off)")
+        return int(value)
+    ram = physical_memory()
+    return ram // 2 if ram else None
+
+
+def human(nbytes: float) -> str:
+    """``1.5 GiB`` style text for a byte count."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(nbytes) < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.1f} PiB"  # pragma: no cover
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Raise :class:`InputError` when ``what`` needs more than the limit (message: estimate, limit, how to raise it)."""
+    limit = memory_limit()
+    if limit is not None and nbytes > limit:
+        raise InputError(
+            f"{what} needs about {human(nbytes)} of memory, over the limit of {human(limit)} "
+            f"(half of RAM by default): use smaller sizes, or raise the limit with {ENV}=<bytes, e.g. 64G>"
+        )
+
+
+def pattern_bytes(n_in: int, n_out: int, edges: int | None = None) -> int:
+    """Bytes of one pattern's index arrays (``edges`` defaults to fully connected)."""
+    return PATTERN_EDGE_BYTES * (n_in * n_out if edges is None else edges)
+
+
+def network_edges(layers: Sequence[int], out_degrees: Sequence[int] | None = None) -> int:
+    """Edges of a network: ``sum(n_i * d_out_i)``, or the fully connected count where a degree is None."""
+    layers = [int(n) for n in layers]
+    degs = list(out_degrees) if out_degrees is not None else [None] * (len(layers) - 1)
+    return sum(n * (n_next if d is None else min(int(d), n_next))
+               for n, n_next, d in zip(layers[:-1], layers[1:], degs))
+
+
+def network_bytes(layers: Sequence[int], out_degrees: Sequence[int] | None = None) -> int:
+    """Bytes to train a sparse network: per edge indices, weight, gradient, Adam moments; per neuron biases."""
+    return EDGE_BYTES * network_edges(layers, out_degrees) + 16 * sum(int(n) for n in layers[1:])
+
+
+def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
+    """Bytes of a dataset's features (float32 by default, as training holds them)."""
+    return int(samples) * int(features) * itemsize
+
+
+def check_network(layers: Sequence[int], out_degrees: Sequence[int] | None = None, what: str | None = None) -> None:
+    """:func:`check_memory` for a network given by its layer sizes and out-degrees (None: fully connected)."""
+    check_memory(network_bytes(layers, out_degrees), what or f"a network {list(layers)} with {network_edges(layers, out_degrees):,} edges")
