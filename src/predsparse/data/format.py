@@ -15,6 +15,7 @@ import numpy as np
 from predsparse.errors import InputError
 
 SPLITS = ("tr", "va", "te")
+MAX_CLASSES = 100_000  # beyond this the labels are ids or values, not class indices (one-hot would not fit)
 KEYS = ("xtr", "ytr", "xva", "yva", "xte", "yte")
 
 
@@ -45,6 +46,9 @@ class Dataset:
                     f"x{s} has {x.shape[0] if x.ndim else 0} samples but y{s} has {y.shape[0] if y.ndim else 0}: "
                     "features and labels of a split must have the same length"
                 )
+            if np.iscomplexobj(x):
+                raise InputError(f"x{s} has complex dtype {x.dtype}: features must be real (split real and "
+                                 "imaginary parts into separate features yourself)")
             if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
                 raise InputError(f"x{s} has dtype {x.dtype}: features must be numeric")
             if x.size and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
@@ -63,6 +67,9 @@ class Dataset:
             raise InputError(f"feature shapes differ across splits {sorted(feat)}: all splits need the same shape")
         observed = max((int(getattr(self, "y" + s).max()) + 1 for s in SPLITS if getattr(self, "y" + s).size), default=0)
         k = self.num_classes or k_onehot or observed
+        if k > MAX_CLASSES:
+            raise InputError(f"labels imply {k} classes: at most {MAX_CLASSES} are supported "
+                             "(labels must be class indices 0..K-1, not raw values or ids)")
         if observed > k:
             raise InputError(f"label {observed - 1} is out of range for {k} classes: labels must be in 0..{k - 1}")
         self.num_classes = int(k)
@@ -129,8 +136,14 @@ def labels_to_index(y: np.ndarray, name: str) -> np.ndarray:
     if y.size and np.issubdtype(y.dtype, np.floating):
         if not np.isfinite(y).all() or not (y == np.round(y)).all():
             raise InputError(f"{name} holds non-integer values: labels must be whole class indices")
-    elif y.size and not np.issubdtype(y.dtype, np.integer):
+        if np.abs(y).max() > 2**53:
+            raise InputError(f"{name} holds label {float(np.abs(y).max()):.3g}: labels must be class indices 0..K-1")
+    elif y.size and np.iscomplexobj(y):
+        raise InputError(f"{name} has complex dtype {y.dtype}: labels must be integers")
+    elif y.size and not np.issubdtype(y.dtype, np.integer) and y.dtype != np.bool_:
         raise InputError(f"{name} has dtype {y.dtype}: labels must be integers")
+    if y.size and np.issubdtype(y.dtype, np.unsignedinteger) and int(y.max()) > 2**62:
+        raise InputError(f"{name} holds label {int(y.max())}: labels must be class indices 0..K-1")
     y = y.astype(np.int64)
     if y.size and y.min() < 0:
         raise InputError(f"{name} contains label {int(y.min())}: labels must be >= 0")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -11,60 +12,105 @@ import numpy as np
 
 from predsparse.data.format import KEYS, Dataset
 from predsparse.errors import InputError
+from predsparse.limits import check_memory
+from predsparse.serialize import loads_object
 
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+MAX_IDX_NDIM = 8  # MNIST-style data has 1 (labels) to 4 dimensions; more is a damaged header
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
+def _npz_member_bytes(z: Any, key: str) -> int:
+    """Uncompressed size of ``key`` inside an open npz (0 when the archive does not say)."""
+    try:
+        return int(z.zip.getinfo(key + ".npy").file_size)
+    except (AttributeError, KeyError):
+        return 0
+
+
 def load_npz(path: str | os.PathLike) -> Dataset:
-    """A dataset from an ``.npz`` with keys ``xtr, ytr, xva, yva, xte, yte`` (no pickled objects)."""
+    """A dataset from an ``.npz`` with keys ``xtr, ytr, xva, yva, xte, yte`` (no pickled objects, nothing executed).
+
+    Every way the file can be damaged (not a zip, truncated, bad deflate data, object arrays, bad shapes) is one
+    :class:`InputError`; the uncompressed size is checked against :func:`predsparse.limits.check_memory` first.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such dataset file")
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise InputError(f"{path}: holds a single array, not a dataset npz with keys {list(KEYS)}")
             missing = [k for k in KEYS if k not in z.files]
             if missing:
                 raise InputError(f"{path}: missing keys {missing}; a dataset npz needs {list(KEYS)}")
+            check_memory(sum(_npz_member_bytes(z, k) for k in KEYS), f"{path} (uncompressed)")
             arrays = {k: z[k] for k in KEYS}
             meta: dict[str, Any] = {"name": path.stem, "source": str(path)}
             if "meta" in z.files:
-                import json
-
+                m = z["meta"]
+                text = bytes(m).decode("utf-8", "replace") if m.dtype == np.uint8 else str(m)
                 try:
-                    meta.update(json.loads(bytes(z["meta"]).decode() if z["meta"].dtype == np.uint8 else str(z["meta"])))
-                except (ValueError, UnicodeDecodeError):
-                    pass
+                    meta.update(loads_object(text, f"{path} meta"))
+                except InputError:
+                    pass  # free-form metadata is informative only; a broken one must not block the data
     except InputError:
         raise
-    except Exception as exc:  # zipfile/zlib/format errors: the file is malformed or truncated
-        raise InputError(f"{path}: not a readable npz file ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # zipfile/zlib/format/pickle-refusal errors: the file is malformed or truncated
+        raise InputError(f"{path}: not a readable npz file ({_why(exc)})") from None
+    for k in ("xva", "xte"):
+        if arrays[k].ndim >= 1 and arrays[k].shape[0] == 0:
+            raise InputError(f"{path}: {k} is empty: a dataset needs validation and test samples "
+                             "(the best epoch is chosen on validation and reported on test)")
     return Dataset.from_mapping(arrays, meta=meta)
 
 
+def _why(exc: BaseException) -> str:
+    """``Type: first line`` of an exception, for one-line messages."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _read_exact(f: Any, n: int, path: Path, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise InputError(f"{path}: truncated IDX file ({what}: {len(data)} of {n} bytes)")
+    return data
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """One IDX array (MNIST format), gzipped or not, with checks on magic, type and length."""
+    """One IDX array (MNIST format), gzipped or not, with checks on magic, type, sizes and length.
+
+    The header is read first and the body's size checked against the memory limit before it is read, so a
+    damaged header never makes a huge allocation; every kind of damage is one :class:`InputError`.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such IDX file")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: unreadable IDX file ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise InputError(f"{path}: bad IDX magic number (expected 00 00 <type> <ndim>)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise InputError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header != need:
-        raise InputError(f"{path}: IDX body has {len(raw) - header} bytes but shape {shape} needs {need} (truncated?)")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+            head = _read_exact(f, 4, path, "magic number")
+            if head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES:
+                raise InputError(f"{path}: bad IDX magic number {head.hex()} (expected 00 00 <type 08-0e> <ndim>)")
+            ndim = head[3]
+            if not 1 <= ndim <= MAX_IDX_NDIM:
+                raise InputError(f"{path}: IDX header says {ndim} dimensions: must be 1..{MAX_IDX_NDIM}")
+            dims = _read_exact(f, 4 * ndim, path, "dimensions")
+            shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            dtype = np.dtype(_IDX_DTYPES[head[2]])
+            need = math.prod(shape) * dtype.itemsize  # Python ints: no overflow whatever the header says
+            check_memory(need, f"{path} (IDX shape {shape})")
+            body = f.read(need)
+            extra = f.read(1)
+    except InputError:
+        raise
+    except Exception as exc:  # OSError, EOFError, zlib.error, gzip.BadGzipFile: damaged file
+        raise InputError(f"{path}: unreadable IDX file ({_why(exc)})") from None
+    if len(body) != need or extra:
+        got = f"{len(body)}" if not extra else f"more than {need}"
+        raise InputError(f"{path}: IDX body has {got} bytes but shape {shape} needs {need} (truncated or damaged)")
+    return np.frombuffer(body, dtype=dtype).reshape(shape)
 
 
 def _find_idx(directory: Path, stem: str) -> Path:
@@ -84,6 +130,11 @@ def load_idx_dir(directory: str | os.PathLike, *, val_size: int = 10000, seed: i
     ytr = read_idx(_find_idx(d, "train-labels-idx1-ubyte"))
     xte = read_idx(_find_idx(d, "t10k-images-idx3-ubyte"))
     yte = read_idx(_find_idx(d, "t10k-labels-idx1-ubyte"))
+    for split, x, y in (("train", xtr, ytr), ("t10k", xte, yte)):
+        if y.ndim != 1:
+            raise InputError(f"{d}: {split} labels have shape {y.shape}: an IDX label file must be 1-D")
+        if x.shape[0] != y.shape[0]:
+            raise InputError(f"{d}: {split} has {x.shape[0]} images but {y.shape[0]} labels: the files must match")
     if not 0 <= val_size < len(xtr):
         raise InputError(f"val_size {val_size} must be in 0..{len(xtr) - 1}")
     perm = np.random.default_rng(seed).permutation(len(xtr))

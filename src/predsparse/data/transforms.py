@@ -23,8 +23,9 @@ def subset(ds: Dataset, *, train: int | None = None, val: int | None = None, tes
     for s, n in zip(SPLITS, (train, val, test)):
         x, y = getattr(ds, "x" + s), getattr(ds, "y" + s)
         if n is not None:
-            if n <= 0:
-                raise InputError(f"subset size {n} for split '{s}' must be positive")
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+                raise InputError(f"subset size {n!r} for split '{s}' (limit_{dict(tr='train', va='val', te='test')[s]}) "
+                                 "must be a whole number >= 1")
             if n < len(x):
                 idx = np.sort(rng.choice(len(x), size=n, replace=False))
                 x, y = x[idx], y[idx]
@@ -54,7 +55,7 @@ def normalise(ds: Dataset, how: str = "unit") -> Dataset:
 def pca(ds: Dataset, k: int) -> Dataset:
     """Project flattened features onto the top ``k`` principal components of the training split."""
     n_feat = ds.num_features
-    if not 0 < k <= n_feat:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 < k <= n_feat:
         raise InputError(f"PCA to {k} features: k must be in 1..{n_feat}")
     xtr = ds.flat("tr").astype(np.float64)
     mu = xtr.mean(axis=0)
@@ -68,6 +69,8 @@ def pca(ds: Dataset, k: int) -> Dataset:
 def pad(ds: Dataset, width: int) -> Dataset:
     """Zero-pad flattened features to ``width`` (e.g. 784 pixels -> 1024 input neurons, as the hardware)."""
     n_feat = ds.num_features
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
+        raise InputError(f"pad_to {width!r} must be a whole number")
     if width < n_feat:
         raise InputError(f"pad_to {width} is smaller than the {n_feat} features: padding can only widen")
     out = {}
@@ -92,12 +95,13 @@ def apply_transforms(
     """Subset, then normalise, then PCA, then pad: the usual order for the seed's experiments."""
     if unknown:
         raise InputError(f"unknown dataset option(s) {sorted(unknown)}: valid are normalize, pca_k, pad_to, limit_train, limit_val, limit_test, subset_seed")
-    if limit_train or limit_val or limit_test:
+    # None means "not given"; 0 is a value like any other and is refused by subset/pad (never silently ignored)
+    if limit_train is not None or limit_val is not None or limit_test is not None:
         ds = subset(ds, train=limit_train, val=limit_val, test=limit_test, seed=subset_seed)
     if normalize:
         ds = normalise(ds, normalize)
-    if pca_k:
+    if pca_k is not None and pca_k != 0:  # 0 is the sweep configs' "raw features" value
         ds = pca(ds, pca_k)
-    if pad_to:
+    if pad_to is not None:
         ds = pad(ds, pad_to)
     return ds
