@@ -53,6 +53,7 @@ from tqdm.auto import tqdm
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.nn import SparseMLP
+from predsparse.train.identity import run_identity
 from predsparse.train.loop import (
     RunBook,
     TrainConfig,
@@ -262,12 +263,12 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
         xte, yte = _tensors(dataset, "te", device)
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(config.seed)
-    book = RunBook()
+    book = RunBook(identity=run_identity(model, dataset, config))  # checkpoints name the run they belong to
     ck = Path(checkpoint) if checkpoint else None
     if ck is not None:
         # rank 0 reads the checkpoint (it may exist only on rank 0's machine) and every rank resumes from it
         try:
-            state = ("ok", RunBook.read_checkpoint(ck, config)) if rank == 0 else None
+            state = ("ok", RunBook.read_checkpoint(ck, config, book.identity)) if rank == 0 else None
         except InputError as exc:
             state = ("error", str(exc))
         status, state = _agree(state)
@@ -275,6 +276,8 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
             raise InputError(state)
         if state is not None:
             book.resume(state, model, opt, gen)
+    if rank == 0:
+        book.begin(model, xva, yva, config)  # the start that divergence is judged against
     # different dropout masks on different ranks, as one process would draw for the different rows
     torch.manual_seed(config.seed + rank)
     # no per-step buffer broadcast: a SparseMLP's buffers are its pattern's index arrays (|W| numbers each,

@@ -16,7 +16,7 @@ from predsparse.serialize import to_jsonable
 # dataset metadata that changes what the arrays hold (the rest, e.g. the source path, does not)
 _DATA_META = ("normalise", "pca", "pad_to", "real_features", "subset", "val_size", "split_seed", "preset", "params")
 # training options that may change between a run and its resumption without changing its numbers
-RESUMABLE_CONFIG = ("device", "eval_batch_size", "stop_on_divergence")
+RESUMABLE_CONFIG = ("epochs", "device", "eval_batch_size", "stop_on_divergence")
 
 
 def pattern_fingerprint(rows: Any, cols: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import time
@@ -20,6 +19,8 @@ from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.nn import SparseMLP
 from predsparse.patterns import Pattern
+from predsparse.train.identity import run_identity
+from predsparse.train.runbook import RunBook
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -37,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     eval_batch_size: int = 4096
+    stop_on_divergence: bool = True  # False: a diverged run (loss far beyond its start, stuck at chance) goes on, flagged
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -47,6 +49,8 @@ class TrainConfig:
             raise InputError(f"learning rate {self.lr!r} must be a positive finite number")
         if not (math.isfinite(self.l2) and self.l2 >= 0):
             raise InputError(f"L2 coefficient {self.l2!r} must be >= 0")
+        if not isinstance(self.stop_on_divergence, bool):
+            raise InputError(f"stop_on_divergence {self.stop_on_divergence!r} must be True or False")
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"optimizer {self.optimizer!r} is not one of {OPTIMIZERS}")
 
@@ -62,6 +66,7 @@ class TrainResult:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    diverged: str | None = None  # why the run looks diverged (only when stop_on_divergence=False let it go on)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,84 +176,6 @@ def train_step(
     return loss_value, int((out.argmax(1) == yb).sum())
 
 
-@dataclass
-class RunBook:
-    """History and best epoch of a run, restored from and written to checkpoints (``fit``'s format)."""
-
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_val: float = -1.0
-    best_epoch: int = 0
-    best_state: dict[str, torch.Tensor] | None = None
-    elapsed_before: float = 0.0
-
-    @property
-    def next_epoch(self) -> int:
-        return len(self.history) + 1
-
-    @staticmethod
-    def read_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any] | None:
-        """The checkpoint at ``path`` (None when there is none); InputError when ``config`` differs from its."""
-        if not path.exists():
-            return None
-        state = torch.load(path, weights_only=True)
-        if state.get("config") != asdict(config):
-            raise InputError(f"{path}: checkpoint was written with a different training config; remove it or use another path")
-        return state
-
-    def resume(self, state: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> None:
-        """Load a checkpoint's model, optimiser, batch-order generator and bookkeeping."""
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        self.history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
-        self.best_val, self.best_epoch = float(state["best_val"]), int(state["best_epoch"])
-        self.best_state = state["best_model"]
-        self.elapsed_before = float(state["elapsed"])
-
-    def end_epoch(self, epoch: int, loss_sum: float, correct: float, n_train: int, seconds: float, model: nn.Module,
-                  xva: torch.Tensor, yva: torch.Tensor, config: TrainConfig) -> dict[str, float]:
-        """Validate ``model``, record the epoch (training loss/accuracy from sums over ``n_train`` samples)
-        and return its record."""
-        val_acc, val_loss = evaluate(model, xva, yva, config.eval_batch_size)
-        rec = {
-            "epoch": epoch,
-            "train_loss": loss_sum / n_train,
-            "train_acc": correct / n_train,
-            "val_acc": val_acc,
-            "val_loss": val_loss,
-            "seconds": seconds,
-        }
-        self.add(rec, model)
-        return rec
-
-    def add(self, rec: dict[str, float], model: nn.Module) -> None:
-        """Record an epoch; keep the model's state when its validation accuracy is the best so far."""
-        self.history.append(rec)
-        val_acc = rec["val_acc"]
-        if val_acc > self.best_val or self.best_state is None or (math.isnan(val_acc)):
-            self.best_val, self.best_epoch = val_acc, rec["epoch"]
-            self.best_state = copy.deepcopy(model.state_dict())
-
-    def save(self, path: Path, model: nn.Module, opt, gen, config: TrainConfig, elapsed: float) -> None:  # noqa: ANN001
-        _save_checkpoint(path, model, opt, gen, self.history, self.best_val, self.best_epoch, self.best_state, config,
-                         self.elapsed_before + elapsed)
-
-    def finish(self, model: nn.Module, xte: torch.Tensor, yte: torch.Tensor, config: TrainConfig, elapsed: float) -> TrainResult:
-        """Load the best epoch's state into ``model``, test it once and return the run's result."""
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-        test_acc, _ = evaluate(model, xte, yte, config.eval_batch_size)
-        return TrainResult(
-            best_epoch=self.best_epoch,
-            best_val_acc=self.best_val,
-            test_acc=test_acc,
-            final_train_acc=self.history[-1]["train_acc"] if self.history else float("nan"),
-            seconds=self.elapsed_before + elapsed,
-            history=self.history,
-            config=asdict(config),
-        )
-
-
 def fit(
     model: nn.Module,
     dataset: Dataset,
@@ -274,11 +201,12 @@ def fit(
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(config.seed)
     takes_rows = isinstance(model, SparseMLP)
-    book = RunBook()
+    book = RunBook(identity=run_identity(model, dataset, config))
     ck = Path(checkpoint) if checkpoint else None
-    state = RunBook.read_checkpoint(ck, config) if ck is not None else None
+    state = RunBook.read_checkpoint(ck, config, book.identity) if ck is not None else None
     if state is not None:
         book.resume(state, model, opt, gen)
+    book.begin(model, xva, yva, config)
     t0 = time.perf_counter()
     bar = tqdm(range(book.next_epoch, config.epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
     for epoch in bar:
@@ -300,25 +228,6 @@ def fit(
             on_epoch(rec)
     bar.close()
     return book.finish(model, xte, yte, config, time.perf_counter() - t0)
-
-
-def _save_checkpoint(path: Path, model, opt, gen, history, best_val, best_epoch, best_state, config, elapsed) -> None:
-    keys = list(history[0].keys()) if history else []
-    state = {
-        "model": model.state_dict(),
-        "optimizer": opt.state_dict(),
-        "generator": gen.get_state(),
-        "history_keys": keys,
-        "history": torch.tensor([[r[k] for k in keys] for r in history], dtype=torch.float64),
-        "best_val": best_val,
-        "best_epoch": best_epoch,
-        "best_model": best_state,
-        "config": asdict(config),
-        "elapsed": elapsed,
-    }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def seed_everything(seed: int) -> None:
