@@ -14,10 +14,14 @@ from predsparse.errors import InputError
 
 ENV = "PREDSPARSE_MEMORY_LIMIT"
 _SUFFIX = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-# bytes per edge of a trained sparse junction: int64 row + col index, float32 weight, gradient and two Adam moments
-EDGE_BYTES = 8 + 8 + 4 * 4
-# bytes per edge of a pattern alone (row and column indices, int64)
-PATTERN_EDGE_BYTES = 16
+# bytes per edge of a trained sparse junction: the pattern's generation (below), then float32 weight, gradient
+# and two Adam moments
+EDGE_BYTES = 40 + 4 * 4
+# peak bytes per edge while a pattern is drawn and summarised (int64 indices, permutations, sorting temporaries;
+# measured: `pattern show` grows by 40 bytes per edge)
+PATTERN_EDGE_BYTES = 40
+# peak bytes per edge of the scatter analysis (measured: `pattern scatter` grows by about 175 bytes per edge)
+SCATTER_EDGE_BYTES = 180
 
 
 def physical_memory() -> int | None:
@@ -61,9 +65,10 @@ def check_memory(nbytes: float, what: str) -> None:
     """Raise :class:`InputError` when ``what`` needs more than the limit (message: estimate, limit, how to raise it)."""
     limit = memory_limit()
     if limit is not None and nbytes > limit:
+        source = f"set by {ENV}" if os.environ.get(ENV, "").strip() else "half of RAM"
         raise InputError(
-            f"{what} needs about {human(nbytes)} of memory, over the limit of {human(limit)} "
-            f"(half of RAM by default): use smaller sizes, or raise the limit with {ENV}=<bytes, e.g. 64G>"
+            f"{what} needs about {human(nbytes)} of memory, over the limit of {human(limit)} ({source}): "
+            f"use smaller sizes, or raise the limit with {ENV}=<bytes, e.g. 64G>"
         )
 
 
@@ -80,9 +85,10 @@ def network_edges(layers: Sequence[int], out_degrees: Sequence[int] | None = Non
                for n, n_next, d in zip(layers[:-1], layers[1:], degs))
 
 
-def network_bytes(layers: Sequence[int], out_degrees: Sequence[int] | None = None) -> int:
-    """Bytes to train a sparse network: per edge indices, weight, gradient, Adam moments; per neuron biases."""
-    return EDGE_BYTES * network_edges(layers, out_degrees) + 16 * sum(int(n) for n in layers[1:])
+def network_bytes(layers: Sequence[int], out_degrees: Sequence[int] | None = None, *, per_edge: int = EDGE_BYTES) -> int:
+    """Bytes to train a sparse network (``per_edge`` bytes per edge, 16 per neuron for biases and their state);
+    ``per_edge=SCATTER_EDGE_BYTES`` for the scatter analysis."""
+    return per_edge * network_edges(layers, out_degrees) + 16 * sum(int(n) for n in layers[1:])
 
 
 def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
@@ -90,6 +96,9 @@ def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
     return int(samples) * int(features) * itemsize
 
 
-def check_network(layers: Sequence[int], out_degrees: Sequence[int] | None = None, what: str | None = None) -> None:
+def check_network(layers: Sequence[int], out_degrees: Sequence[int] | None = None, what: str | None = None, *,
+                  per_edge: int = EDGE_BYTES) -> None:
     """:func:`check_memory` for a network given by its layer sizes and out-degrees (None: fully connected)."""
-    check_memory(network_bytes(layers, out_degrees), what or f"a network {list(layers)} with {network_edges(layers, out_degrees):,} edges")
+    edges = network_edges(layers, out_degrees)
+    check_memory(network_bytes(layers, out_degrees, per_edge=per_edge),
+                 what or f"a network {list(layers)} with {edges:,} edges")

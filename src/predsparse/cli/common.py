@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import math
+import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,3 +55,106 @@ def float_list(text: str | None, name: str) -> list[float] | None:
         return [float(v) for v in text.split(",")]
     except ValueError:
         raise InputError(f"--{name} {text!r} is not a comma-separated list of numbers") from None
+
+
+def check_output_path(path: str | os.PathLike, option: str, *, directory: bool = False) -> Path:
+    """Refuse, before any work, an output that could not be written: InputError naming ``option`` and the rule.
+
+    A file output (``directory=False``) must not be a directory and its directory must exist and be writable.
+    A directory output may not exist yet (it is created), but then its nearest existing parent must be a
+    writable directory; if it exists it must be a writable directory."""
+    p = Path(path)
+    if str(path) == "":
+        raise InputError(f"{option} '': give a path")
+    if directory:
+        if p.exists():
+            if not p.is_dir():
+                raise InputError(f"{option} {str(path)!r} is a file: it must be a directory (or not exist yet)")
+            where = p
+        else:
+            where = next((a for a in p.absolute().parents if a.exists()), Path("/"))
+            if not where.is_dir():
+                raise InputError(f"{option} {str(path)!r}: {where} is a file, so the directory cannot be created")
+    else:
+        if p.is_dir():
+            raise InputError(f"{option} {str(path)!r} is a directory: it must be a file path")
+        where = p.parent if str(p.parent) else Path(".")
+        if not where.is_dir():
+            raise InputError(f"{option} {str(path)!r}: directory {str(where)!r} does not exist (create it first)")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {str(path)!r}: directory {str(where)!r} is not writable")
+    if not directory and p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{option} {str(path)!r}: the file exists and is not writable")
+    return p
+
+
+class OutputPath(click.ParamType):
+    """A click type for output paths, checked with :func:`check_output_path` while options are parsed, so a
+    bad path is refused before any work: ``@click.option("--save", type=OutputPath())``."""
+
+    name = "path"
+
+    def __init__(self, *, directory: bool = False) -> None:
+        self.directory = directory
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        option = (param.opts[0] if param is not None and param.opts else "output path")
+        try:
+            check_output_path(value, option, directory=self.directory)
+        except InputError as exc:
+            self.fail(str(exc).removeprefix(f"{option} "), param, ctx)
+        return str(value)
+
+
+class FiniteFloat(click.ParamType):
+    """A float that must be finite (NaN and infinities refused), optionally with bounds: ``FiniteFloat(min=0)``."""
+
+    name = "number"
+
+    def __init__(self, *, min: float | None = None, max: float | None = None, min_open: bool = False) -> None:  # noqa: A002
+        self.min, self.max, self.min_open = min, max, min_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(x):
+            self.fail(f"{value!r} must be a finite number", param, ctx)
+        if self.min is not None and (x < self.min or (self.min_open and x == self.min)):
+            self.fail(f"{value!r} must be {'>' if self.min_open else '>='} {self.min:g}", param, ctx)
+        if self.max is not None and x > self.max:
+            self.fail(f"{value!r} must be <= {self.max:g}", param, ctx)
+        return x
+
+
+POSITIVE_INT = click.IntRange(min=1)
+"""Whole numbers >= 1 (sizes, counts, limits): ``0`` is refused, never read as "not given"."""
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line (click's messages and exceptions may span several)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+class OneLineGroup(click.Group):
+    """A click group whose own usage errors (a bad or missing option, ``--epochs three``) are printed like the
+    project's: one ``error: ...`` line on stderr, exit code 2. Use as ``@click.group(cls=OneLineGroup)``."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            where = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None and ctx.command_path and ctx.parent is not None:
+                where = f"{ctx.command_path.split(' ', 1)[-1]}: "
+            click.echo(f"error: {where}{one_line(exc.format_message())}", err=True)
+            sys.exit(2)
+        sys.exit(rv if isinstance(rv, int) else 0)

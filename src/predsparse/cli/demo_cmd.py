@@ -14,13 +14,14 @@ from pathlib import Path
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
+from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 
 DEMO_LAYERS = [64, 1024, 64]
 DEMO_OUT_DEGREES = [[512, 32], [256, 16], [128, 8], [64, 4], [32, 2], [16, 1]]
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", default="runs/demo", show_default=True, help="Directory for the table, plot and results.")
+@click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/demo", show_default=True, help="Directory for the table, plot and results.")
 @click.option("--preset", default="baseline", show_default=True, help="Morse preset (baseline or difficult).")
 @click.option("--per-class", type=int, default=400, show_default=True, help="Training samples per class (val/test get a quarter).")
 @click.option("--epochs", type=int, default=10, show_default=True)

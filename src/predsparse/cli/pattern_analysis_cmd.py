@@ -8,6 +8,7 @@ import math
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
+from predsparse.cli.common import FiniteFloat, OutputPath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 
@@ -115,8 +116,8 @@ def _parse_windows(specs: tuple[str, ...], layers: list[int]) -> dict[int, list]
     help="Windows of one layer (repeatable): LAYER:n:G, LAYER:1d:SIZE[,STRIDE], LAYER:2d:H,W,h,w[,sh,sw], "
     "LAYER:3d:C,H,W,c,h,w[,sc,sh,sw]. Other layers get the default windows.",
 )
-@click.option("--plot", "plot_path", default=None, help="Save a picture of the scatter of every neuron.")
-@click.option("--threshold", type=float, default=None, help="Reject below this scatter (default: the study's recommended threshold).")
+@click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save a picture of the scatter of every neuron.")
+@click.option("--threshold", type=FiniteFloat(), default=None, help="Reject below this scatter (default: the study's recommended threshold).")
 @json_option
 @handle_errors
 def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, windows, plot_path, threshold, as_json) -> None:  # noqa: ANN001
@@ -136,6 +137,8 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
     if kind != "fc" and dout is None:
         raise InputError(f"--pattern {kind} needs --out-degree (one per junction)")
     wins = _parse_windows(windows, lay)
+    from predsparse.limits import SCATTER_EDGE_BYTES, check_network
+    check_network(lay, dout if kind != "fc" else None, per_edge=SCATTER_EDGE_BYTES)  # absurd sizes: refuse first
     if plot_path:
         from predsparse.patterns.plots import _check_path
 
@@ -173,7 +176,7 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
 
 @click.command("study")
 @click.option("--full", is_flag=True, help="Whole datasets, longer training, more seeds (hours); default: reduced (minutes).")
-@click.option("--out", "out_dir", default="runs/scatter_study", show_default=True, help="Output directory (resumes if it holds the same study).")
+@click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/scatter_study", show_default=True, help="Output directory (resumes if it holds the same study).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--replicates", type=int, default=None, help="Patterns per kind and dataset (default 4 reduced, 8 full).")
 @click.option("--dataset", "datasets", multiple=True, type=click.Choice(["morse", "fashion-mnist"]), help="Only these datasets (repeatable).")

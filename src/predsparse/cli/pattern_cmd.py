@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from predsparse.cli import pattern_analysis_cmd
-from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import POSITIVE_INT, FiniteFloat, OutputPath, emit_json, handle_errors, json_option
 from predsparse.errors import InputError
+from predsparse.limits import check_memory, pattern_bytes
 
 
 @click.group("pattern")
@@ -16,17 +17,17 @@ def pattern() -> None:
 
 @pattern.command("show")
 @click.option("--file", "path", default=None, help="A saved pattern (.npz or compact .json) instead of generating one.")
-@click.option("--in", "n_in", type=int, default=None, help="Left layer size p.")
-@click.option("--out", "n_out", type=int, default=None, help="Right layer size n.")
-@click.option("--out-degree", type=int, default=None, help="d_out (edges per left neuron).")
-@click.option("--density", type=float, default=None, help="Random patterns: density instead of --out-degree.")
+@click.option("--in", "n_in", type=POSITIVE_INT, default=None, help="Left layer size p.")
+@click.option("--out", "n_out", type=POSITIVE_INT, default=None, help="Right layer size n.")
+@click.option("--out-degree", type=POSITIVE_INT, default=None, help="d_out (edges per left neuron).")
+@click.option("--density", type=FiniteFloat(min=0, max=1, min_open=True), default=None, help="Random patterns: density instead of --out-degree.")
 @click.option("--pattern", "kind", type=click.Choice(["clash-free", "structured", "random", "fc"]), default="structured", show_default=True)
-@click.option("--z", type=int, default=None, help="Clash-free: edges per clock.")
+@click.option("--z", type=POSITIVE_INT, default=None, help="Clash-free: edges per clock.")
 @click.option("--type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True)
 @click.option("--dither/--no-dither", default=False)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--save", "save_path", default=None, help="Write the pattern (.npz, or .json compact form for clash-free).")
-@click.option("--plot", "plot_path", default=None, help="Save a picture of the biadjacency matrix (PNG/PDF/SVG).")
+@click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the pattern (.npz, or .json compact form for clash-free).")
+@click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save a picture of the biadjacency matrix (PNG/PDF/SVG).")
 @json_option
 @handle_errors
 def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, seed, save_path, plot_path, as_json) -> None:  # noqa: ANN001
@@ -38,6 +39,8 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
     else:
         if n_in is None or n_out is None:
             raise InputError("give --in and --out (layer sizes), or --file")
+        edges = n_in * n_out if kind == "fc" or (kind == "random" and density is not None) else n_in * (out_degree or 0)
+        check_memory(pattern_bytes(n_in, n_out, edges), f"a {n_in}x{n_out} pattern with {edges:,} edges")
         if kind == "random" and density is not None:
             pat = P.random(n_in, n_out, density=density, seed=seed)
         elif kind == "fc":

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 from predsparse.cli.train_cmd import dataset_options, load_from_options
 
 
@@ -30,7 +31,7 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--storage", default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
 @click.option("--study", "study_name", default="predsparse-search", show_default=True, help="Study name (same name resumes).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", "out_dir", default="runs/search", show_default=True, help="Where the summary and Pareto plot go.")
+@click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/search", show_default=True, help="Where the summary and Pareto plot go.")
 @click.option("--progress/--no-progress", default=True)
 @json_option
 @handle_errors

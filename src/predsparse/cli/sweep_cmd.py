@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 
 
 @click.command("sweep")
@@ -46,7 +47,7 @@ def sweep(config, store, dry_run, progress, as_json) -> None:  # noqa: ANN001
 @click.option("--sweep", "name", default=None, help="Which sweep in the store (default: all, one table each).")
 @click.option("--pivot", default=None, help="Varied key whose values become columns, e.g. network.kind.")
 @click.option("--best-by", default=None, help="Varied key to choose on validation accuracy, e.g. train.l2.")
-@click.option("--plot", "plot_path", default=None, help="Save accuracy vs --x (one curve per --series).")
+@click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save accuracy vs --x (one curve per --series).")
 @click.option("--x", "x_axis", default="rho_net", show_default=True)
 @click.option("--series", default=None)
 @json_option

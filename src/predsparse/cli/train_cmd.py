@@ -9,6 +9,7 @@ from functools import partial
 import click
 
 from predsparse.cli.common import emit_json, float_list, handle_errors, int_list, json_option
+from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 PATTERN_CHOICES = ["clash-free", "structured", "random", "fc"]
@@ -19,11 +20,11 @@ def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
     opts = [
         click.option("--dataset", required=True, help="fashion-mnist, mnist, morse[:preset], an .npz file or an IDX directory."),
         click.option("--normalize", type=click.Choice(["unit", "standard", "none"]), default="unit", show_default=True),
-        click.option("--pca", "pca_k", type=int, default=None, help="Reduce features to K principal components (less redundancy)."),
-        click.option("--pad-to", type=int, default=None, help="Zero-pad inputs to this width (the hardware used 1024 for MNIST)."),
-        click.option("--limit-train", type=int, default=None, help="Use a seeded random subset of the training split."),
-        click.option("--limit-val", type=int, default=None),
-        click.option("--limit-test", type=int, default=None),
+        click.option("--pca", "pca_k", type=POSITIVE_INT, default=None, help="Reduce features to K principal components (less redundancy)."),
+        click.option("--pad-to", type=POSITIVE_INT, default=None, help="Zero-pad inputs to this width (the hardware used 1024 for MNIST)."),
+        click.option("--limit-train", type=POSITIVE_INT, default=None, help="Use a seeded random subset of the training split."),
+        click.option("--limit-val", type=POSITIVE_INT, default=None),
+        click.option("--limit-test", type=POSITIVE_INT, default=None),
         click.option("--data-seed", type=int, default=0, show_default=True, help="Seeds the validation split and subsets."),
     ]
     for o in reversed(opts):
@@ -61,7 +62,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @click.option("--conv", default=None, help="A dense CNN front end under the sparse classifier: channels per conv block, "
               "e.g. 16,32 (1-D for sequence data, 2-D for images).")
 @click.option("--kernel-size", type=int, default=3, show_default=True, help="With --conv: odd kernel size.")
-@click.option("--pool", type=int, default=2, show_default=True, help="With --conv: max-pool size after each block.")
+@click.option("--pool", type=POSITIVE_INT, default=2, show_default=True, help="With --conv: max-pool size after each block.")
 @click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu", show_default=True)
 @click.option("--dropout", type=float, default=0.0, show_default=True)
 @click.option("--epochs", type=int, default=10, show_default=True)
@@ -71,8 +72,8 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR).")
-@click.option("--save", "save_path", default=None, help="Write the trained model (.safetensors).")
-@click.option("--checkpoint", default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
+@click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the trained model (.safetensors).")
+@click.option("--checkpoint", type=OutputPath(), default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
 @click.option("--progress/--no-progress", default=True)
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Data-parallel (DDP) processes for this one training; under torchrun: the world size.")
