@@ -100,6 +100,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
             dtype = np.dtype(_IDX_DTYPES[head[2]])
             need = math.prod(shape) * dtype.itemsize  # Python ints: no overflow whatever the header says
+            # deflate cannot expand more than ~1032:1, so a larger body is a damaged header, not a big file
+            most = path.stat().st_size * (1100 if opener is gzip.open else 1)
+            if need > most:
+                raise InputError(f"{path}: IDX header says shape {shape} ({need} bytes) but the file can hold at "
+                                 f"most {most} (damaged header or truncated file)")
             check_memory(need, f"{path} (IDX shape {shape})")
             body = f.read(need)
             extra = f.read(1)

@@ -56,7 +56,7 @@ def pca(ds: Dataset, k: int) -> Dataset:
     """Project flattened features onto the top ``k`` principal components of the training split."""
     n_feat = ds.num_features
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 < k <= n_feat:
-        raise InputError(f"PCA to {k} features: k must be in 1..{n_feat}")
+        raise InputError(f"pca_k {k!r}: PCA needs a whole number of components in 1..{n_feat}")
     xtr = ds.flat("tr").astype(np.float64)
     mu = xtr.mean(axis=0)
     # economy SVD of the centred training data; rows of vt are the principal directions
