@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
 
 # a finite training loss this many times its start (or ln K, whichever is larger) is divergence
 DIVERGENCE_FACTOR = 10.0
-# a network that predicts one class for this share of the validation samples, at or below a constant guess's
-# accuracy, for this many epochs in a row, sits at chance
-COLLAPSE_SHARE, COLLAPSE_EPOCHS = 0.99, 2
+# a network whose output does not depend on its input, at or below a constant guess's accuracy, for this many
+# epochs in a row, sits at chance
+COLLAPSE_EPOCHS = 2
 _KEYS = {"model": dict, "optimizer": dict, "generator": torch.Tensor, "history_keys": list, "history": torch.Tensor,
          "best_epoch": int, "config": dict}
 
@@ -64,7 +65,9 @@ class RunBook:
         if not path.exists():
             return None
         try:
-            state = torch.load(path, weights_only=True, map_location="cpu")
+            with warnings.catch_warnings():  # torch warns about foreign pickle protocols: the one line below says it
+                warnings.simplefilter("ignore")
+                state = torch.load(path, weights_only=True, map_location="cpu")
         except pickle.UnpicklingError:
             raise InputError(f"{path}: not a predsparse checkpoint: it holds Python objects other than tensors and "
                              "plain data, which are never loaded (nothing was executed)") from None
@@ -202,7 +205,8 @@ def divergence(rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: 
                start_loss: float | None, book: RunBook) -> str | None:
     """Why the epoch ``rec`` looks diverged, or None: a finite training loss over :data:`DIVERGENCE_FACTOR` times
     its start (the untrained validation loss, at least ln K), or a network that has predicted one class for
-    (nearly) every validation sample, no better than a constant guess, :data:`COLLAPSE_EPOCHS` epochs in a row."""
+    every validation sample because its output no longer depends on its input, no better than a constant guess,
+    :data:`COLLAPSE_EPOCHS` epochs in a row."""
     n = len(yva)
     k = max(int(yva.max()) + 1 if n else 2, 2)
     ref = max(start_loss if start_loss is not None and math.isfinite(start_loss) else 0.0, math.log(k))
@@ -211,18 +215,21 @@ def divergence(rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: 
         return (f"training loss {loss:.4g} at epoch {rec['epoch']} is over {DIVERGENCE_FACTOR:g}x its start "
                 f"({ref:.3g})")
     majority = float(torch.bincount(yva).max()) / n if n else 1.0
-    if n < 2 or majority >= COLLAPSE_SHARE or not rec["val_acc"] <= majority + 1e-12:
+    if n < 2 or not rec["val_acc"] <= majority + 1e-12:
         book.collapsed_epochs = 0
         return None
     was_training = model.training
     model.eval()
-    preds = model(xva[:2048]).argmax(1)
+    out = model(xva[:2048]).float()
     model.train(was_training)
-    counts = torch.bincount(preds)
-    share = float(counts.max()) / len(preds)
-    book.collapsed_epochs = book.collapsed_epochs + 1 if share >= COLLAPSE_SHARE else 0
+    # collapsed: the output no longer depends on the input (dead ReLUs, saturated units), so every sample gets
+    # the same class; a healthy network that merely starts slowly still has input-dependent outputs
+    spread = float(out.std(0).max()) if len(out) > 1 else 0.0
+    dead = math.isfinite(spread) and spread <= 1e-5 * (1.0 + float(out.abs().mean()))
+    book.collapsed_epochs = book.collapsed_epochs + 1 if dead else 0
     if book.collapsed_epochs >= COLLAPSE_EPOCHS:
-        return (f"accuracy sits at chance at epoch {rec['epoch']}: the network predicts class {int(counts.argmax())} "
-                f"for {100 * share:.0f} % of validation samples (val acc {rec['val_acc']:.3f}, a constant guess "
+        cls = int(out[0].argmax())
+        return (f"accuracy sits at chance at epoch {rec['epoch']}: the network's output no longer depends on its "
+                f"input (class {cls} for every validation sample; val acc {rec['val_acc']:.3f}, a constant guess "
                 f"gets {majority:.3f})")
     return None
