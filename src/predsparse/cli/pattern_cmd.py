@@ -35,7 +35,13 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
     from predsparse import patterns as P
 
     if path:
-        pat = P.load(path)
+        try:
+            pat = P.load(path)
+        except InputError:
+            raise
+        except Exception as exc:  # a damaged .npz/.json (zip, zlib, JSON, shape errors): one line, never a traceback
+            why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            raise InputError(f"{path}: not a readable pattern file ({type(exc).__name__}: {why})") from None
     else:
         if n_in is None or n_out is None:
             raise InputError("give --in and --out (layer sizes), or --file")
