@@ -136,6 +136,7 @@ def test_zero_limits_and_pca_refused(tmp_path):
     for opt in ("--limit-train", "--limit-val", "--limit-test", "--pca", "--pad-to"):
         assert_refused(run(["train", "--dataset", p, *TRAIN, opt, "0"]), opt)
     assert load_dataset(str(p), pca_k=0).num_features == 6  # configs' "0: raw features" stays
+    assert "memory" in refused(load_dataset, str(p), pad_to=10**12)  # refused before allocating 60 x 10^12 floats
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

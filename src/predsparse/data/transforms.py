@@ -12,6 +12,7 @@ import numpy as np
 
 from predsparse.data.format import SPLITS, Dataset
 from predsparse.errors import InputError
+from predsparse.limits import check_memory, dataset_bytes
 
 NORMALISATIONS = ("none", "unit", "standard")
 
@@ -57,6 +58,8 @@ def pca(ds: Dataset, k: int) -> Dataset:
     n_feat = ds.num_features
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 < k <= n_feat:
         raise InputError(f"pca_k {k!r}: PCA needs a whole number of components in 1..{n_feat}")
+    # centred float64 copy + economy SVD factors of the training split
+    check_memory(8 * (2 * len(ds.xtr) + n_feat) * n_feat, f"PCA of {len(ds.xtr)}x{n_feat} training features")
     xtr = ds.flat("tr").astype(np.float64)
     mu = xtr.mean(axis=0)
     # economy SVD of the centred training data; rows of vt are the principal directions
@@ -73,6 +76,8 @@ def pad(ds: Dataset, width: int) -> Dataset:
         raise InputError(f"pad_to {width!r} must be a whole number")
     if width < n_feat:
         raise InputError(f"pad_to {width} is smaller than the {n_feat} features: padding can only widen")
+    samples = sum(len(getattr(ds, "x" + s)) for s in SPLITS)
+    check_memory(dataset_bytes(samples, width), f"padding {samples} samples to {width} features")
     out = {}
     for s in SPLITS:
         x = ds.flat(s)
