@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from predsparse import __version__
+from predsparse.cli.common import OneLineGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="predsparse")
 @click.option("--threads", type=click.IntRange(1, None), default=None,
               help="CPU threads for torch and the sparse kernels (default: all cores). With several predsparse "

@@ -146,8 +146,8 @@ class RunBook:
         if reason is None:
             return
         if getattr(config, "stop_on_divergence", True):
-            raise DivergenceError(f"training diverged: {reason}: lower the learning rate (now {config.lr}), or keep "
-                                  "going with stop_on_divergence=False")
+            raise DivergenceError(f"training diverged: {reason}: lower the learning rate (now {config.lr}), or let it "
+                                  "run on, flagged, with TrainConfig(stop_on_divergence=False)")
         self.diverged = self.diverged or reason
 
     def add(self, rec: dict[str, float], model: nn.Module) -> None:
