@@ -7,7 +7,14 @@ import zlib
 
 import numpy as np
 import pytest
-from bad_input import assert_refused, idx_bytes, run, save_npz, toy_arrays, write_idx_dir
+from bad_input import (
+    assert_refused,
+    idx_bytes,
+    run,
+    save_npz,
+    toy_arrays,
+    write_idx_dir,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +24,7 @@ from predsparse.errors import InputError
 TRAIN = ["--layers", "6,4,3", "--out-degree", "2,3", "--epochs", "1", "--no-progress"]
 
 
-def refused(fn, *args, **kwargs) -> str:  # noqa: ANN001
+def refused(fn, *args, **kwargs) -> str:
     with pytest.raises(InputError) as info:
         fn(*args, **kwargs)
     msg = str(info.value)
@@ -130,8 +137,8 @@ def test_npz_pickled_objects_are_not_loaded(tmp_path):
 
 def test_zero_limits_and_pca_refused(tmp_path):
     p = save_npz(tmp_path / "d.npz")
-    for opts, frag in ((dict(limit_train=0), "limit_train"), (dict(limit_val=-3), "limit_val"),
-                       (dict(pca_k=-1), "pca"), (dict(pad_to=0), "pad_to")):
+    for opts, frag in (({"limit_train": 0}, "limit_train"), ({"limit_val": -3}, "limit_val"),
+                       ({"pca_k": -1}, "pca"), ({"pad_to": 0}, "pad_to")):
         assert frag in refused(load_dataset, str(p), **opts)
     for opt in ("--limit-train", "--limit-val", "--limit-test", "--pca", "--pad-to"):
         assert_refused(run(["train", "--dataset", p, *TRAIN, opt, "0"]), opt)

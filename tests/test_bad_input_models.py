@@ -25,12 +25,12 @@ from predsparse.train.runbook import RunBook
 TRAIN = ["--layers", "6,4,3", "--out-degree", "2,3", "--epochs", "1", "--no-progress"]
 
 
-def model(kind: str = "structured", layers=(6, 4, 3), d_out=(2, 3), seed: int = 0):  # noqa: ANN001, ANN201
+def model(kind: str = "structured", layers=(6, 4, 3), d_out=(2, 3), seed: int = 0):
     net = P.network(list(layers), list(d_out), kind, seed=seed)
     return build_model(net.layers, net.patterns, seed=seed)
 
 
-def dataset(**changes) -> Dataset:  # noqa: ANN003
+def dataset(**changes) -> Dataset:
     return Dataset.from_mapping({**toy_arrays(), **changes}, meta={"name": "toy"})
 
 
@@ -40,11 +40,11 @@ class Payload:
     def __init__(self, marker: str) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
 
 
-def refused(fn, *args, **kwargs) -> str:  # noqa: ANN001
+def refused(fn, *args, **kwargs) -> str:
     with pytest.raises(InputError) as info:
         fn(*args, **kwargs)
     assert "\n" not in str(info.value)
@@ -137,13 +137,13 @@ def test_checkpoint_random_damage_is_clean(tmp_path_factory, data):
 
 # --- model files --------------------------------------------------------------------------------------------------
 
-def _rewrite(path, meta_fn=None, tensor_fn=None):  # noqa: ANN001, ANN202
+def _rewrite(path, meta_fn=None, tensor_fn=None):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()["predsparse"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
     if meta_fn:
         meta = meta_fn(meta)
     if tensor_fn:
@@ -169,18 +169,18 @@ def test_model_round_trip_mode_and_identity(tmp_path):
 
 
 @pytest.mark.parametrize("damage, needle", [
-    (dict(meta_fn=lambda m: "{not json"), "not valid JSON"),
-    (dict(meta_fn=lambda m: "[1, 2]"), "JSON object"),
-    (dict(meta_fn=lambda m: {**m, "layers": "6,4,3"}), "layers"),
-    (dict(meta_fn=lambda m: {**m, "junctions": m["junctions"][:1]}), "layers"),
-    (dict(meta_fn=lambda m: {**m, "junctions": [{**m["junctions"][0], "n_in": 7}, m["junctions"][1]]}), "junction 0"),
-    (dict(meta_fn=lambda m: {**m, "activation": "gelu"}), "activation"),
-    (dict(meta_fn=lambda m: {**m, "layers": [10**12, 4, 3]}), "junction 0"),
-    (dict(tensor_fn=lambda t: {k: v for k, v in t.items() if k != "j1.weight"}), "'j1.weight' is missing"),
-    (dict(tensor_fn=lambda t: {**t, "j0.weight": t["j0.weight"][:-1].clone()}), "shape"),
-    (dict(tensor_fn=lambda t: {**t, "j0.cols": t["j0.cols"][:-2].clone()}), "shape"),
-    (dict(tensor_fn=lambda t: {**t, "j0.cols": t["j0.cols"] + 100}), "junction 0"),
-    (dict(tensor_fn=lambda t: {**t, "j0.rows": t["j0.rows"].float()}), "dtype"),
+    ({"meta_fn": lambda m: "{not json"}, "not valid JSON"),
+    ({"meta_fn": lambda m: "[1, 2]"}, "JSON object"),
+    ({"meta_fn": lambda m: {**m, "layers": "6,4,3"}}, "layers"),
+    ({"meta_fn": lambda m: {**m, "junctions": m["junctions"][:1]}}, "layers"),
+    ({"meta_fn": lambda m: {**m, "junctions": [{**m["junctions"][0], "n_in": 7}, m["junctions"][1]]}}, "junction 0"),
+    ({"meta_fn": lambda m: {**m, "activation": "gelu"}}, "activation"),
+    ({"meta_fn": lambda m: {**m, "layers": [10**12, 4, 3]}}, "junction 0"),
+    ({"tensor_fn": lambda t: {k: v for k, v in t.items() if k != "j1.weight"}}, "'j1.weight' is missing"),
+    ({"tensor_fn": lambda t: {**t, "j0.weight": t["j0.weight"][:-1].clone()}}, "shape"),
+    ({"tensor_fn": lambda t: {**t, "j0.cols": t["j0.cols"][:-2].clone()}}, "shape"),
+    ({"tensor_fn": lambda t: {**t, "j0.cols": t["j0.cols"] + 100}}, "junction 0"),
+    ({"tensor_fn": lambda t: {**t, "j0.rows": t["j0.rows"].float()}}, "dtype"),
 ])
 def test_damaged_model_file(tmp_path, damage, needle):
     p = tmp_path / "m.safetensors"

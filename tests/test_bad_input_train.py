@@ -19,7 +19,7 @@ from predsparse.train import TrainConfig, build_model, fit
 TRAIN = ["--layers", "6,4,3", "--out-degree", "2,3", "--epochs", "1", "--no-progress"]
 
 
-def model(seed: int = 0):  # noqa: ANN201
+def model(seed: int = 0):
     net = P.network([6, 8, 3], [4, 3], "structured", seed=seed)
     return build_model(net.layers, net.patterns, seed=seed)
 

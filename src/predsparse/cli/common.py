@@ -111,7 +111,7 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, *, min: float | None = None, max: float | None = None, min_open: bool = False) -> None:  # noqa: A002
+    def __init__(self, *, min: float | None = None, max: float | None = None, min_open: bool = False) -> None:  # noqa: A002 - click-style names
         self.min, self.max, self.min_open = min, max, min_open
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:

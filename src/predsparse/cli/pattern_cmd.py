@@ -39,7 +39,7 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
             pat = P.load(path)
         except InputError:
             raise
-        except Exception as exc:  # a damaged .npz/.json (zip, zlib, JSON, shape errors): one line, never a traceback
+        except Exception as exc:  # noqa: BLE001 - a damaged .npz/.json (zip, zlib, JSON, shape errors): one line, never a traceback
             why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             raise InputError(f"{path}: not a readable pattern file ({type(exc).__name__}: {why})") from None
     else:

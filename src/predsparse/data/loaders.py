@@ -56,7 +56,7 @@ def load_npz(path: str | os.PathLike) -> Dataset:
                     pass  # free-form metadata is informative only; a broken one must not block the data
     except InputError:
         raise
-    except Exception as exc:  # zipfile/zlib/format/pickle-refusal errors: the file is malformed or truncated
+    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/format/pickle-refusal errors: the file is malformed or truncated
         raise InputError(f"{path}: not a readable npz file ({_why(exc)})") from None
     for k in ("xva", "xte"):
         if arrays[k].ndim >= 1 and arrays[k].shape[0] == 0:
@@ -110,7 +110,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             extra = f.read(1)
     except InputError:
         raise
-    except Exception as exc:  # OSError, EOFError, zlib.error, gzip.BadGzipFile: damaged file
+    except Exception as exc:  # noqa: BLE001 - OSError, EOFError, zlib.error, gzip.BadGzipFile: damaged file
         raise InputError(f"{path}: unreadable IDX file ({_why(exc)})") from None
     if len(body) != need or extra:
         got = f"{len(body)}" if not extra else f"more than {need}"

@@ -25,7 +25,7 @@ def subset(ds: Dataset, *, train: int | None = None, val: int | None = None, tes
         x, y = getattr(ds, "x" + s), getattr(ds, "y" + s)
         if n is not None:
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-                raise InputError(f"subset size {n!r} for split '{s}' (limit_{dict(tr='train', va='val', te='test')[s]}) "
+                raise InputError(f"subset size {n!r} for split '{s}' (limit_{ {'tr': 'train', 'va': 'val', 'te': 'test'}[s]}) "
                                  "must be a whole number >= 1")
             if n < len(x):
                 idx = np.sort(rng.choice(len(x), size=n, replace=False))

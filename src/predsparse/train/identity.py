@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,7 @@ def difference(stored: Any, current: Any, path: str = "") -> str | None:
             if d:
                 return d
         return None
-    if stored != current and not (isinstance(stored, float) and isinstance(current, float) and stored != stored and current != current):
+    both_nan = isinstance(stored, float) and isinstance(current, float) and math.isnan(stored) and math.isnan(current)
+    if stored != current and not both_nan:
         return f"{path or 'value'}: {_short(stored)} in the file, {_short(current)} here"
     return None

@@ -71,7 +71,7 @@ class RunBook:
         except pickle.UnpicklingError:
             raise InputError(f"{path}: not a predsparse checkpoint: it holds Python objects other than tensors and "
                              "plain data, which are never loaded (nothing was executed)") from None
-        except Exception as exc:  # truncated zip, not a torch file, a directory, unreadable
+        except Exception as exc:  # noqa: BLE001 - truncated zip, not a torch file, a directory, unreadable
             raise InputError(f"{path}: unreadable or truncated checkpoint ({_first_line(exc)}); "
                              "remove it or use another path") from None
         if not isinstance(state, dict):

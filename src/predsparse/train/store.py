@@ -20,7 +20,12 @@ from predsparse.nn import SparseCNN, SparseMLP
 from predsparse.patterns import Pattern
 from predsparse.provenance import versions
 from predsparse.serialize import dumps, loads_object
-from predsparse.train.identity import dataset_identity, difference, model_identity, pattern_fingerprint
+from predsparse.train.identity import (
+    dataset_identity,
+    difference,
+    model_identity,
+    pattern_fingerprint,
+)
 
 FORMAT = "predsparse-model/1"
 
@@ -79,8 +84,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("predsparse")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # SafetensorError, OSError, ValueError, RuntimeError: damaged or not safetensors
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError, ValueError, RuntimeError: damaged or not safetensors
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: not a readable safetensors model ({first})") from None
     if raw is None:
