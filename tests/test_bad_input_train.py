@@ -136,3 +136,9 @@ def test_memory_limit_refuses_with_estimate_and_limit(monkeypatch):
     assert memory_limit() is None
     # the estimate counts edges exactly: 784*d_out + 100*10 for a 784-100-10 network
     assert network_bytes([784, 100, 10], [5, 10], per_edge=1) == 784 * 5 + 100 * 10 + 16 * 110
+
+
+def test_bare_group_still_prints_its_help():
+    res = run(["pattern"])
+    assert "Commands:" in res.output and "error:" not in res.output
+    assert run(["--version"]).exit_code == 0

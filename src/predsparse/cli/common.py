@@ -151,6 +151,9 @@ class OneLineGroup(click.Group):
             click.echo("error: aborted", err=True)
             sys.exit(1)
         except click.ClickException as exc:
+            if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+                exc.show()  # a bare group: its help, as click prints it
+                sys.exit(exc.exit_code)
             where = ""
             ctx = getattr(exc, "ctx", None)
             if ctx is not None and ctx.command_path and ctx.parent is not None:
