@@ -22,10 +22,12 @@ from predsparse.errors import InputError
 @click.option("--manifest", default=None, help="The manifest (default configs/reproduce/manifest.toml).")
 @click.option("--list", "list_only", is_flag=True, help="List the claims and their configs, run nothing.")
 @click.option("--report-only", is_flag=True, help="Compute verdicts from what the store holds, train nothing.")
+@click.option("--estimate", is_flag=True, help="Time one full-scale epoch of 2 runs per config and extrapolate the "
+              "full mode's wall time (stores nothing).")
 @click.option("--progress/--no-progress", default=True)
 @json_option
 @handle_errors
-def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_only, progress, as_json) -> None:  # noqa: ANN001
+def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_only, estimate, progress, as_json) -> None:
     """Every quantitative claim of the seed -> our figure (mean +- std over >= 3 seeds), the seed's figure,
     a verdict (holds / partly / does not hold) with its reason, the best-validation epochs, and a figure."""
     from predsparse.experiments import reproduce as R
@@ -38,6 +40,16 @@ def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_on
     if list_only:
         for c in claims:
             click.echo(f"{c.id:16s} {', '.join(p.name for p in c.configs) or 'study ' + str(c.study)}  [{c.verdict}]  {c.claim}")
+        return
+    if estimate:
+        est = R.estimate(claims, progress=progress and not as_json)
+        if as_json:
+            emit_json(est)
+            return
+        for name, v in est["configs"].items():
+            click.echo(f"{name:30s} {v['runs']:4d} runs {v['epochs']:6d} epochs  {v['seconds_per_epoch']} s/epoch  "
+                       f"data {v['data_seconds']} s  -> {v['estimate_hours']} h")
+        click.echo(f"total about {est['total_hours']} h with --jobs 1 (studies not included)")
         return
     out_dir = Path(out or ("runs/reproduce-quick" if quick else "runs/reproduce"))
     if out_dir.exists() and not out_dir.is_dir():
