@@ -169,7 +169,7 @@ def test_original_codebook_has_exactly_one_duplicated_code():
     dup = [c for c, n in counts.items() if n > 1]
     assert dup == ["-.--."] and counts["-.--."] == 2
     assert sorted(s for s, c in ORIGINAL_CODEBOOK if c == "-.--.") == ["(", "Ĥ"]
-    assert len(ORIGINAL_CODEBOOK) == 64 and len(set(s for s, _ in ORIGINAL_CODEBOOK)) == 64
+    assert len(ORIGINAL_CODEBOOK) == 64 and len({s for s, _ in ORIGINAL_CODEBOOK}) == 64
     assert ACCURACY_CEILING == {"fixed": 1.0, "original": 63 / 64}
     # the generated data: '(' and 'Ĥ' frames come from the same distribution, all other classes as in "fixed"
     ds = generate(codebook="original", noise_sd=0.0, **SMALL)

@@ -308,7 +308,11 @@ def plot(record: dict[str, Any], path: Path) -> bool:
     if fig_spec.get("hline") is not None:
         ax.axhline(fig_spec["hline"], color="gray", linestyle=":", label="reference")
     if fig_spec.get("logx"):
+        from matplotlib.ticker import LogFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        ax.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.set_xlabel(fig_spec["x"])
     ax.set_ylabel(fig_spec["y"])
     ax.set_title(f"{record['id']}: {record['verdict']}", fontsize=10)

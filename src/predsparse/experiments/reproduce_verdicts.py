@@ -38,7 +38,10 @@ def group(rows: list[dict[str, Any]], key) -> dict[Any, list[dict[str, Any]]]:
 
 
 def _dout(r: dict[str, Any]) -> tuple[int, ...] | None:
-    return None if r["network"].get("kind") == "fc" else tuple(r["d_out_net"])
+    """The run's configured d_out_net (random patterns store per-neuron degrees, so not the result's)."""
+    if r["network"].get("kind") == "fc" or r["network"].get("out_degrees") is None:
+        return None
+    return tuple(r["network"]["out_degrees"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -85,7 +88,7 @@ def twenty_percent(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[s
         sparse = [r for r in rs if r["network"].get("kind") != "fc"]
         near = min(sparse, key=lambda r: abs(r["rho_net"] - target))
         best = max((ms([r["test_acc"] for r in g]) for k, g in group(
-            [r for r in sparse if r["d_out_net"] == near["d_out_net"]], lambda r: r["network"]["kind"]).items()))
+            [r for r in sparse if _dout(r) == _dout(near)], lambda r: r["network"]["kind"]).items()))
         drops.append(fc[0] - best[0])
         parts.append(f"{sweep}: FC {fc[0]:.2f} vs {best[0]:.2f} at {100 * near['rho_net']:.1f} % (drop {fc[0] - best[0]:.2f})")
         series[sweep] = [(100 * near["rho_net"], *best), (100.0, *fc)]
@@ -98,7 +101,7 @@ def twenty_percent(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[s
 
 def later_junctions(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """Equal-weight pairs: does the network with the later junctions denser win?"""
-    by = group(rows, lambda r: tuple(r["d_out_net"]))
+    by = group(rows, _dout)
     wins, parts, series = 0, [], {"later denser": [], "first denser": []}
     for late, early in params["pairs"]:
         a, b = ms([r["test_acc"] for r in by[tuple(late)]]), ms([r["test_acc"] for r in by[tuple(early)]])

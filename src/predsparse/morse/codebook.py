@@ -58,10 +58,10 @@ CODEBOOKS: dict[str, tuple[tuple[str, str], ...]] = {"fixed": CODEBOOK, "origina
 
 #: Best test accuracy any classifier can reach on each codebook with equal class priors.
 ACCURACY_CEILING: dict[str, float] = {
-    name: len(set(c for _, c in book)) / len(book) for name, book in CODEBOOKS.items()
+    name: len({c for _, c in book}) / len(book) for name, book in CODEBOOKS.items()
 }
 
 assert NUM_CLASSES == 64, NUM_CLASSES
 assert len(set(CODES)) == NUM_CLASSES, "codes must be distinct"
 assert len(set(SYMBOLS)) == NUM_CLASSES, "symbols must be distinct"
-assert len(set(c for _, c in ORIGINAL_CODEBOOK)) == NUM_CLASSES - 1, "the original has one duplicate"
+assert len({c for _, c in ORIGINAL_CODEBOOK}) == NUM_CLASSES - 1, "the original has one duplicate"

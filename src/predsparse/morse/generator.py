@@ -34,7 +34,7 @@ import numpy as np
 
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
-from predsparse.morse.codebook import CODEBOOK, CODEBOOKS
+from predsparse.morse.codebook import CODEBOOKS
 
 #: Every generation parameter with its default (the "baseline" dataset) and meaning.
 DEFAULTS: dict[str, Any] = {
