@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from predsparse.cli import main
 from predsparse.errors import InputError
 from predsparse.experiments import reproduce as R
+from predsparse.experiments import reproduce_verdicts as V
 from predsparse.experiments.sweep import expand
 
 SEED_CLAIMS = {"density-4j", "density-2j", "twenty-percent", "later-junctions", "large-sparse", "l2-density",
@@ -76,7 +77,7 @@ def test_bad_manifest_and_claims_are_errors(tmp_path):
 
 
 def _row(kind, dout, rho, acc, seed, **extra):
-    return {"network": {"kind": kind, "layers": extra.pop("layers", [800, 100, 10])}, "d_out_net": dout, "rho_net": rho,
+    return {"network": {"kind": kind, "layers": extra.pop("layers", [800, 100, 10]), "out_degrees": dout}, "d_out_net": dout, "rho_net": rho,
             "test_acc": acc, "best_val_acc": acc, "best_epoch": 3, "train": {"epochs": 5, **extra.pop("train", {})},
             "junction_densities": [rho, 1.0], "sweep": "s", "dataset": {}, **extra}
 
@@ -85,18 +86,18 @@ def test_verdicts_on_hand_made_rows():
     # later junctions: the later-dense member of the pair is better in one pair of two -> partly
     rows = [_row("structured", d, 0.05, a + 0.001 * s, s) for d, a in (([4, 10], 0.80), ([5, 2], 0.78),
                                                                         ([1, 10], 0.60), ([2, 1], 0.70)) for s in range(3)]
-    v = R.later_junctions(rows, {"pairs": [[[4, 10], [5, 2]], [[1, 10], [2, 1]]]})
+    v = V.later_junctions(rows, {"pairs": [[[4, 10], [5, 2]], [[1, 10], [2, 1]]]})
     assert v["verdict"] == "partly" and "1 of 2" in v["reason"]
     # twenty percent: FC 0.90, best kind at 20 % 0.895 -> drop 0.5 < 1 -> holds
     rows = [_row("fc", None, 1.0, 0.90, s) for s in range(3)]
     rows += [_row(k, [20, 10], 0.2, a, s) for k, a in (("structured", 0.895), ("random", 0.85)) for s in range(3)]
     rows += [_row("structured", [2, 10], 0.03, 0.80, s) for s in range(3)]
-    v = R.twenty_percent(rows, {"target": 0.2, "max_drop": 1.0})
+    v = V.twenty_percent(rows, {"target": 0.2, "max_drop": 1.0})
     assert v["verdict"] == "holds" and "drop 0.50" in v["ours"]
     # L2: 3e-5 best at 100 %, 0 best at 10 % -> falls
     rows = [_row("fc" if rho == 1 else "structured", [1], rho, acc, s, train={"l2": l2})
             for rho, l2, acc in ((1.0, 0.0, 0.80), (1.0, 3e-5, 0.85), (0.1, 0.0, 0.75), (0.1, 3e-5, 0.70)) for s in range(3)]
-    v = R.l2_falls(rows, {})
+    v = V.l2_falls(rows, {})
     assert v["ours"] == "100 %: 3e-05, 10 %: 0" and v["verdict"] == "holds"
     assert R.convergence(rows)["still_improving"] == "0/12"
 
