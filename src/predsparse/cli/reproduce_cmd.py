@@ -47,9 +47,11 @@ def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_on
             emit_json(est)
             return
         for name, v in est["configs"].items():
-            click.echo(f"{name:30s} {v['runs']:4d} runs {v['epochs']:6d} epochs  {v['seconds_per_epoch']} s/epoch  "
-                       f"data {v['data_seconds']} s  -> {v['estimate_hours']} h")
-        click.echo(f"total about {est['total_hours']} h with --jobs 1 (studies not included)")
+            click.echo(f"{name:30s} {v['runs']:4d} runs {v['epochs']:6d} epochs  {v['seconds_per_epoch']} s/epoch "
+                       f"(cpu {v['cpu_seconds_per_epoch']})  data {v['data_seconds']} s  -> {v['estimate_hours']} h "
+                       f"(cpu {v['cpu_hours']} h)")
+        click.echo(f"total about {est['total_hours']} h wall at today's load, {est['total_cpu_hours']} h of CPU, "
+                   "with --jobs 1 (studies not included)")
         return
     out_dir = Path(out or ("runs/reproduce-quick" if quick else "runs/reproduce"))
     if out_dir.exists() and not out_dir.is_dir():

@@ -182,7 +182,9 @@ def estimate(claims: list[Claim], *, per_config: int = 2, progress: bool = True)
     """Wall time of the full mode, extrapolated from one measured epoch of ``per_config`` runs of every config.
 
     Each sampled run trains one epoch at full scale (dataset loading timed apart, once per dataset); a
-    config's time is its runs' total epochs times the mean measured epoch.  Studies are not sampled.
+    config's time is its runs' total epochs times the mean measured epoch.  Both wall and CPU seconds of
+    this process are measured: on a busy machine the wall time is inflated by the other jobs, while the
+    CPU time (with ``--threads 1``) is what the same work needs on one quiet core.  Studies are not sampled.
     """
     import time
 
@@ -197,25 +199,29 @@ def estimate(claims: list[Claim], *, per_config: int = 2, progress: bool = True)
     for cfg in seen.values():
         runs = expand(cfg)
         idx = sorted({round(i * (len(runs) - 1) / max(1, per_config - 1)) for i in range(per_config)})
-        per_epoch, load = [], 0.0
+        per_epoch, cpu, load = [], [], 0.0
         for i in idx:
             run = copy.deepcopy(runs[i])
             run["train"]["epochs"] = 1
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             n_cached = len(cache)
             res = run_one(run, cache)
-            total = time.perf_counter() - t0
+            total, ctotal = time.perf_counter() - t0, time.process_time() - c0
             if len(cache) > n_cached:
                 load += total - res["seconds"]
             per_epoch.append(res["seconds"])
+            cpu.append(ctotal * res["seconds"] / total)  # the training share of the CPU time
             if progress:
                 print(f"{cfg.name} run {i}: {res['seconds']:.2f} s/epoch", file=sys.stderr)
         epochs = sum(int(r["train"].get("epochs", 10)) for r in runs)
         secs = float(np.mean(per_epoch)) * epochs + load
+        csecs = float(np.mean(cpu)) * epochs + load
         out["configs"][cfg.name] = {"runs": len(runs), "epochs": epochs, "sampled": len(idx),
                                     "seconds_per_epoch": [round(x, 3) for x in per_epoch], "data_seconds": round(load, 1),
-                                    "estimate_hours": round(secs / 3600, 2)}
+                                    "cpu_seconds_per_epoch": [round(x, 3) for x in cpu],
+                                    "estimate_hours": round(secs / 3600, 2), "cpu_hours": round(csecs / 3600, 2)}
     out["total_hours"] = round(sum(v["estimate_hours"] for v in out["configs"].values()), 1)
+    out["total_cpu_hours"] = round(sum(v["cpu_hours"] for v in out["configs"].values()), 1)
     return out
 
 
