@@ -126,8 +126,12 @@ def large_sparse(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str
     after = [p for p in pts if p[0] > peak[0]]
     falls = bool(after) and after[-1][1][0] < peak[1][0] - peak[1][1]
     ours = ", ".join(f"H={h}: {m[0]:.2f} ({100 * d:.1f} %)" for h, m, d, _ in pts)
-    crit = f"critical density about {100 * peak[2]:.1f} % (peak at H={peak[0]})" if falls else \
-        f"no critical density above {100 * pts[-1][2]:.2f} %"
+    if peak is pts[0]:
+        crit = "the small dense network is the best of all"
+    elif falls:
+        crit = f"critical density about {100 * peak[2]:.1f} % (peak at H={peak[0]}, lower density loses)"
+    else:
+        crit = f"no critical density down to {100 * pts[-1][2]:.2f} %"
     verdict = "holds" if beats and falls else "partly" if beats else "does not hold"
     return {"ours": ours, "verdict": verdict, "parameters": [p[3] for p in pts],
             "reason": f"{len(beats)} of {len(pts) - 1} wider sparse nets beat the small dense one ({small:.2f}); {crit}",
@@ -170,7 +174,7 @@ def redundancy(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
     red, less = canonical(params["redundant"]), canonical(params["less_redundant"])
     earlier = knee[less] >= knee[red] and mean_drop[less] > mean_drop[red]
     verdict = "holds" if earlier and knee[less] > knee[red] else "partly" if earlier or knee[less] > knee[red] else "does not hold"
-    return {"ours": "; ".join(f"{g}: loses > {params.get('drop', 1.0)} point below {100 * knee[g]:.1f} %, mean drop {mean_drop[g]:.2f}"
+    return {"ours": "; ".join(f"{g}: first loses > {params.get('drop', 1.0)} point at {100 * knee[g]:.1f} %, mean drop {mean_drop[g]:.2f}"
                               for g in (red, less)), "verdict": verdict,
             "reason": f"less redundant input ({less}) starts to fall at {100 * knee[less]:.1f} % vs {100 * knee[red]:.1f} % "
                       f"and loses {mean_drop[less] - mean_drop[red]:+.2f} points more on average",
