@@ -37,6 +37,18 @@ def group(rows: list[dict[str, Any]], key) -> dict[Any, list[dict[str, Any]]]:
     return out
 
 
+def _rho1(r: dict[str, Any]) -> float:
+    """Junction 1's density: from the record when it has it, else from the configured degrees."""
+    if r.get("junction_densities"):
+        return float(r["junction_densities"][0])
+    net = r["network"]
+    if net.get("kind") == "fc" or (net.get("out_degrees") is None and net.get("density") is None):
+        return 1.0
+    if net.get("out_degrees") is not None:
+        return net["out_degrees"][0] / (r.get("layers") or net["layers"])[1]
+    return float(net["density"][0] if isinstance(net["density"], list) else net["density"])
+
+
 def _dout(r: dict[str, Any]) -> tuple[int, ...] | None:
     """The run's configured d_out_net (random patterns store per-neuron degrees, so not the result's)."""
     if r["network"].get("kind") == "fc" or r["network"].get("out_degrees") is None:
@@ -119,7 +131,7 @@ def later_junctions(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[
 def large_sparse(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
     """Accuracy vs hidden width at equal parameters; the critical density is where wider stops helping."""
     by = sorted(group(rows, lambda r: r["network"]["layers"][1]).items())
-    pts = [(h, ms([r["test_acc"] for r in rs]), rs[0]["junction_densities"][0], rs[0]["parameters"]) for h, rs in by]
+    pts = [(h, ms([r["test_acc"] for r in rs]), _rho1(rs[0]), rs[0]["parameters"]) for h, rs in by]
     small = pts[0][1][0]
     peak = max(pts, key=lambda p: p[1][0])
     beats = [p for p in pts[1:] if p[1][0] > small]
@@ -165,8 +177,8 @@ def redundancy(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
     sec, _, sub = key.partition(".")
     series, knee, mean_drop = {}, {}, {}
     for g, rs in group(rows, lambda r: canonical(r[sec].get(sub) or 0)).items():
-        pts = sorted(((r2[0]["junction_densities"][0], ms([r["test_acc"] for r in r2]))
-                      for r2 in group(rs, lambda r: r["junction_densities"][0]).values()), reverse=True)
+        pts = sorted(((_rho1(r2[0]), ms([r["test_acc"] for r in r2]))
+                      for r2 in group(rs, _rho1).values()), reverse=True)
         fc = pts[0][1][0]
         series[g] = [(100 * d, *m) for d, m in pts]
         knee[g] = max([d for d, m in pts if fc - m[0] > params.get("drop", 1.0)], default=0.0)
@@ -174,8 +186,11 @@ def redundancy(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
     red, less = canonical(params["redundant"]), canonical(params["less_redundant"])
     earlier = knee[less] >= knee[red] and mean_drop[less] > mean_drop[red]
     verdict = "holds" if earlier and knee[less] > knee[red] else "partly" if earlier or knee[less] > knee[red] else "does not hold"
-    return {"ours": "; ".join(f"{g}: first loses > {params.get('drop', 1.0)} point at {100 * knee[g]:.1f} %, mean drop {mean_drop[g]:.2f}"
-                              for g in (red, less)), "verdict": verdict,
+    def where(g: str) -> str:
+        return f"first loses > {params.get('drop', 1.0)} point at {100 * knee[g]:.1f} %" if knee[g] else \
+            f"never loses > {params.get('drop', 1.0)} point"
+
+    return {"ours": "; ".join(f"{g}: {where(g)}, mean drop {mean_drop[g]:.2f}" for g in (red, less)), "verdict": verdict,
             "reason": f"less redundant input ({less}) starts to fall at {100 * knee[less]:.1f} % vs {100 * knee[red]:.1f} % "
                       f"and loses {mean_drop[less] - mean_drop[red]:+.2f} points more on average",
             "figure": {"series": series, "x": "junction-1 density %", "y": "test accuracy %", "logx": True}}
