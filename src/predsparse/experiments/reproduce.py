@@ -47,7 +47,10 @@ class Claim:
 
 def load_manifest(path: str | Path | None = None) -> list[Claim]:
     """Read and check the manifest: known keys, unique ids, existing configs, known verdicts."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     path = Path(path) if path else MANIFEST
     if not path.is_file():
