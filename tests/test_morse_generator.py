@@ -125,20 +125,91 @@ def test_min_dash_length_three_makes_dashes_like_dots():
     assert min(dash) == 3 and max(dash) == 9
 
 
-def test_dilation_multiplies_frame_and_lengths():
-    ds = generate(seed=4, dilation=4, train_per_class=30, val_per_class=0, test_per_class=0)
-    assert ds.xtr.shape[1] == 256
-    seen_dots, seen_dash = set(), set()
+def _dilated_run_lengths(**params):
+    """Dot, dash and space run lengths of a noise-free set (decoded from the frames, not from the generator)."""
+    ds = generate(seed=4, train_per_class=60, val_per_class=0, test_per_class=0, **params)
+    dots, dashes, spaces = [], [], []
     for x, y in zip(ds.xtr, ds.ytr):
-        code = CODEBOOK[y][1]
-        lead, marks, spaces, _ = decode(x)
+        lead, marks, sp, _ = decode(x)
         assert lead == 0
-        assert all(n % 4 == 0 for n in marks + spaces)
-        for c, n in zip(code, marks):
-            (seen_dots if c == "." else seen_dash).add(n)
-        assert all(4 <= n <= 12 for n in spaces)
-    assert seen_dots == {4, 8, 12}
-    assert seen_dash == {16, 20, 24, 28, 32, 36}
+        for c, n in zip(CODEBOOK[y][1], marks):
+            (dots if c == "." else dashes).append(n)
+        spaces += sp
+    return ds, np.array(dots), np.array(dashes), np.array(spaces)
+
+
+@pytest.mark.parametrize("dilation, min_dash", [(4, 4), (4, 3), (2, 4)])
+def test_dilation_draws_every_length_of_the_dilated_range(dilation, min_dash):
+    # the original generator multiplies the range bounds, then draws uniformly in between
+    ds, dots, dashes, spaces = _dilated_run_lengths(dilation=dilation, min_len_dash=min_dash)
+    assert ds.xtr.shape[1] == 64 * dilation
+    for values, lo, hi in ((dots, 1, 3), (dashes, min_dash, 9), (spaces, 1, 3)):
+        lo, hi = lo * dilation, hi * dilation
+        assert set(np.unique(values)) == set(range(lo, hi + 1)), (lo, hi, np.unique(values))
+        freq = np.bincount(values)[lo:] / values.size
+        assert np.all(np.abs(freq - 1 / (hi - lo + 1)) < 0.35 / (hi - lo + 1)), freq  # uniform
+
+
+def test_dilation_multiply_option_stretches_undilated_lengths():
+    ds, dots, dashes, spaces = _dilated_run_lengths(dilation=4, dilation_draw="multiply")
+    assert set(np.unique(dots)) == {4, 8, 12}
+    assert set(np.unique(dashes)) == {16, 20, 24, 28, 32, 36}
+    assert set(np.unique(spaces)) == {4, 8, 12}
+    assert ds.meta["params"]["dilation_draw"] == "multiply"
+    with pytest.raises(InputError, match="dilation_draw='stretch' is not valid: use one of range, multiply"):
+        generate(dilation_draw="stretch")
+
+
+def test_original_codebook_has_exactly_one_duplicated_code():
+    from collections import Counter
+
+    from predsparse.morse.codebook import ACCURACY_CEILING, ORIGINAL_CODEBOOK
+
+    counts = Counter(c for _, c in ORIGINAL_CODEBOOK)
+    dup = [c for c, n in counts.items() if n > 1]
+    assert dup == ["-.--."] and counts["-.--."] == 2
+    assert sorted(s for s, c in ORIGINAL_CODEBOOK if c == "-.--.") == ["(", "Ĥ"]
+    assert len(ORIGINAL_CODEBOOK) == 64 and len({s for s, _ in ORIGINAL_CODEBOOK}) == 64
+    assert ACCURACY_CEILING == {"fixed": 1.0, "original": 63 / 64}
+    # the generated data: '(' and 'Ĥ' frames come from the same distribution, all other classes as in "fixed"
+    ds = generate(codebook="original", noise_sd=0.0, **SMALL)
+    assert ds.meta["codes"].count("-.--.") == 2 and "Ĥ" in ds.meta["symbols"]
+    assert ds.num_classes == 64
+    fixed = generate(**SMALL)
+    same = [i for i in range(64) if CODEBOOK[i] == ORIGINAL_CODEBOOK[i]]
+    assert len(same) == 63
+    for i in same:  # same per-class stream, same code: identical frames before shuffling
+        assert np.array_equal(np.sort(ds.xtr[ds.ytr == i], axis=0), np.sort(fixed.xtr[fixed.ytr == i], axis=0))
+    assert parse_overrides(["codebook=Original"]) == {"codebook": "original"}
+
+
+def test_generate_without_preset():
+    ds = generate(None, seed=3, noise_sd=1.0, **SMALL)
+    assert ds.meta["preset"] is None and ds.meta["name"] == "morse"
+    assert ds.meta["params"] == resolve_params(None, noise_sd=1.0, **SMALL)
+    assert ds.xtr.tobytes() == generate("baseline", seed=3, noise_sd=1.0, **SMALL).xtr.tobytes()
+    assert generate(preset=None, seed=3, **SMALL).xtr.shape == (64 * 20, 64)
+
+
+def test_train_command_takes_morse_params(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from predsparse.cli import main
+
+    args = ["train", "--dataset", "morse", "--param", "train_per_class=12", "--param", "val_per_class=3",
+            "--param", "test_per_class=3", "--param", "dilation=2", "--layers", "128,64", "--pattern", "fc",
+            "--epochs", "1", "--json", "--no-progress"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["dataset"]["features"] == 128 and out["dataset"]["train"] == 64 * 12
+    bad = CliRunner().invoke(main, args[:3] + ["--param", "noise=1"] + args[5:])
+    assert bad.exit_code == 2 and "unknown Morse parameter 'noise'" in bad.output
+    other = CliRunner().invoke(main, ["train", "--dataset", "fashion-mnist", "--param", "noise_sd=1",
+                                      "--layers", "784,10", "--pattern", "fc"])
+    assert other.exit_code == 2 and "--param" in other.output
 
 
 def test_leading_spaces_place_the_symbol_anywhere():

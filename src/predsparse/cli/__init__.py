@@ -24,9 +24,9 @@ def main(threads: int | None) -> None:
 
 def _register() -> None:
     # Each capability lives in its own module; importing them here keeps `predsparse --help` complete.
-    from predsparse.cli import demo_cmd, hw_cmd, morse_cmd, pattern_cmd, search_cmd, sweep_cmd, train_cmd
+    from predsparse.cli import demo_cmd, hw_cmd, morse_cmd, pattern_cmd, reproduce_cmd, search_cmd, sweep_cmd, train_cmd
 
-    for mod in (train_cmd, pattern_cmd, morse_cmd, hw_cmd, sweep_cmd, search_cmd, demo_cmd):
+    for mod in (train_cmd, pattern_cmd, morse_cmd, hw_cmd, sweep_cmd, search_cmd, demo_cmd, reproduce_cmd):
         for cmd in mod.COMMANDS:
             main.add_command(cmd)
 

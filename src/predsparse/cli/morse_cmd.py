@@ -56,7 +56,8 @@ def _check_target(path: str, option: str) -> Path:
 def generate_cmd(preset: str, params: tuple[str, ...], seed: str, out: str | None, plot: str | None, as_json: bool) -> None:
     """Generate a Morse dataset and save it as an npz file.
 
-    Parameters (defaults = baseline): style (gray|bw), frame_len, dilation, min/max_len_dot,
+    Parameters (defaults = baseline): style (gray|bw), frame_len, dilation, dilation_draw (range|multiply),
+    codebook (fixed|original), min/max_len_dot,
     min/max_len_dash, min/max_len_space, leading_spaces, levels, symbol_mean, symbol_sd, noise_mean,
     noise_sd, max_flips, train_per_class, val_per_class, test_per_class, onehot.
     """

@@ -26,18 +26,39 @@ def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
         click.option("--limit-val", type=POSITIVE_INT, default=None),
         click.option("--limit-test", type=POSITIVE_INT, default=None),
         click.option("--data-seed", type=int, default=0, show_default=True, help="Seeds the validation split and subsets."),
+        # Stored on the click context (not a function argument) so every command using these options gets it.
+        click.option("--param", "dataset_params", multiple=True, metavar="KEY=VALUE", expose_value=False,
+                     callback=lambda ctx, _p, v: ctx.meta.__setitem__("dataset_params", tuple(v)),
+                     help="A generator parameter of a synthetic dataset (repeatable), as in `morse generate`, "
+                          "e.g. --dataset morse --param dilation=4 --param min_len_dash=3."),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
-def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, limit_train, limit_val, limit_test):  # noqa: ANN001, ANN201
-    """The dataset named by the shared options; ``seed`` (--data-seed) fixes splits and subsets."""
+def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, limit_train, limit_val, limit_test,  # noqa: ANN001, ANN201
+                      params: tuple[str, ...] | None = None):
+    """The dataset named by the shared options; ``seed`` (--data-seed) fixes splits and subsets; ``params``
+    (``--param key=value``, read from the click context when not given) set a generator's parameters."""
     from predsparse.data import load_dataset
+    from predsparse.data.loaders import dataset_generators
 
+    if params is None:
+        ctx = click.get_current_context(silent=True)
+        params = ctx.meta.get("dataset_params", ()) if ctx is not None else ()
+    gen_opts = {}
+    if params:
+        name = dataset.lower().partition(":")[0]
+        if name != "morse" or name not in dataset_generators():
+            raise InputError(f"--param {params[0]!r}: --param sets generator parameters of --dataset morse[:preset], "
+                             f"not of {dataset!r}")
+        from predsparse.morse import parse_overrides
+
+        gen_opts = {name: parse_overrides(params)}
     return load_dataset(
         dataset,
+        **gen_opts,
         seed=seed,
         normalize=None if normalize == "none" else normalize,
         pca_k=pca_k,

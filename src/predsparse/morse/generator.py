@@ -6,11 +6,18 @@ values for dots and dashes, separated by runs of zeros, no space after the last)
 then noise; then, for the gray style, clip to ``[0, levels]``, divide by ``levels`` and round to 3
 decimals.
 
-``dilation`` multiplies the frame length and every drawn length (dot, dash, intra-symbol space): a
-length is drawn uniformly from its integer range and then multiplied, so the symbol is a baseline
-symbol stretched by the dilation.  With ``leading_spaces`` the number of leading zeros is uniform over
-every position where the symbol still fits the (dilated) frame, so it is not a multiple of the
-dilation.  Symbol values (gray) and noise are drawn independently for every value of the frame.
+``dilation`` multiplies the frame length and the bounds of every length range (dot, dash,
+intra-symbol space).  By default (``dilation_draw="range"``, as the original generator does) each length
+is then drawn uniformly in the dilated range: at dilation 4 dots are 4-12 values, dashes 16-36 (12-36
+with ``min_len_dash=3``), spaces 4-12, every whole number in between.  ``dilation_draw="multiply"``
+instead draws from the undilated range and multiplies (dots 4, 8 or 12), i.e. a baseline symbol
+stretched; it was this project's behaviour before and trains markedly worse (fewer distinct lengths).
+With ``leading_spaces`` the number of leading zeros is uniform over every position where the symbol
+still fits the (dilated) frame, so it is not a multiple of the dilation.
+
+``codebook`` picks :data:`~predsparse.morse.codebook.CODEBOOK` (``"fixed"``, 64 distinct codes, the
+default) or :data:`~predsparse.morse.codebook.ORIGINAL_CODEBOOK` (``"original"``, with its one
+duplicated code, accuracy ceiling 63/64) for comparisons with published numbers.  Symbol values (gray) and noise are drawn independently for every value of the frame.
 
 Everything is drawn with ``numpy.random.default_rng`` streams spawned from one ``SeedSequence(seed)``:
 one stream per class and one for shuffling the splits, so the same parameters and seed give the same
@@ -27,13 +34,15 @@ import numpy as np
 
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
-from predsparse.morse.codebook import CODEBOOK
+from predsparse.morse.codebook import CODEBOOKS
 
 #: Every generation parameter with its default (the "baseline" dataset) and meaning.
 DEFAULTS: dict[str, Any] = {
     "style": "gray",  # "gray": Gaussian levels + additive Gaussian noise; "bw": 0/1 values + bit flips
     "frame_len": 64,  # values per sample before dilation
-    "dilation": 1,  # multiplies frame_len and every length below
+    "dilation": 1,  # multiplies frame_len and the bounds of every length range below
+    "dilation_draw": "range",  # "range": uniform in the dilated range (original); "multiply": draw, then multiply
+    "codebook": "fixed",  # "fixed": 64 distinct codes; "original": the published one, '(' and 'Ĥ' share -.--.
     "min_len_dot": 1,
     "max_len_dot": 3,
     "min_len_dash": 4,  # 3 makes dashes confusable with dots
@@ -57,6 +66,8 @@ _KINDS: dict[str, str] = {
     "style": "choice",
     "frame_len": "int",
     "dilation": "int",
+    "dilation_draw": "choice",
+    "codebook": "choice",
     "min_len_dot": "int",
     "max_len_dot": "int",
     "min_len_dash": "int",
@@ -77,6 +88,9 @@ _KINDS: dict[str, str] = {
 }
 
 STYLES = ("gray", "bw")
+DILATION_DRAWS = ("range", "multiply")
+#: Valid values of each "choice" parameter.
+CHOICES: dict[str, tuple[str, ...]] = {"style": STYLES, "dilation_draw": DILATION_DRAWS, "codebook": tuple(CODEBOOKS)}
 
 #: Named parameter sets: overrides of :data:`DEFAULTS`.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -94,7 +108,7 @@ def parse_param(key: str, text: str) -> Any:
     kind = _KINDS[key]
     t = text.strip()
     if kind == "choice":
-        return t.lower()
+        return _coerce(key, t)
     if kind == "bool":
         if t.lower() in _TRUE:
             return True
@@ -124,12 +138,12 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def resolve_params(preset: str = "baseline", **overrides: Any) -> dict[str, Any]:
-    """Full, validated parameter dict for ``preset`` with ``overrides`` applied."""
-    if not isinstance(preset, str) or preset not in PRESETS:
-        raise InputError(f"unknown preset {preset!r}: valid presets are {', '.join(PRESETS)}")
+def resolve_params(preset: str | None = "baseline", **overrides: Any) -> dict[str, Any]:
+    """Full, validated parameter dict for ``preset`` (``None``: the defaults) with ``overrides`` applied."""
+    if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
+        raise InputError(f"unknown preset {preset!r}: valid presets are {', '.join(PRESETS)} (or None)")
     params = dict(DEFAULTS)
-    params.update(PRESETS[preset])
+    params.update(PRESETS[preset or "baseline"])
     for key, value in overrides.items():
         _check_key(key)
         params[key] = _coerce(key, value)
@@ -137,8 +151,9 @@ def resolve_params(preset: str = "baseline", **overrides: Any) -> dict[str, Any]
     return params
 
 
-def generate(preset: str = "baseline", *, seed: int = 0, **overrides: Any) -> Dataset:
-    """Generate a Morse dataset: ``preset`` ("baseline" or "difficult") with parameter ``overrides``.
+def generate(preset: str | None = "baseline", *, seed: int = 0, **overrides: Any) -> Dataset:
+    """Generate a Morse dataset: ``preset`` ("baseline", "difficult" or ``None`` for the defaults) with
+    parameter ``overrides``.
 
     Returns a :class:`predsparse.data.format.Dataset` with float32 features of shape
     ``(samples, frame_len * dilation)``, integer labels ``0..63``, and ``meta`` holding the preset,
@@ -154,10 +169,11 @@ def generate(preset: str = "baseline", *, seed: int = 0, **overrides: Any) -> Da
 
     n_tr, n_va, n_te = params["train_per_class"], params["val_per_class"], params["test_per_class"]
     width = params["frame_len"] * params["dilation"]
-    streams = np.random.SeedSequence(int(seed)).spawn(len(CODEBOOK) + 1)
+    book = CODEBOOKS[params["codebook"]]
+    streams = np.random.SeedSequence(int(seed)).spawn(len(book) + 1)
 
     parts: dict[str, list[np.ndarray]] = {"tr": [], "va": [], "te": []}
-    for label, (_, code) in enumerate(CODEBOOK):
+    for label, (_, code) in enumerate(book):
         x = _class_frames(code, n_tr + n_va + n_te, params, np.random.default_rng(streams[label]))
         parts["tr"].append(x[:n_tr])
         parts["va"].append(x[n_tr : n_tr + n_va])
@@ -167,24 +183,24 @@ def generate(preset: str = "baseline", *, seed: int = 0, **overrides: Any) -> Da
     arrays: dict[str, np.ndarray] = {}
     for split, per_class in (("tr", n_tr), ("va", n_va), ("te", n_te)):
         x = np.concatenate(parts[split], axis=0) if per_class else np.zeros((0, width), np.float32)
-        y = np.repeat(np.arange(len(CODEBOOK), dtype=np.int64), per_class)
+        y = np.repeat(np.arange(len(book), dtype=np.int64), per_class)
         order = shuffle.permutation(y.shape[0])
         arrays["x" + split] = np.ascontiguousarray(x[order])
         arrays["y" + split] = y[order]
         parts[split] = []  # free memory early
 
     meta = {
-        "name": f"morse-{preset}",
+        "name": f"morse-{preset}" if preset else "morse",
         "generator": "predsparse.morse",
         "preset": preset,
         "seed": int(seed),
         "params": params,
         "overrides": {k: params[k] for k in overrides},
         "onehot": bool(params["onehot"]),
-        "symbols": [s for s, _ in CODEBOOK],
-        "codes": [c for _, c in CODEBOOK],
+        "symbols": [s for s, _ in book],
+        "codes": [c for _, c in book],
     }
-    return Dataset(**arrays, num_classes=len(CODEBOOK), meta=meta)
+    return Dataset(**arrays, num_classes=len(book), meta=meta)
 
 
 def symbol_length_range(code: str, params: dict[str, Any]) -> tuple[int, int]:
@@ -209,8 +225,8 @@ def _check_key(key: str) -> None:
 def _coerce(key: str, value: Any) -> Any:
     kind = _KINDS[key]
     if kind == "choice":
-        if not isinstance(value, str):
-            raise InputError(f"{key}={value!r} is not valid: use one of {', '.join(STYLES)}")
+        if not isinstance(value, str) or value.lower() not in CHOICES[key]:
+            raise InputError(f"{key}={value!r} is not valid: use one of {', '.join(CHOICES[key])}")
         return value.lower()
     if kind == "bool":
         if isinstance(value, (bool, np.bool_)):
@@ -269,10 +285,11 @@ def _validate(p: dict[str, Any]) -> None:
 def _check_fit(p: dict[str, Any]) -> None:
     """Every symbol must fit the frame even at its longest lengths."""
     width = p["frame_len"] * p["dilation"]
-    worst = max(CODEBOOK, key=lambda sc: symbol_length_range(sc[1], p)[1])
+    book = CODEBOOKS[p["codebook"]]
+    worst = max(book, key=lambda sc: symbol_length_range(sc[1], p)[1])
     need = symbol_length_range(worst[1], p)[1]
     if need > width:
-        bad = [s for s, c in CODEBOOK if symbol_length_range(c, p)[1] > width]
+        bad = [s for s, c in book if symbol_length_range(c, p)[1] > width]
         dil = f" x dilation {p['dilation']}" if p["dilation"] != 1 else ""
         raise InputError(
             f"symbol {worst[0]!r} ({worst[1]}) needs up to {need} values (dot {p['min_len_dot']}-{p['max_len_dot']}, "
@@ -290,8 +307,12 @@ def _class_frames(code: str, n: int, p: dict[str, Any], rng: np.random.Generator
     is_dash = np.array([c == "-" for c in code])
     lo = np.where(is_dash, p["min_len_dash"], p["min_len_dot"])
     hi = np.where(is_dash, p["max_len_dash"], p["max_len_dot"])
-    marks = rng.integers(lo, hi + 1, size=(n, k)) * dil
-    spaces = rng.integers(p["min_len_space"], p["max_len_space"] + 1, size=(n, k - 1)) * dil
+    if p["dilation_draw"] == "range":  # the original generator: uniform over the dilated range
+        marks = rng.integers(lo * dil, hi * dil + 1, size=(n, k))
+        spaces = rng.integers(p["min_len_space"] * dil, p["max_len_space"] * dil + 1, size=(n, k - 1))
+    else:  # "multiply": an undilated length stretched, so every run is a multiple of the dilation
+        marks = rng.integers(lo, hi + 1, size=(n, k)) * dil
+        spaces = rng.integers(p["min_len_space"], p["max_len_space"] + 1, size=(n, k - 1)) * dil
     total = marks.sum(axis=1) + spaces.sum(axis=1)
     if p["leading_spaces"]:
         lead = rng.integers(0, width - total + 1)
