@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from predsparse.hardware import ArchSimulator, CycleSimulator, FloatReference, fpga_reference
-from predsparse.hardware.run import versions
+from predsparse.provenance import versions
 
 
 def main() -> None:

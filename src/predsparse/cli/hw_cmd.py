@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import click
@@ -91,16 +88,11 @@ def _prepare(cfg: Any, dataset: str, train_limit: int | None, test_limit: int | 
     return ds, (lambda c: prepare(ds, c, train_limit=train_limit, test_limit=test_limit, seed=seed))
 
 
-def _atomic_json(path: str, obj: Any) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _write_json(path: str, obj: Any) -> None:
+    """The result as indented JSON, written atomically (``predsparse.atomic``)."""
+    from predsparse.atomic import write_text
+
+    write_text(path, json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
 def _pct(v: float | None) -> str:
@@ -161,7 +153,7 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
         export_memories(export_dir, cfg, sim.patterns, sim.w, sim.b, extra={"trained_epochs": epochs, "dataset": dataset})
         res["export"] = export_dir
     if out_path:
-        _atomic_json(out_path, res)
+        _write_json(out_path, res)
     if as_json:
         emit_json(res)
         return
@@ -291,7 +283,7 @@ def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patte
                            progress=_progress(progress and not as_json), prepare=prep)
     out = {"config": cfg.summary(), "data": data.summary(), "epochs": epochs, "schedule": schedule, "rows": rows, "versions": versions()}
     if out_path:
-        _atomic_json(out_path, out)
+        _write_json(out_path, out)
     if as_json:
         emit_json(out)
         return
@@ -325,7 +317,7 @@ def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
         rows = hazard_study(cfg, prep(cfg), epochs=epochs, progress=_progress(progress and not as_json))
     out = {"config": cfg.summary(), "rows": rows, "versions": versions()}
     if out_path:
-        _atomic_json(out_path, out)
+        _write_json(out_path, out)
     if as_json:
         emit_json(out)
         return

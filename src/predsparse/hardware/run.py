@@ -3,7 +3,6 @@ sweep, and the BP-hazard study. Used by ``predsparse hw`` and the scripts in ``b
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,16 +17,9 @@ from predsparse.hardware.data import HwData
 from predsparse.hardware.fixedpoint import FixedFormat
 from predsparse.hardware.reference import FloatReference
 from predsparse.hardware.simulator import ArchSimulator
+from predsparse.provenance import versions
 
 ProgressFactory = Callable[[int, str], Any]  # (total, description) -> object with update(n) and close()
-
-
-def versions() -> dict[str, str]:
-    import scipy
-
-    import predsparse
-
-    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__, "predsparse": predsparse.__version__}
 
 
 def epoch_order(cfg: HwConfig, epoch: int, m: int) -> np.ndarray:
