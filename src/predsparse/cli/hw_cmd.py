@@ -168,14 +168,13 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
                    f"{_pct(e.get('float_train_acc_online')):>12} {_pct(e.get('float_test_acc')):>11} {e['sim_inputs_per_s']:>12.0f}")
     click.echo(f"hardware: {hwr['clocks_per_input']} clocks/input = {hwr['us_per_input_at_clock']:.3g} us at "
                f"{hwr['clock_hz'] / 1e6:g} MHz ({hwr['inputs_per_s_at_clock']:.0f} inputs/s), stalls/block {hwr['stall_cycles_per_block']}")
-    for r in hwr["bp_lost_contributions_per_input"]:
-        click.echo(f"BP hazard (released RTL) junction {r['junction']}: {r['lost']}/{r['contributions']} contributions lost per input"
-                   f" (min re-read gap {r['min_reread_gap']}, safe >= {r['safe_gap']})")
     nr = hwr["neurons"]
     click.echo(f"hidden neurons seeing only padding: {nr['hidden_padding_only']}/{nr['hidden_neurons']}, without input: "
                f"{nr['hidden_no_input']}, feeding only padding outputs: {nr['hidden_to_padding_only']}")
     if "cycle" in res:
         click.echo(f"cycle model: {res['cycle']}")
+    for note in res["notes"]:
+        click.echo(("WARNING " if note.startswith("accuracy collapse") else "") + note)
 
 
 @hw.command("cost")
