@@ -327,3 +327,8 @@ def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
 
 
 COMMANDS: list[click.Command] = [hw]
+
+
+from predsparse.cli.hw_pipeline_cmd import register as _register_pipeline  # noqa: E402 - needs the helpers above
+
+_register_pipeline(hw, network_options, build_config, _write_json)
