@@ -28,6 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--inputs", type=int, default=5000)
     ap.add_argument("--cycle-inputs", type=int, default=100)
+    ap.add_argument("--cycle-factor", type=int, default=20, help="the fast cycle engine runs this many times more inputs")
     ap.add_argument("--reference-inputs", type=int, default=3000, help="inputs for the (slow) numpy reference engine")
     ap.add_argument("--repeats", type=int, default=3, help="best of N runs")
     ap.add_argument("--out", default=None)
@@ -61,8 +62,12 @@ def main() -> None:
     bench("float reference pipelined", lambda: FloatReference(cfg), args.inputs, lambda r: r.train_samples(pix / 256, y, num_classes=10))
     bench("arch inference (FF only, batched)", lambda: ArchSimulator(cfg), args.inputs, lambda s: s.predict(x))
     nc = args.cycle_inputs
+    CycleSimulator(cfg).train_samples(x[:2], y[:2], num_classes=10)  # compile the cycle block
     for mode in ("ideal", "exact"):
-        bench(f"cycle pipelined bp={mode}", lambda: CycleSimulator(cfg, mode=mode), nc, lambda c: c.train_samples(x[:nc], y[:nc], num_classes=10))
+        for engine in ("reference", "fast"):
+            n = nc if engine == "reference" else nc * args.cycle_factor
+            bench(f"cycle pipelined bp={mode} engine={engine}", lambda: CycleSimulator(cfg, mode=mode, engine=engine), n,
+                  lambda c: c.train_samples(x[:n], y[:n], num_classes=10))
     load = os.getloadavg()
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     out = {
