@@ -1,4 +1,4 @@
-"""``predsparse hw``: the bit-accurate hardware model (simulate, cost, export, sweep, hazard)."""
+"""``predsparse hw``: the bit-accurate hardware model (simulate, cost, export, sweep, hazard, pipeline-study)."""
 
 from __future__ import annotations
 
