@@ -28,7 +28,8 @@ from typing import Any
 
 from predsparse.hardware import fpga_reference
 from predsparse.hardware.data import load, prepare
-from predsparse.hardware.run import hazard_study, precision_sweep, simulate, versions
+from predsparse.hardware.run import hazard_study, precision_sweep, simulate
+from predsparse.provenance import versions
 
 FORMATS = ["1,2,5", "1,3,6", "1,2,7", "1,3,8", "1,4,9", "1,5,10"]
 

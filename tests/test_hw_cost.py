@@ -68,3 +68,39 @@ def test_safe_variants_when_depth_already_suffices():
     cfg = HwConfig(layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8))  # D_2 = 4 = P + 2
     (name, c, _), = safe_variants(cfg)
     assert name == "safe-seeds" and c.z == cfg.z and c.seed_vectors[1] == "safe"
+
+
+# --- the full cost sheet (resources.py) --------------------------------------------------------------
+def test_reference_cost_sheet_dsp_lut_adders_and_fit():
+    from predsparse.hardware.devices import device
+    from predsparse.hardware.resources import device_check, resource_sheet
+
+    rep = cost_report(fpga_reference(), device="xc7a100t")
+    sh = rep["sparse"]["sheet"]
+    # FF multipliers z_1 + z_2 = 160 and BP 2 z_2 = 64 on DSPs; UP z_1 + z_2 = 160 in LUTs (the reference mapping)
+    assert sh["multipliers"] == {"dsp": 224, "ff_dsp": 160, "bp_dsp": 64, "up_lut": 160, "total": 384}
+    assert sh["dsp_slices"] == 224  # W = 10 <= 18: one DSP48E1 per product
+    # adders: FF trees (128 - 2) + (32 - 1), FF bias 2 + 1, BP 32, UP 130 + 33, output subtractor 1 (z_2/d_in_2 = 1)
+    assert sh["adder_count"] == 126 + 31 + 3 + 32 + 163 + 1 == 356
+    assert sh["comparator_count"] == 1
+    dev = rep["sparse"]["device"]
+    dsp = next(r for r in dev["rows"] if r["resource"] == "DSP48E1")
+    assert (dsp["used"], dsp["available"]) == (224, 240) and round(100 * dsp["utilisation"]) == 93
+    assert dev["fits"] and dev["limited_by"] == "DSP48E1"
+    # doubling z doubles the multipliers: 448 DSPs do not fit on 240, and the check says so
+    big = resource_sheet(network_cost((1024, 128, 32), (8, 16), (256, 64), width=10, P=2, clock_hz=15e6))
+    assert big["dsp_slices"] == 256 + 64 + 128 == 448
+    chk = device_check(big, device("xc7a100t"))
+    assert not chk["fits"] and "DSP48E1" in chk["over"]
+    # a 20-bit format needs 2 DSPs per product (25 x 18 multiplier)
+    wide = resource_sheet(network_cost((1024, 64, 32), (4, 16), (128, 32), width=20, P=2, clock_hz=15e6))
+    assert wide["dsp_slices"] == 448
+    assert device_check(wide, device("xc7a100t"))["fits"] is False
+
+
+def test_fc_row_memory_bits_count_stored_biases_only():
+    # FC with the same z: weights 65536 + 2048 words, biases 64 + 32 words (N_i W), layers 40960 + 5120 + 640:
+    # 723,520 bits. The older 728,320 gave each junction a bias memory of depth C (512 and 64 words) although
+    # it holds only n = 64 and 32 biases: (512 - 64 + 64 - 32) * 10 = 4,800 bits of words never written.
+    fc = cost_report(fpga_reference())["fc"]
+    assert fc["totals"]["memory_bits"] == (65536 + 2048 + 64 + 32) * 10 + 40960 + 5120 + 640 == 723520

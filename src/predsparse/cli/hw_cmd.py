@@ -1,11 +1,8 @@
-"""``predsparse hw``: the bit-accurate hardware model (simulate, cost, export, sweep, hazard)."""
+"""``predsparse hw``: the bit-accurate hardware model (simulate, cost, export, sweep, hazard, pipeline-study)."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import click
@@ -91,16 +88,11 @@ def _prepare(cfg: Any, dataset: str, train_limit: int | None, test_limit: int | 
     return ds, (lambda c: prepare(ds, c, train_limit=train_limit, test_limit=test_limit, seed=seed))
 
 
-def _atomic_json(path: str, obj: Any) -> None:
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _write_json(path: str, obj: Any) -> None:
+    """The result as indented JSON, written atomically (``predsparse.atomic``)."""
+    from predsparse.atomic import write_text
+
+    write_text(path, json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
 def _pct(v: float | None) -> str:
@@ -161,7 +153,7 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
         export_memories(export_dir, cfg, sim.patterns, sim.w, sim.b, extra={"trained_epochs": epochs, "dataset": dataset})
         res["export"] = export_dir
     if out_path:
-        _atomic_json(out_path, res)
+        _write_json(out_path, res)
     if as_json:
         emit_json(res)
         return
@@ -176,51 +168,69 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
                    f"{_pct(e.get('float_train_acc_online')):>12} {_pct(e.get('float_test_acc')):>11} {e['sim_inputs_per_s']:>12.0f}")
     click.echo(f"hardware: {hwr['clocks_per_input']} clocks/input = {hwr['us_per_input_at_clock']:.3g} us at "
                f"{hwr['clock_hz'] / 1e6:g} MHz ({hwr['inputs_per_s_at_clock']:.0f} inputs/s), stalls/block {hwr['stall_cycles_per_block']}")
-    for r in hwr["bp_lost_contributions_per_input"]:
-        click.echo(f"BP hazard (released RTL) junction {r['junction']}: {r['lost']}/{r['contributions']} contributions lost per input"
-                   f" (min re-read gap {r['min_reread_gap']}, safe >= {r['safe_gap']})")
     nr = hwr["neurons"]
     click.echo(f"hidden neurons seeing only padding: {nr['hidden_padding_only']}/{nr['hidden_neurons']}, without input: "
                f"{nr['hidden_no_input']}, feeding only padding outputs: {nr['hidden_to_padding_only']}")
     if "cycle" in res:
         click.echo(f"cycle model: {res['cycle']}")
+    for note in res["notes"]:
+        click.echo(("WARNING " if note.startswith("accuracy collapse") else "") + note)
 
 
 @hw.command("cost")
 @network_options
+@click.option("--device", default=None, help="Check the fit on this FPGA (xc7a35t, xc7a50t, xc7a75t, xc7a100t, xc7a200t).")
 @json_option
 @handle_errors
 def cost_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
-             clock_mhz, lr_rounding, as_json) -> None:  # noqa: ANN001
-    """Multipliers, adders, tables, memory bits and speed, next to a fully connected network."""
+             clock_mhz, lr_rounding, device, as_json) -> None:  # noqa: ANN001
+    """Cost sheet: DSP/LUT multipliers, adders, comparators, LUT/FF/BRAM, memory bits, speed, device fit."""
     from predsparse.hardware.cost import cost_report, hazard_fixes
 
     cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
-    rep = cost_report(cfg)
+    rep = cost_report(cfg, device=device)
     rep["hazard_fixes"] = hazard_fixes(cfg)
     if as_json:
         emit_json(rep)
         return
     for name in ("sparse", "fc"):
-        r = rep[name]
-        t = r["totals"]
-        click.echo(f"[{name}] N={r['N_net']} d_out={r['d_out_net']} z={r['z_net']} W={r['width']} P={r['P']}  rho_net={100 * t['rho_net']:.2f}%")
-        click.echo(f"  {'junction':>8} {'d_in':>6} {'D':>5} {'C':>5} {'mult':>6} {'add':>6} {'tables':>6} {'W+b bits':>9}")
-        for j in r["junctions"]:
-            click.echo(f"  {j['junction']:>8} {j['d_in']:>6} {j['D']:>5} {j['C']:>5} {j['multipliers']['total']:>6} "
-                       f"{j['adders']['total']:>6} {j['table_pairs']:>6} {j['weight_bits'] + j['bias_bits']:>9}")
-        for lr in r["layers"]:
-            click.echo(f"  layer {lr['layer']}: a {lr['a_bits']} + a' {lr['a_prime_bits']} + delta {lr['delta_bits']} = {lr['bits']} bits")
-        click.echo(f"  total: {t['multipliers']} multipliers, {t['adders']} adders, {t['table_pairs']} table pairs, "
-                   f"{t['memory_bits']} memory bits, parallelism {t['parallelism']}")
-        click.echo(f"  {r['clocks_per_input']} clocks/input = {r['us_per_input']:.3g} us at {r['clock_hz'] / 1e6:g} MHz "
-                   f"({r['inputs_per_s']:.0f} inputs/s)")
+        _print_cost(name, rep[name])
     click.echo(f"  fc rules: {rep['fc']['architecture_rules']}")
     click.echo("BP hazard and fixes:")
     for h in rep["hazard_fixes"]:
         click.echo(f"  {h['design']:>19}: lost {h['lost_per_input']}/{h['contributions_per_input']} per input, "
                    f"{h['clocks_per_input']} clocks/input, {h['multipliers']} mult, z={h['z_net']} d_out={h['d_out_net']} P={h['P']}"
                    + (f", +{h['comparators']} comparators, +{h['extra_register_bits']} register bits, +{h['muxes']} muxes" if "comparators" in h else ""))
+
+
+def _print_cost(name: str, r: dict[str, Any]) -> None:
+    t, sh = r["totals"], r["sheet"]
+    m = sh["multipliers"]
+    click.echo(f"[{name}] N={r['N_net']} d_out={r['d_out_net']} z={r['z_net']} W={r['width']} P={r['P']}  rho_net={100 * t['rho_net']:.2f}%")
+    click.echo(f"  {'junction':>8} {'d_in':>6} {'D':>5} {'C':>5} {'mult':>6} {'add':>6} {'tables':>6} {'W+b bits':>9}")
+    for j in r["junctions"]:
+        click.echo(f"  {j['junction']:>8} {j['d_in']:>6} {j['D']:>5} {j['C']:>5} {j['multipliers']['total']:>6} "
+                   f"{j['adders']['total']:>6} {j['table_pairs']:>6} {j['weight_bits'] + j['bias_bits']:>9}")
+    for lr in r["layers"]:
+        click.echo(f"  layer {lr['layer']}: a {lr['a_bits']} + a' {lr['a_prime_bits']} + delta {lr['delta_bits']} = {lr['bits']} bits")
+    click.echo(f"  multipliers: {m['total']} = {m['dsp']} on DSP48E1 (FF {m['ff_dsp']} + BP {m['bp_dsp']}; {sh['dsp_slices']} DSP slices) "
+               f"+ {m['up_lut']} in LUTs (UP)")
+    parts = ", ".join(f"{a['what']} j{a['junction']} {a['count']}" for a in sh["adders"] if a["count"] and "comparator" not in a["what"])
+    click.echo(f"  adders/subtractors: {sh['adder_count']} ({parts}); comparators: {sh['comparator_count']} (arg-max)")
+    lu = sh["luts"]
+    click.echo(f"  estimates: {lu['total']} LUTs (LUT multipliers {lu['lut_multipliers']}, round/saturate {lu['round_saturate']}, "
+               f"adders {lu['adders_comparators']}, addresses {lu['address_generation']}, distributed RAM {lu['lutram']}), "
+               f"{sh['flip_flops']} flip-flops, {sh['bram18']} BRAM18")
+    click.echo(f"  total: {t['multipliers']} multipliers, {sh['adder_count']} adders + {sh['comparator_count']} comparators, {t['table_pairs']} table pairs, "
+               f"{t['memory_bits']} memory bits (words stored), parallelism {t['parallelism']}")
+    click.echo(f"  {r['clocks_per_input']} clocks/input = {r['us_per_input']:.3g} us at {r['clock_hz'] / 1e6:g} MHz "
+               f"({r['inputs_per_s']:.0f} inputs/s)")
+    if "device" in r:
+        d = r["device"]
+        use = ", ".join(f"{u['resource']} {u['used']}/{u['available']} ({100 * u['utilisation']:.1f} %)" for u in d["rows"])
+        verdict = "fits" if d["fits"] else f"does NOT fit ({', '.join(d['over'])} over)"
+        click.echo(f"  {d['device']}: {use}")
+        click.echo(f"  {d['device']}: {verdict}; limited by {d['limited_by']} ({100 * d['limit_utilisation']:.1f} %)")
 
 
 @hw.command("export")
@@ -272,7 +282,7 @@ def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patte
                            progress=_progress(progress and not as_json), prepare=prep)
     out = {"config": cfg.summary(), "data": data.summary(), "epochs": epochs, "schedule": schedule, "rows": rows, "versions": versions()}
     if out_path:
-        _atomic_json(out_path, out)
+        _write_json(out_path, out)
     if as_json:
         emit_json(out)
         return
@@ -306,7 +316,7 @@ def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
         rows = hazard_study(cfg, prep(cfg), epochs=epochs, progress=_progress(progress and not as_json))
     out = {"config": cfg.summary(), "rows": rows, "versions": versions()}
     if out_path:
-        _atomic_json(out_path, out)
+        _write_json(out_path, out)
     if as_json:
         emit_json(out)
         return
@@ -317,3 +327,8 @@ def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
 
 
 COMMANDS: list[click.Command] = [hw]
+
+
+from predsparse.cli.hw_pipeline_cmd import register as _register_pipeline  # noqa: E402 - needs the helpers above
+
+_register_pipeline(hw, network_options, build_config, _write_json)

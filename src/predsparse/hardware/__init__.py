@@ -6,7 +6,12 @@
 - :mod:`~predsparse.hardware.cycle`: the clock-by-clock model (:class:`CycleSimulator`), BP hazard switch;
 - :mod:`~predsparse.hardware.reference`: the floating-point twin (:class:`FloatReference`);
 - :mod:`~predsparse.hardware.timing`: stalls, read clocks, hazard survivors, padding-only neurons;
-- :mod:`~predsparse.hardware.cost`, :mod:`~predsparse.hardware.export`, :mod:`~predsparse.hardware.run`.
+- :mod:`~predsparse.hardware.fast`, :mod:`~predsparse.hardware.cycle_fast`: compiled engines of both simulators
+  (bit-identical to the numpy references, which stay as ``engine="reference"``);
+- :mod:`~predsparse.hardware.cost`, :mod:`~predsparse.hardware.resources`, :mod:`~predsparse.hardware.devices`:
+  the cost sheet and the device fit check;
+- :mod:`~predsparse.hardware.delays`, :mod:`~predsparse.hardware.pipeline`: timing model, pipelined designs;
+- :mod:`~predsparse.hardware.export`, :mod:`~predsparse.hardware.run`.
 
 Uses :mod:`predsparse.patterns` and :mod:`predsparse.data`, never :mod:`predsparse.nn`.
 """

@@ -186,8 +186,14 @@ def safe_variants(cfg: HwConfig) -> list[tuple[str, HwConfig, str]]:
     return out
 
 
-def cost_report(cfg: HwConfig) -> dict[str, Any]:
-    """The configured network, its fully connected comparison row (same layers, same ``z``)."""
+def cost_report(cfg: HwConfig, device: str | None = None) -> dict[str, Any]:
+    """The configured network and its fully connected comparison row (same layers, same ``z``), each with
+    the full cost sheet (:func:`~predsparse.hardware.resources.resource_sheet`) and, given ``device``
+    (e.g. ``"xc7a100t"``), whether it fits and what limits it."""
+    from predsparse.hardware.devices import device as get_device
+    from predsparse.hardware.resources import device_check, resource_sheet
+
+    dev = get_device(device) if device is not None else None
     w = cfg.fmt.width
     sparse = network_cost(cfg.layers, cfg.out_degrees, cfg.z, w, cfg.P, cfg.clock_hz)
     fc = network_cost(cfg.layers, cfg.layers[1:], cfg.z, w, cfg.P, cfg.clock_hz)
@@ -196,6 +202,10 @@ def cost_report(cfg: HwConfig) -> dict[str, Any]:
         fc["architecture_rules"] = "satisfied"
     except InputError as exc:
         fc["architecture_rules"] = f"violated: {exc}"
+    for net in (sparse, fc):
+        net["sheet"] = resource_sheet(net)
+        if dev is not None:
+            net["device"] = device_check(net["sheet"], dev)
     return {"config": cfg.summary(), "sparse": sparse, "fc": fc}
 
 

@@ -22,8 +22,10 @@ at ``t + 1 + P``, visible from ``t + 2 + P``. ``mode``:
   forwarded reads are counted (:attr:`CycleSimulator.forwarded`).
 
 Only the pipelined schedule is modelled, and only power-of-two sizes (the released RTL's addresses are
-bit slices). Slow by design (a Python loop over clocks): use it for small networks and checks; the
-architecture model (:mod:`predsparse.hardware.simulator`) is the fast one and must agree bit for bit.
+bit slices). ``engine="fast"`` (default) runs each block's clocks in compiled code
+(:mod:`predsparse.hardware.cycle_fast`); ``engine="reference"`` is the numpy loop over clocks, kept
+as the reference (tests compare the two bit for bit). The architecture model
+(:mod:`predsparse.hardware.simulator`) is faster still and must agree bit for bit.
 """
 
 from __future__ import annotations
@@ -73,7 +75,10 @@ class CycleSimulator:
         *,
         mode: str = "ideal",
         weights: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
+        engine: str = "fast",
     ) -> None:
+        if engine not in ("fast", "reference"):
+            raise InputError(f"engine {engine!r} is not one of fast, reference")
         if mode not in MODES:
             raise InputError(f"cycle-model BP mode {mode!r} is not one of {', '.join(MODES)}")
         cfg.validate(level="cycle")
@@ -82,6 +87,8 @@ class CycleSimulator:
         self.mode = mode
         self.patterns = check_patterns(cfg, patterns) if patterns is not None else cfg.build_patterns()
         self.tables = ActivationTables(cfg.fmt, cfg.activation)
+        # compiled block body (cycle_fast.py) unless asked for the numpy reference; needs tabulated activations
+        self.engine = "fast" if engine == "fast" and self.tables.tabulated else "reference"
         L = cfg.L
         self.L = L
         if weights is None:
@@ -128,6 +135,15 @@ class CycleSimulator:
                 le[:-1] = pat.rows[1:] != pat.rows[:-1]
                 le[-1] = True
             self.last_edge.append(le)
+        self._static: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # stall per cycle, rank per edge, reads per left
+        for i, pat in enumerate(self.patterns):
+            z = self.z[i]
+            st = np.zeros(self.C[i], np.int64)
+            rk = np.zeros(pat.edges, np.int64)
+            for c in range(self.C[i]):
+                e = np.arange(c * z, min((c + 1) * z, pat.edges))
+                st[c], rk[e] = self._cycle_stall(i, pat.cols[e], pat.rows[e])
+            self._static.append((st, rk, np.bincount(pat.cols, minlength=pat.n_in).astype(np.int64)))
         # counters
         self.clock = 0
         self.blocks = 0
@@ -171,6 +187,8 @@ class CycleSimulator:
 
     def _junction_block(self, i: int, t: int, M: int) -> int:
         """Run junction ``i`` (0-based) in block ``t``; returns the clocks its cycles took."""
+        if self.engine == "fast":
+            return self._junction_block_fast(i, t, M)
         cfg, fmt, L = self.cfg, self.fmt, self.L
         pat = self.patterns[i]
         z, C, P = self.z[i], self.C[i], cfg.P
@@ -283,6 +301,56 @@ class CycleSimulator:
             out = self.A[L].data[bank_out, 0, :K]
             self.correct += int(np.argmax(out) == self.label[nf])
         return T
+
+    def _junction_block_fast(self, i: int, t: int, M: int) -> int:
+        """The same block with the bank bookkeeping here and the clocks in :func:`cycle_fast.block`."""
+        from predsparse.hardware.cycle_fast import block
+
+        cfg, fmt, L = self.cfg, self.fmt, self.L
+        pat = self.patterns[i]
+        nf, nb = t - (i + 1), t - (2 * L - i)
+        do_ff, do_bp = 0 <= nf < M, 0 <= nb < M
+        A_in, AD_in, D_in = self.A[i], self.AD[i], self.DELTA[i]
+        k_out = i + 1
+        dummy2 = A_in.data[0]
+        A_f = A_out = AD_out = DL_out = A_b = AD_b = D_acc = D_r = dummy2
+        bank_out = 0
+        if do_ff:
+            A_f = A_in.data[A_in.bank(nf)]
+            bank_out = self.A[k_out].bank(nf, write=True)
+            A_out = self.A[k_out].data[bank_out]
+            if k_out < L:
+                AD_out = self.AD[k_out].data[self.AD[k_out].bank(nf, write=True)]
+            else:
+                DL_out = self.DELTA[L].data[self.DELTA[L].bank(nf, write=True)]
+        if do_bp:
+            bb = A_in.bank(nb)
+            A_b = A_in.data[bb]
+            bank_dr = self.DELTA[k_out].bank(nb)
+            D_r = self.DELTA[k_out].data[bank_dr]
+            if i >= 1:
+                AD_b = AD_in.data[AD_in.bank(nb)]
+                D_acc = D_in.data[D_in.bank(nb, write=True)]
+        st, rk, reads = self._static[i]
+        zo = self.z[k_out] if k_out < L else 1
+        mode = MODES.index(self.mode)  # exact 0, ideal 1, bypass 2
+        T, stalls, contrib, lost, fwd = block(
+            pat.rows, pat.cols, self.last_edge[i], st, rk, self.z[i], self.C[i], cfg.P, self.R[i], zo, mode, do_ff, do_bp,
+            i >= 1, int(self.label.get(nf, -1)) if do_ff else -1, k_out == L, A_f, A_b, AD_b, D_acc, A_out, AD_out, DL_out, D_r,
+            self.WM[i], self.BM[i], self.tables.act, self.tables.der, fmt.F, fmt.lo, fmt.hi, fmt.one, cfg.lr_shift,
+            cfg.lr_rounding == "half-even", reads)
+        if do_ff or do_bp:
+            self.stalls[i] += int(stalls)
+        self.contributions[i] += int(contrib)
+        self.lost[i] += int(lost)
+        self.forwarded[i] += int(fwd)
+        if do_bp:
+            self.DELTA[k_out].data[bank_dr] = 0  # read, then cleared
+        if do_ff and k_out == L:
+            K = self.num_classes or self.cfg.layers[-1]
+            out = self.A[L].data[bank_out, 0, :K]
+            self.correct += int(np.argmax(out) == self.label[nf])
+        return int(T)
 
     def train_samples(self, x: np.ndarray, y: np.ndarray, order: np.ndarray | None = None, num_classes: int | None = None) -> dict[str, Any]:
         """Train on ``x[order]`` (raw inputs) clock by clock; the pipeline is filled and drained."""

@@ -3,7 +3,6 @@ sweep, and the BP-hazard study. Used by ``predsparse hw`` and the scripts in ``b
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,16 +17,9 @@ from predsparse.hardware.data import HwData
 from predsparse.hardware.fixedpoint import FixedFormat
 from predsparse.hardware.reference import FloatReference
 from predsparse.hardware.simulator import ArchSimulator
+from predsparse.provenance import versions
 
 ProgressFactory = Callable[[int, str], Any]  # (total, description) -> object with update(n) and close()
-
-
-def versions() -> dict[str, str]:
-    import scipy
-
-    import predsparse
-
-    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__, "predsparse": predsparse.__version__}
 
 
 def epoch_order(cfg: HwConfig, epoch: int, m: int) -> np.ndarray:
@@ -106,7 +98,44 @@ def simulate(
     }
     if cyc is not None:
         out["cycle"] = cyc.report()
+    out["notes"] = notes(cfg, rows, hw, bp_hazard)
     out["_sim"] = arch  # removed before printing; lets callers export the trained memories
+    return out
+
+
+def notes(cfg: HwConfig, rows: list[dict[str, Any]], hw: dict[str, Any], bp_hazard: str) -> list[str]:
+    """Plain-language notes for a run: which BP design it modelled and what the released RTL would lose,
+    and an accuracy collapse (falling over epochs or far below the float twin) with the option that fixes it."""
+    out = []
+    lost = [r for r in hw["bp_lost_contributions_per_input"] if r["lost"]]
+    total = sum(r["contributions"] for r in hw["bp_lost_contributions_per_input"])
+    if bp_hazard == "exact":
+        what = ", ".join(f"junction {r['junction']} {r['lost']}/{r['contributions']}" for r in lost) or "none"
+        out.append(f"BP: this run reproduces the released RTL's read-modify-write hazard; contributions lost per input: {what}"
+                   " (--bp-hazard bypass: the forwarding fix loses none)")
+    else:
+        design = "forwarding (bypass)" if bp_hazard == "bypass" else "ideal accumulator (= forwarding/bypass)"
+        tail = ("; the released RTL (--bp-hazard exact) would lose "
+                + ", ".join(f"{r['lost']}/{r['contributions']} in junction {r['junction']} (re-read gap {r['min_reread_gap']} < "
+                            f"P+2 = {r['safe_gap']})" for r in lost)) if lost else "; the released RTL loses none here either"
+        out.append(f"BP: this run models the {design}: 0/{total} contributions lost per input{tail}")
+    acc = [r["test_acc"] for r in rows]
+    best = max(range(len(acc)), key=acc.__getitem__)
+    fl = rows[-1].get("float_test_acc")
+    falling = acc[-1] < acc[best] - 0.02
+    behind = fl is not None and acc[-1] < fl - 0.05
+    if falling or behind:
+        msg = (f"accuracy collapse: fixed-point test accuracy {100 * acc[best]:.2f} % (epoch {best + 1}) -> {100 * acc[-1]:.2f} % "
+               f"(epoch {len(acc)})" + (f", float twin {100 * fl:.2f} %" if fl is not None else ""))
+        w = rows[-1].get("weights") or []
+        sat = max((j.get("w_saturated", 0.0) for j in w), default=0.0)
+        if cfg.lr_rounding == "half-up":
+            msg += (f"; hint: the RTL rounds the learning-rate shift half up, which drifts weights upward until they saturate "
+                    f"(up to {100 * sat:.1f} % saturated now) - try --lr-rounding half-even (not the RTL) or a wider --format "
+                    "such as 1,3,8")
+        else:
+            msg += "; hint: try a wider --format (more integer bits I against saturation, more fraction bits F) or a larger --lr-shift"
+        out.append(msg)
     return out
 
 

@@ -307,10 +307,14 @@ class ArchSimulator:
         order: np.ndarray | None = None,
         progress: Callable[[int], None] | None = None,
         num_classes: int | None = None,
+        engine: str = "fast",
     ) -> dict[str, Any]:
         """Train on ``x[order]`` (raw inputs ``(M, N_0)``) with the configured schedule; returns the
         number of inputs whose output during training (the hardware's own FF, first maximum over the
-        real classes) was right."""
+        real classes) was right. ``engine``: ``fast`` (compiled, :mod:`predsparse.hardware.fast`; the
+        reference is used where it does not apply) or ``reference`` (this numpy loop); same bits."""
+        if engine not in ("fast", "reference"):
+            raise InputError(f"engine {engine!r} is not one of fast, reference")
         if order is None:
             order = np.arange(x.shape[0])
         L = self.cfg.L
@@ -318,6 +322,12 @@ class ArchSimulator:
         correct = 0
         K = num_classes or self.cfg.layers[-1]
         t0 = time.perf_counter()
+        from predsparse.hardware import fast
+
+        if engine == "fast" and fast.supported(self):
+            correct = fast.train(self, x, y, np.asarray(order), K, progress)
+            self.blocks += M + 2 * L if self.schedule == "pipelined" else M * (2 * L + 1)
+            return {"samples": M, "correct": correct, "wall_s": time.perf_counter() - t0}
         if self.schedule == "sequential":
             slot = _Slot(L)
             for n in range(M):

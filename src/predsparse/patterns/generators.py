@@ -301,51 +301,114 @@ def _redraw_sweep(
     """Sweep ``s``'s address table drawn memory by memory so that the straddling right neuron gets no
     left neuron twice: each memory's head addresses avoid the addresses it gave that neuron in sweep ``s-1``.
     Type 2 draws each seed entry uniformly among the safe ones; type 1 draws a uniform permutation whose
-    head rows hold only safe addresses."""
-    cur_mem = mem[s].copy()
-    for _ in range(100):
-        m_all = mem.copy()
-        m_all[s] = cur_mem
-        tail, head = _boundary_reads(m_all, s, n_in, d_in, z, depth)
-        # used[m, a]: memory m gave the straddling neuron address a in sweep s-1
-        used = np.zeros((z, depth), bool)
-        mm, rr = np.nonzero(tail)
-        used[mm, addr[s - 1][rr, mm]] = True
-        rows = np.arange(depth)
-        if type_ == 2:
-            phi = np.arange(depth)
-            # clash[m, f]: seed f for memory m would repeat an address of the tail
-            clash = np.zeros((z, depth), bool)
-            for r in rows:
-                clash |= head[:, r, None] & used[:, (phi + r) % depth]
-            if (~clash).any(axis=1).all():
-                pick = np.where(clash, -1.0, rng.random((z, depth))).argmax(axis=1)
-                return (pick[None, :] + rows[:, None]) % depth, cur_mem
-        else:
-            perm = np.empty((depth, z), np.int64)
-            ok = True
-            for m in range(z):
-                hrows = np.flatnonzero(head[m])
-                free = np.flatnonzero(~used[m])
-                if free.size < hrows.size:
-                    ok = False
-                    break
-                chosen = rng.permutation(free)[: hrows.size]
-                rest = rng.permutation(np.setdiff1d(rows, chosen))
-                col = np.empty(depth, np.int64)
-                col[hrows] = chosen
-                col[np.setdiff1d(rows, hrows)] = rest
-                perm[:, m] = col
-            if ok:
-                return perm, cur_mem
-        if not (dither and may_redither):
-            break
-        cur_mem = rng.permutation(z)
+    head rows hold only safe addresses.
+
+    With the drawn dither permutation kept, this can fail; with dither (and random perms) sweep ``s``'s
+    permutation is then chosen systematically: a lane reading ``k`` head rows may read memory ``m`` only if
+    ``m`` has room for ``k`` safe addresses (type 1: ``k`` free addresses; type 2: a cyclic run of ``k``
+    free addresses), and a perfect lane-to-memory matching under that rule is found with seeded random
+    costs (``scipy.optimize.linear_sum_assignment``). Such a matching always exists for tails and heads
+    formed by consecutive edges (each memory's free count/run is ``D - a`` or ``D - a - 1`` with
+    ``a + k < D``), so a random draw never fails; the error remains for explicit perms."""
+    drawn = _draw_addresses(type_, addr, mem, mem[s], s, n_in, d_in, z, depth, rng)
+    if drawn is not None:
+        return drawn, mem[s].copy()
+    if dither and may_redither:
+        cur_mem = _match_lanes(type_, addr, mem, s, n_in, d_in, z, depth, rng)
+        if cur_mem is not None:
+            drawn = _draw_addresses(type_, addr, mem, cur_mem, s, n_in, d_in, z, depth, rng)
+            if drawn is not None:
+                return drawn, cur_mem
+        how = "no assignment of memories to lanes gives every head lane enough safe addresses"
+    else:
+        how = "with the lanes' memories fixed (no dither, or explicit perms) some memory has too few safe addresses"
     raise InputError(
         f"no clash-free type-{type_} sweep {s} avoids repeating an edge of the right neuron straddling sweeps "
-        f"{s - 1} and {s} (d_in = {d_in} does not divide n_in = {n_in}, memory depth {depth}); choose d_out so that "
-        "d_in divides n_in, or a smaller z"
+        f"{s - 1} and {s} (d_in = {d_in} does not divide n_in = {n_in}, memory depth {depth}): {how}"
     )
+
+
+def _used_addresses(addr: np.ndarray, mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth: int) -> np.ndarray:
+    """``used[m, a]``: memory ``m`` gave the neuron straddling into sweep ``s`` address ``a`` in sweep ``s-1``."""
+    tail, _ = _boundary_reads(mem, s, n_in, d_in, z, depth)
+    used = np.zeros((z, depth), bool)
+    mm, rr = np.nonzero(tail)
+    used[mm, addr[s - 1][rr, mm]] = True
+    return used
+
+
+def _draw_addresses(
+    type_: int, addr: np.ndarray, mem: np.ndarray, cur_mem: np.ndarray, s: int, n_in: int, d_in: int, z: int,
+    depth: int, rng: np.random.Generator,
+) -> np.ndarray | None:
+    """Sweep ``s``'s addresses for lane memories ``cur_mem`` avoiding the straddling neuron's tail, or None."""
+    m_all = mem.copy()
+    m_all[s] = cur_mem
+    _, head = _boundary_reads(m_all, s, n_in, d_in, z, depth)
+    used = _used_addresses(addr, mem, s, n_in, d_in, z, depth)
+    rows = np.arange(depth)
+    if type_ == 2:
+        phi = np.arange(depth)
+        # clash[m, f]: seed f for memory m would repeat an address of the tail
+        clash = np.zeros((z, depth), bool)
+        for r in rows:
+            clash |= head[:, r, None] & used[:, (phi + r) % depth]
+        if not (~clash).any(axis=1).all():
+            return None
+        pick = np.where(clash, -1.0, rng.random((z, depth))).argmax(axis=1)
+        return (pick[None, :] + rows[:, None]) % depth
+    perm = np.empty((depth, z), np.int64)
+    for m in range(z):
+        hrows = np.flatnonzero(head[m])
+        free = np.flatnonzero(~used[m])
+        if free.size < hrows.size:
+            return None
+        chosen = rng.permutation(free)[: hrows.size]
+        rest = rng.permutation(np.setdiff1d(rows, chosen))
+        col = np.empty(depth, np.int64)
+        col[hrows] = chosen
+        col[np.setdiff1d(rows, hrows)] = rest
+        perm[:, m] = col
+    return perm
+
+
+def _match_lanes(
+    type_: int, addr: np.ndarray, mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth: int,
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """A dither permutation for sweep ``s`` (lane -> memory) under which every head lane's memory can give it
+    safe addresses; uniform random costs make the choice seeded and varied. None when no matching exists."""
+    from scipy.optimize import linear_sum_assignment
+
+    used = _used_addresses(addr, mem, s, n_in, d_in, z, depth)
+    start = s * n_in
+    first = (start // d_in) * d_in
+    h = first + d_in - start  # head length: the straddling neuron's edges in sweep s
+    lanes = np.arange(z)
+    need = h // z + (lanes < h % z)  # head rows per lane (rows 0..need-1)
+    if type_ == 2:
+        # room[m]: longest cyclic run of free addresses (a type-2 memory reads consecutive addresses)
+        room = np.empty(z, np.int64)
+        for m in range(z):
+            free = ~used[m]
+            if free.all():
+                room[m] = depth
+                continue
+            run = best = 0
+            for v in np.concatenate([free, free]):
+                run = run + 1 if v else 0
+                best = max(best, run)
+            room[m] = min(best, depth)
+    else:
+        room = depth - used.sum(axis=1)
+    ok = need[:, None] <= room[None, :]
+    cost = np.where(ok, rng.random((z, z)), float(z + 1))
+    r, c = linear_sum_assignment(cost)
+    if not ok[r, c].all():
+        return None
+    out = np.empty(z, np.int64)
+    out[r] = c
+    return out
 
 
 def _compact_seeds(type_: int, addr: np.ndarray) -> list:
