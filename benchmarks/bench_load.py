@@ -161,21 +161,10 @@ def worker(args: argparse.Namespace, threads: int | None) -> None:
 
 
 def isa() -> str:
-    """The CPU's vector instruction sets that matter to the kernels and to torch's dense path."""
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((ln for ln in f if ln.startswith("flags")), "")
-    except OSError:
-        pass
-    has = [s for s in ("avx512f", "avx2", "fma") if f" {s}" in flags]
-    try:
-        import torch
+    """Which vector instructions the kernels and torch's dense path use (:func:`kernels_cpu.instruction_sets`)."""
+    from predsparse.nn import kernels_cpu
 
-        dense = torch.backends.cpu.get_cpu_capability()
-    except Exception:
-        dense = "?"
-    return f"CPU {'+'.join(has) or 'unknown'}; torch dense path {dense}"
+    return kernels_cpu.instruction_sets()
 
 
 def main() -> None:

@@ -20,6 +20,34 @@ from predsparse.nn.numba_backend import (
 )
 
 
+def _forward_np(x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, params: Sequence[torch.Tensor], keep: bool):
+    """The forward pass on flat numpy arrays: ``(logits, activation panels kept for backward, batch, bc, dtype)``."""
+    layers, act, has_bias = spec
+    _sync_threads()
+    xa = _np(x.detach().contiguous()).reshape(-1)
+    dt = xa.dtype
+    r = kernels_cpu.empty(np.int64) if rows is None else _np(rows)
+    batch = x.shape[0] if rows is None else r.size
+    n0 = layers[0].n_in
+    width = max([n0] + [layer.n_out for layer in layers])
+    bc = kernels_cpu.panel_width(batch, width, dt.itemsize)
+    k = kernels_cpu.kernels(bc)
+    h = _to_panels_np(k, xa, r, batch, n0, bc)
+    hs = [h]
+    pk, last = 0, len(layers) - 1
+    for i, layer in enumerate(layers):
+        a = _arrays(layer)
+        w = a.param("w", params[pk], dt)
+        b = a.param("b", params[pk + 1], dt) if has_bias[i] else kernels_cpu.empty(dt)
+        pk += 2 if has_bias[i] else 1
+        mode = kernels_cpu.EPILOGUE[act if i < last else None]
+        h = _spmm_np(k, a, w, h, layer.n_in, layer.n_out, bc, b, mode)
+        if keep and i < last:
+            hs.append(h)
+    y = _from_panels_np(k, h, batch, layers[-1].n_out, bc)
+    return y, hs, batch, bc, dt
+
+
 class _PanelMLP(torch.autograd.Function):
     """``x -> [junction -> act]* -> junction`` kept in panel layout, as ONE autograd node.
 
@@ -34,31 +62,12 @@ class _PanelMLP(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        layers, act, has_bias = spec
-        _sync_threads()
-        xa = _np(x.detach().contiguous()).reshape(-1)
-        dt = xa.dtype
-        r = kernels_cpu.empty(np.int64) if rows is None else _np(rows)
-        batch = x.shape[0] if rows is None else r.size
-        width = max([layers[0].n_in] + [layer.n_out for layer in layers])
-        bc = kernels_cpu.panel_width(batch, width, dt.itemsize)
-        k = kernels_cpu.kernels(bc)
-        h = _to_panels_np(k, xa, r, batch, layers[0].n_in, bc)
-        hs = [h]
-        pk, last = 0, len(layers) - 1
-        for i, layer in enumerate(layers):
-            a = _arrays(layer)
-            w = a.param("w", params[pk], dt)
-            b = a.param("b", params[pk + 1], dt) if has_bias[i] else kernels_cpu.empty(dt)
-            pk += 2 if has_bias[i] else 1
-            mode = kernels_cpu.EPILOGUE[act if i < last else None]
-            h = _spmm_np(k, a, w, h, layer.n_in, layer.n_out, bc, b, mode)
-            if i < last:
-                hs.append(h)
+        layers = spec[0]
+        y, hs, batch, bc, dt = _forward_np(x, rows, spec, params, keep=True)
         ctx.spec, ctx.batch, ctx.bc, ctx.dtype = spec, batch, bc, dt
         # saved through autograd (not on ctx) so they are freed after backward unless the graph is retained
         ctx.save_for_backward(*(torch.from_numpy(v) for v in hs), *params)
-        return torch.from_numpy(_from_panels_np(k, h, batch, layers[-1].n_out, bc)).view(batch, layers[-1].n_out)
+        return torch.from_numpy(y).view(batch, layers[-1].n_out)
 
     @staticmethod
     def backward(ctx, gy: torch.Tensor):  # type: ignore[override]
@@ -122,4 +131,31 @@ def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None, rows: t
             raise ValueError("params: give every junction's weight, or every junction's weight and bias")
         with_bias = len(params) == 2 * len(layers)
         has_bias = [with_bias] * len(layers)
-    return _PanelMLP.apply(x, rows, (tuple(layers), activation, tuple(has_bias)), *params)
+    spec = (tuple(layers), activation, tuple(has_bias))
+    if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in params)):
+        # inference (evaluation, on-line use): the same kernels without an autograd node or saved activations
+        if (x.shape[0] if rows is None else rows.numel()) == 1:
+            return _single(x, rows, spec, params)
+        y, _, batch, _, _ = _forward_np(x, rows, spec, params, keep=False)
+        return torch.from_numpy(y).view(batch, layers[-1].n_out)
+    return _PanelMLP.apply(x, rows, spec, *params)
+
+
+def _single(x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Batch-1 inference: the whole network in one serial kernel call (:func:`kernels_cpu.mlp_single`)."""
+    layers, act, has_bias = spec
+    xa = _np(x.detach().contiguous())
+    xa = xa.reshape(-1) if rows is None else xa[int(rows[0])]
+    dt = xa.dtype
+    crows, colss, ws, bs = [], [], [], []
+    pk = 0
+    for i, layer in enumerate(layers):
+        a = _arrays(layer)
+        crows.append(a.crow)
+        colss.append(a.cols)
+        ws.append(a.param("w", params[pk], dt))
+        bs.append(a.param("b", params[pk + 1], dt) if has_bias[i] else kernels_cpu.empty(dt))
+        pk += 2 if has_bias[i] else 1
+    y = kernels_cpu.mlp_single()(xa, tuple(crows), tuple(colss), tuple(ws), tuple(bs),
+                                 kernels_cpu.EPILOGUE[act] if act is not None else 0)
+    return torch.from_numpy(y).view(1, layers[-1].n_out)
