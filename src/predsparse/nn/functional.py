@@ -98,7 +98,7 @@ def check_rows(rows: torch.Tensor, n: int) -> torch.Tensor:
     if not isinstance(rows, torch.Tensor) or rows.dim() != 1 or rows.dtype.is_floating_point or rows.dtype == torch.bool:
         raise InputError("rows must be a 1-D integer tensor of row numbers")
     if rows.numel():
-        lo, hi = int(rows.min()), int(rows.max())
+        lo, hi = (int(v) for v in torch.aminmax(rows))  # one pass instead of two (once per training step)
         if lo < 0 or hi >= n:
             raise InputError(f"rows has entry {lo if lo < 0 else hi}: row numbers must be in [0, {n})")
     return rows.to(torch.int64).contiguous()
