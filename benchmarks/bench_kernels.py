@@ -304,6 +304,7 @@ def main() -> None:
     print(f"# predsparse bench_kernels: {n}x{n} structured junction, fp32, batch {batch}, {ARGS.threads} threads, "
           f"{ARGS.clock} clock, torch {torch.__version__}, numba {kernels_cpu.numba_module().__version__}, "
           f"sparseprop {'yes' if SPARSEPROP else 'NOT INSTALLED: ' + SPARSEPROP_ERR}")
+    print(f"# {kernels_cpu.instruction_sets()}")
     print(line)
     print("-" * len(line))
     for row in rows:

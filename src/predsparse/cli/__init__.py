@@ -1,25 +1,54 @@
-"""The ``predsparse`` command: one subcommand (group) per capability."""
+"""The ``predsparse`` command: one subcommand (group) per capability.
+
+``--threads N`` is one option with one meaning wherever it is given: before the subcommand
+(``predsparse --threads 1 demo``), after it (``predsparse demo --threads 1``) or inside a nested group
+(``predsparse pattern study --threads 1``); ``PREDSPARSE_THREADS=N`` in the environment does the same.
+The default is all cores, with the busy-machine threading set-up of :mod:`predsparse.threads`.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from predsparse import __version__
+from predsparse import threads as _threads
 from predsparse.cli.common import OneLineGroup
+
+THREADS_HELP = (
+    "CPU threads for torch and the sparse kernels, in this command and the processes it starts "
+    "(default: PREDSPARSE_THREADS, else all cores). Also accepted after any subcommand."
+)
+
+
+def _threads_callback(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    if value is not None:
+        _threads.set_threads(value)
+
+
+def threads_option() -> click.Option:
+    """The ``--threads`` option, as attached to every command (the value is applied, not passed on)."""
+    return click.Option(["--threads"], type=click.IntRange(1, None), default=None, expose_value=False,
+                        is_eager=True, callback=_threads_callback, help=THREADS_HELP)
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="predsparse")
-@click.option("--threads", type=click.IntRange(1, None), default=None,
-              help="CPU threads for torch and the sparse kernels (default: all cores). With several predsparse "
-                   "processes on one machine give each cores/processes: spin-waiting OpenMP threads of "
-                   "oversubscribed processes slow each other down by 100x.")
-def main(threads: int | None) -> None:
+def main() -> None:
     """Pre-defined sparse neural networks: patterns, sparse training, Morse data, hardware model, search."""
-    if threads is not None:
-        import torch
+    err = _threads.info().get("threads_error")
+    if err:  # a malformed PREDSPARSE_THREADS: refused before any work, like a bad option
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
 
-        torch.set_num_threads(threads)  # the numba kernels follow torch's count
+
+def _add_threads_option(cmd: click.Command) -> None:
+    """Give ``cmd`` and every command below it the global ``--threads`` (replacing one of its own)."""
+    cmd.params = [p for p in cmd.params if p.name != "threads"]
+    cmd.params.append(threads_option())
+    for sub in getattr(cmd, "commands", {}).values():
+        _add_threads_option(sub)
 
 
 def _register() -> None:
@@ -29,6 +58,7 @@ def _register() -> None:
     for mod in (train_cmd, pattern_cmd, morse_cmd, hw_cmd, sweep_cmd, search_cmd, demo_cmd, reproduce_cmd):
         for cmd in mod.COMMANDS:
             main.add_command(cmd)
+    _add_threads_option(main)
 
 
 _register()

@@ -180,11 +180,10 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--replicates", type=int, default=None, help="Patterns per kind and dataset (default 4 reduced, 8 full).")
 @click.option("--dataset", "datasets", multiple=True, type=click.Choice(["morse", "fashion-mnist"]), help="Only these datasets (repeatable).")
-@click.option("--threads", type=int, default=1, show_default=True, help="Torch threads for training.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @json_option
 @handle_errors
-def study_cmd(full, out_dir, seed, replicates, datasets, threads, progress, as_json) -> None:  # noqa: ANN001
+def study_cmd(full, out_dir, seed, replicates, datasets, progress, as_json) -> None:  # noqa: ANN001
     """Scatter before training vs test accuracy after, over many patterns at equal density (Morse baseline and
     Fashion-MNIST); writes scatter_study.json, threshold.json and scatter_vs_accuracy.png."""
     from predsparse.experiments import scatter_study as S
@@ -196,9 +195,9 @@ def study_cmd(full, out_dir, seed, replicates, datasets, threads, progress, as_j
         cfg.replicates = replicates
     if datasets:
         cfg.setups = [s for s in cfg.setups if s.name in datasets]
-    if threads < 1:
-        raise InputError(f"--threads {threads} must be at least 1")
-    cfg.threads = threads
+    import torch
+
+    cfg.threads = torch.get_num_threads()  # the global --threads / PREDSPARSE_THREADS (default: all cores)
     res = S.run_study(cfg, out_dir, progress=progress and not as_json)
     if as_json:
         emit_json({k: res[k] for k in ("summary", "threshold", "versions", "seconds", "config")})

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from predsparse.errors import InputError
-from predsparse.nn import kernels_cpu
-from predsparse.nn.ops import from_panels, panel_linear, panel_mlp, select_backend, sparse_matmul, to_panels
+from predsparse.nn import functional as SF
+from predsparse.nn.autograd import panel_linear
 from predsparse.patterns import Pattern
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -28,7 +28,8 @@ class SparseLinear(nn.Module):
     changes, so the input gradient is a conflict-free gather like the forward pass.
 
     ``backend``: ``"auto"`` (numba kernels on CPU for float32/float64, torch's CSR kernels otherwise,
-    e.g. on CUDA), ``"numba"`` or ``"torch"`` (see :mod:`predsparse.nn.ops`).
+    e.g. on CUDA), ``"numba"`` or ``"torch"`` (see :mod:`predsparse.nn.backend`). ``forward`` is
+    :func:`predsparse.nn.functional.sparse_linear`.
 
     ``init="glorot"`` draws ``N(0, 2 / (d_in + d_out))`` with the junction's own degrees (as the
     research code did); ``init="torch"`` matches ``torch.nn.Linear`` (``U(+-1/sqrt(d_in))``).
@@ -96,16 +97,11 @@ class SparseLinear(nn.Module):
         return self.edges / (self.n_in * self.n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 2 or x.shape[1] != self.n_in:
-            raise InputError(f"input has shape {tuple(x.shape)}: SparseLinear expects (batch, {self.n_in})")
-        if self.uses_panels(x):  # to panels, the junction and back as one autograd node
-            return panel_mlp(x, [self], None)
-        y = sparse_matmul(x, self.weight, self, self.backend)
-        return y if self.bias is None else y + self.bias
+        return SF.sparse_linear(x, self, self.weight, self.bias, self.backend)
 
     def uses_panels(self, x: torch.Tensor) -> bool:
         """True when this call runs on the panel-layout (numba) kernels rather than a batch-major backend."""
-        return getattr(select_backend(self.backend, self, x), "layout", "batch") == "panel"
+        return SF.uses_panels(self, x, self.backend)
 
     def forward_panels(self, xp: torch.Tensor) -> torch.Tensor:
         """The junction on feature-major panels ``(P, n_in, bc)`` -> ``(P, n_out, bc)`` (bias included)."""
@@ -168,39 +164,19 @@ class SparseMLP(nn.Module):
         self.layers = layers
         self.activation = activation
         self.junctions = nn.ModuleList(SparseLinear(p, init=init, backend=backend) for p in patterns)
-        self.act = ACTIVATIONS[activation]()
+        self.act = ACTIVATIONS[activation]()  # printed in the repr; forward applies the functional form
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    takes_rows = True
+    """``forward(x, rows=r)`` computes the logits of ``x[r]``: a training loop passes its whole data matrix
+    and the batch's row numbers (:func:`predsparse.train.loop.train_step` looks for this attribute)."""
 
     def forward(self, x: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Logits for the batch ``x`` (``(batch, *features)``), or with ``rows`` (a 1-D integer tensor) for
-        the batch ``x[rows]``: a training loop can pass its whole data matrix and the batch's row numbers,
-        and on the numba kernels the gather happens in the same pass as the change to panel layout."""
-        x = x.reshape(x.shape[0], -1) if x.shape[0] else x.reshape(0, self.layers[0])
-        if rows is not None:
-            rows = _check_rows(rows, x.shape[0])
-        last = len(self.junctions) - 1
-        if all(j.uses_panels(x) for j in self.junctions):
-            if not (self.training and isinstance(self.drop, nn.Dropout)):
-                # the whole network in panel layout as one autograd node (activations in place)
-                if rows is not None and x.requires_grad:
-                    x, rows = x[rows], None
-                return panel_mlp(x, list(self.junctions), self.activation, rows)
-            if rows is not None:
-                x = x[rows]
-            # with dropout: feature-major panels through the network, one conversion at each end
-            h = to_panels(x, kernels_cpu.panel_width(x.shape[0], max(self.layers), x.element_size()))
-            for i, j in enumerate(self.junctions):
-                h = j.forward_panels(h)
-                if i < last:
-                    h = self.drop(self.act(h))
-            return from_panels(h, x.shape[0])
-        if rows is not None:
-            x = x[rows]
-        for i, j in enumerate(self.junctions):
-            x = j(x)
-            if i < last:
-                x = self.drop(self.act(x))
-        return x
+        the batch ``x[rows]`` (:func:`predsparse.nn.functional.sparse_mlp`; on the numba kernels the gather
+        happens in the same pass as the change to panel layout)."""
+        drop = self.drop if isinstance(self.drop, nn.Dropout) else 0.0  # a module: tests may swap in their own
+        return SF.sparse_mlp(x, self.junctions, self.activation, dropout=drop, training=self.training, rows=rows)
 
     @property
     def edges(self) -> int:
@@ -215,13 +191,4 @@ class SparseMLP(nn.Module):
         return self.edges / sum(a * b for a, b in zip(self.layers[:-1], self.layers[1:]))
 
 
-def _check_rows(rows: torch.Tensor, n: int) -> torch.Tensor:
-    """``rows`` as a contiguous int64 tensor on the CPU side of the data, every entry in ``[0, n)``."""
-    if not isinstance(rows, torch.Tensor) or rows.dim() != 1 or rows.dtype.is_floating_point or rows.dtype == torch.bool:
-        raise InputError("rows must be a 1-D integer tensor of row numbers")
-    if rows.numel():
-        lo, hi = int(rows.min()), int(rows.max())
-        if lo < 0 or hi >= n:
-            raise InputError(f"rows has entry {lo if lo < 0 else hi}: row numbers must be in [0, {n})")
-    return rows.to(torch.int64).contiguous()
-
+_check_rows = SF.check_rows  # the former name

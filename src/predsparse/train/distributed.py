@@ -61,6 +61,7 @@ from predsparse.train.loop import (
     _tensors,
     check_model_fits_data,
     make_optimizer,
+    takes_rows_of,
     train_step,
 )
 
@@ -286,7 +287,7 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
     no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
                else "broadcast_buffers")
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, **{no_sync: False})
-    takes_rows = isinstance(model, SparseMLP)
+    takes_rows = takes_rows_of(model)
     totals = torch.zeros(2, dtype=torch.float64, device=device)
     t0 = time.perf_counter()
     bar = tqdm(range(book.next_epoch, config.epochs + 1), desc=f"train x{world}", disable=not (progress and rank == 0),

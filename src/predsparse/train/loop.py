@@ -132,6 +132,12 @@ def check_model_fits_data(model: nn.Module, dataset: Dataset) -> None:
         )
 
 
+def takes_rows_of(model: nn.Module) -> bool:
+    """True when ``model(x, rows=r)`` gives the outputs of ``x[r]`` (a model that gathers its batch itself,
+    e.g. :class:`~predsparse.nn.SparseMLP`, says so with a ``takes_rows = True`` attribute)."""
+    return bool(getattr(model, "takes_rows", False))
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimiser ``config`` names, over ``model``'s parameters."""
     if config.optimizer == "adam":
@@ -157,7 +163,7 @@ def train_step(
 
     The loss is ``scale * (mean cross-entropy + l2 term)``; ``scale != 1`` is how a data-parallel rank
     weights its share of a global batch. ``takes_rows``: the model gathers the rows itself
-    (``model(xtr, rows=idx)``, a :class:`SparseMLP` or a wrapper of one).
+    (``model(xtr, rows=idx)``: :func:`takes_rows_of`).
     """
     yb = ytr[idx]
     # a SparseMLP gathers the batch's rows itself, fused with its change of layout
@@ -200,7 +206,7 @@ def fit(
     xte, yte = _tensors(dataset, "te", device)
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(config.seed)
-    takes_rows = isinstance(model, SparseMLP)
+    takes_rows = takes_rows_of(model)
     book = RunBook(identity=run_identity(model, dataset, config))
     ck = Path(checkpoint) if checkpoint else None
     state = RunBook.read_checkpoint(ck, config, book.identity) if ck is not None else None

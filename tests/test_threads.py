@@ -1,0 +1,145 @@
+"""Threading set-up (issue 16): what ``import predsparse`` and ``--threads`` / ``PREDSPARSE_THREADS`` change.
+
+Each check runs in a fresh interpreter, since the set-up acts when the libraries load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from predsparse.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "PREDSPARSE_THREADS", "PREDSPARSE_THREADING",
+        "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+# after the set-up: torch's count, and numba's count as a kernel call leaves it (the kernels follow torch)
+PROBE = """
+import json, os, torch, numba
+from predsparse import patterns as P, threads
+from predsparse.nn import SparseLinear
+SparseLinear(P.structured(64, 32, 4, seed=0))(torch.ones(40, 64))
+print(json.dumps({"torch": torch.get_num_threads(), "numba": numba.get_num_threads(),
+                  "env": {k: os.environ.get(k) for k in %r}, "info": threads.info()}))
+""" % (VARS,)
+
+
+def _run(code: str, env_add: dict[str, str] | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in VARS}
+    env.update(env_add or {})
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def test_import_sets_passive_wait_policy_before_torch_loads():
+    r = _run("import predsparse\n" + PROBE)
+    assert r["env"]["OMP_WAIT_POLICY"] == "PASSIVE" and r["env"]["KMP_BLOCKTIME"] == "0"
+    assert r["info"]["applied"] == {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
+    assert r["info"]["late"] is False
+    assert r["torch"] == r["numba"] == min(_cores(), r["torch"])  # default: all cores, numba alike
+
+
+def test_import_after_torch_is_reported_late():
+    r = _run("import torch, predsparse\n" + PROBE)
+    assert r["info"]["late"] is True
+
+
+@pytest.mark.parametrize("var,value", [("OMP_WAIT_POLICY", "ACTIVE"), ("GOMP_SPINCOUNT", "1000"), ("KMP_BLOCKTIME", "5")])
+def test_user_wait_settings_are_left_alone(var, value):
+    r = _run("import predsparse\n" + PROBE, {var: value})
+    assert r["env"][var] == value
+    assert r["info"]["applied"] == {} and r["info"]["user_set"] == [var]
+    assert {k: v for k, v in r["env"].items() if v is not None} == {var: value}
+
+
+def test_threading_off_changes_nothing():
+    r = _run("import predsparse\n" + PROBE, {"PREDSPARSE_THREADING": "off"})
+    assert {k: v for k, v in r["env"].items() if v is not None} == {"PREDSPARSE_THREADING": "off"}
+
+
+def test_env_threads_in_library_use():
+    r = _run("import predsparse\n" + PROBE, {"PREDSPARSE_THREADS": "1"})
+    assert (r["torch"], r["numba"]) == (1, 1)
+    assert r["env"]["OMP_NUM_THREADS"] == "1"  # processes it starts get the same count
+
+
+def test_set_threads_after_torch_loaded():
+    r = _run("import torch, predsparse\npredsparse.threads.set_threads(1)\n" + PROBE)
+    assert (r["torch"], r["numba"]) == (1, 1)
+
+
+@pytest.mark.parametrize("args", [
+    ["--threads", "1", "demo", "--help"],
+    ["demo", "--threads", "1", "--help"],
+    ["pattern", "study", "--threads", "1", "--help"],
+    ["pattern", "--threads", "1", "show", "--help"],
+    ["morse", "--threads", "1", "--help"],
+    ["hw", "--threads", "1", "--help"],
+])
+def test_cli_threads_option_takes_effect(args):
+    code = ("import sys\nfrom predsparse.cli import main\n"
+            f"try:\n    main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n" + PROBE)
+    r = _run(code)
+    assert (r["torch"], r["numba"]) == (1, 1)
+
+
+def test_malformed_env_threads_is_refused_by_the_cli():
+    env = {k: v for k, v in os.environ.items() if k not in VARS}
+    env["PREDSPARSE_THREADS"] = "two"
+    env["PYTHONPATH"] = str(ROOT / "src")
+    p = subprocess.run([sys.executable, "-c", "from predsparse.cli import main; main(['demo', '--help'])"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.strip() == "error: PREDSPARSE_THREADS='two' must be a whole number >= 1"
+
+
+@pytest.fixture
+def keep_threads(monkeypatch):
+    """In-process CLI calls set the thread count and environment: put both back afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    for k in VARS:  # monkeypatch restores each variable (or its absence) at teardown
+        monkeypatch.setenv(k, os.environ[k]) if k in os.environ else monkeypatch.delenv(k, raising=False)
+    yield
+    torch.set_num_threads(before)
+
+
+def _commands(cmd: click.Command, path: tuple[str, ...] = ()):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_every_command_accepts_threads(keep_threads):
+    runner = CliRunner()
+    for path, cmd in _commands(main):
+        assert any(p.name == "threads" for p in cmd.params), path
+        res = runner.invoke(main, [*path, "--threads", "1", "--help"])
+        assert res.exit_code == 0, (path, res.output)
+        assert "--threads" in res.output
+
+
+def test_threads_accepted_wherever_the_readme_shows_it(keep_threads):
+    text = (ROOT / "README.md").read_text()
+    shown = re.findall(r"predsparse((?: [a-z][a-z-]*)*?) [^`\n]*--threads", text)
+    assert shown, "the README shows --threads somewhere"
+    runner = CliRunner()
+    for words in shown:
+        path = words.split()
+        res = runner.invoke(main, [*path, "--threads", "1", "--help"])
+        assert res.exit_code == 0, (path, res.output)
