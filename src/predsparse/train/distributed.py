@@ -41,7 +41,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,6 @@ from tqdm.auto import tqdm
 
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
-from predsparse.nn import SparseMLP
 from predsparse.train.identity import run_identity
 from predsparse.train.loop import (
     RunBook,
