@@ -19,11 +19,12 @@ def sweep(config, store, dry_run, progress, as_json) -> None:  # noqa: ANN001
     from predsparse.experiments.density import format_table
     from predsparse.experiments.report import summary_table
     from predsparse.experiments.store import ResultStore
-    from predsparse.experiments.sweep import expand, load_config, run_sweep
+    from predsparse.experiments.sweep import expand, load_config, run_sweep, validate_runs
 
     cfg = load_config(config)
     runs = expand(cfg)
     if dry_run:
+        validate_runs(runs, {}, cfg.name)  # every grid point's model, as a real run would check it
         if as_json:
             emit_json({"name": cfg.name, "runs": runs})
         else:

@@ -38,8 +38,8 @@ def run(
     (the config) and ``history`` (one entry per epoch).
 
     ``workers > 1`` trains data-parallel (DDP) processes. ``network`` reuses patterns already drawn for
-    this spec (:func:`~predsparse.train.spec.draw_network`). ``keep``, if given, receives the trained
-    ``model`` and ``network`` (for saving) without putting them in the record.
+    this spec (:func:`~predsparse.train.spec.draw_network`). ``keep``, if given, receives the ``model``
+    (trained in place) and ``network`` as soon as they are built, without putting them in the record.
     """
     from predsparse.provenance import versions
     from predsparse.train.loop import fit
@@ -48,6 +48,8 @@ def run(
         raise InputError(f"workers {workers!r} must be a whole number >= 1")
     resolved = spec.resolve(dataset.feature_shape)
     model, net = build(spec, dataset.feature_shape, network=network)
+    if keep is not None:  # filled before training, so an on_epoch callback can read the model (e.g. its size)
+        keep.update(model=model, network=net)
     t0 = time.perf_counter()
     if workers == 1:
         res = fit(model, dataset, config, progress=progress, checkpoint=checkpoint, on_epoch=on_epoch)
@@ -57,8 +59,6 @@ def run(
         res = fit_distributed(partial(build_model_only, spec, dataset.feature_shape), dataset, config, workers=workers,
                               progress=progress, checkpoint=checkpoint, into=model)
     seconds = time.perf_counter() - t0
-    if keep is not None:
-        keep.update(model=model, network=net)
     return {
         "test_acc": res.test_acc,
         "best_val_acc": res.best_val_acc,
