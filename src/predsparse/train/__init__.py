@@ -1,8 +1,10 @@
-"""Training sparse networks: model descriptions and the factory, config, the one run function, loop, model files."""
+"""Training sparse networks: model descriptions and the factory (:mod:`.spec`), config, loop, model files.
+
+The one run function is :func:`predsparse.train.run.run` (not re-exported here: the name would hide the module).
+"""
 
 from predsparse.train.distributed import fit_distributed
 from predsparse.train.loop import OPTIMIZERS, TrainConfig, TrainResult, build_model, evaluate, fit, seed_everything
-from predsparse.train.run import run
 from predsparse.train.spec import ModelSpec, build, default_z
 from predsparse.train.store import load_model, save_model
 
@@ -18,7 +20,6 @@ __all__ = [
     "fit",
     "fit_distributed",
     "load_model",
-    "run",
     "save_model",
     "seed_everything",
 ]

@@ -37,8 +37,9 @@ def run(
     (summary), ``versions``, ``seeds``, ``spec`` (resolved: concrete layers, ``d_out`` and ``z``), ``train``
     (the config) and ``history`` (one entry per epoch).
 
-    ``workers > 1`` trains data-parallel (DDP) processes. ``network`` reuses patterns already drawn for
-    this spec (:func:`~predsparse.train.spec.draw_network`). ``keep``, if given, receives the ``model``
+    ``workers > 1`` trains data-parallel (DDP) processes. ``network`` trains these patterns instead of drawing the
+    spec's: patterns already drawn for it (:func:`~predsparse.train.spec.draw_network`), or custom ones of the
+    spec's shape (the scatter study's windowed kinds; ``pattern_kinds`` in the record names them). ``keep``, if given, receives the ``model``
     (trained in place) and ``network`` as soon as they are built, without putting them in the record.
     """
     from predsparse.provenance import versions
@@ -69,6 +70,7 @@ def run(
         "d_out_net": net.d_out_net,
         "d_in_net": net.d_in_net,
         "edges": net.edges,
+        "pattern_kinds": [p.kind for p in net.patterns],
         "parameters": sum(p.numel() for p in model.parameters()),
         "seconds": res.seconds,
         "wall_seconds": seconds,
