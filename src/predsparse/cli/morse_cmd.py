@@ -188,7 +188,7 @@ def default_trainer(kind: str = "auto") -> tuple[Any, str]:
 @morse.command("study")
 @click.option("--full", is_flag=True, help="Full size (5000/1000/1000 samples per class, 30 epochs); default is reduced.")
 @click.option("--out", default="runs/morse_study", show_default=True, metavar="DIR",
-              help="Directory for study.json, table.md and one plot per metric.")
+              help="Directory for results.db (one row per dataset; reruns resume), table.md and one plot per metric.")
 @click.option("--seed", default="0", show_default=True, help="Seed for data generation and training.")
 @click.option("--epochs", default=None, help="Override the number of training epochs.")
 @click.option("--train-per-class", default=None, help="Override the baseline training samples per class.")
