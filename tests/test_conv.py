@@ -200,7 +200,7 @@ def test_sweep_runs_conv_front_ends_with_auto_classifier_input(tmp_path):
     bad = parse_config({"name": "bad", "seeds": [0],
                         "base": {"dataset": {"name": str(tmp_path / "b.npz")},
                                  "network": {"layers": [100, 2], "conv": [4]}, "train": {"epochs": 1}}})
-    with pytest.raises(InputError, match=r"network.layers starts with 100 but the conv front end \[4\] gives 64"):
+    with pytest.raises(InputError, match=r"layers start with 100 but the conv front end \[4\] gives 64"):
         run_sweep(bad, ResultStore(tmp_path / "r2.db"), progress=False)
 
 

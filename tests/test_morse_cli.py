@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from predsparse.cli import main
 from predsparse.morse import difficulty, generate
-from predsparse.morse.study import StudyConfig, format_table, ladder, pearson, run_study
+from predsparse.experiments.store import ResultStore
+from predsparse.experiments.morse_study import StudyConfig, format_table, ladder, pearson, run_study
 
 SMALL = ["--param", "train_per_class=6", "--param", "val_per_class=2", "--param", "test_per_class=2"]
 
@@ -159,10 +160,16 @@ def test_run_study_with_a_fake_trainer_writes_everything(tmp_path):
     for k in ("predsparse", "numpy", "torch"):
         assert result["versions"][k]
     names = sorted(p.name for p in (tmp_path / "st").iterdir())
-    assert names == ["V_dist.png", "V_lower.png", "V_thresh.png", "V_upper.png", "study.json", "table.md"]
-    saved = json.loads((tmp_path / "st" / "study.json").read_text())
-    assert saved["rows"] == result["rows"]
+    assert names == ["V_dist.png", "V_lower.png", "V_thresh.png", "V_upper.png", "results.db", "table.md"]
+    saved = [r["result"] for r in ResultStore(tmp_path / "st" / "results.db").rows("morse-study")]
+    assert saved == json.loads(json.dumps(result["rows"]))
     assert "| V_dist |" in format_table(result)
+
+    def no_training(ds, config, seed):
+        raise AssertionError("a stored dataset was trained again")
+
+    again = run_study(cfg, trainer=no_training, trainer_name="fake", out=tmp_path / "st", progress=False)
+    assert again["rows"] == saved  # resumed from the store
 
 
 def test_study_cli_end_to_end_tiny(tmp_path):
@@ -179,7 +186,7 @@ def test_study_cli_end_to_end_tiny(tmp_path):
     assert result["config"]["epochs"] == 1 and result["seeds"]["data"] == 3
     assert result["trainer"].startswith("predsparse.")
     assert result["command"].startswith("predsparse morse study --out ")
-    assert (out / "study.json").is_file() and (out / "V_upper.png").is_file()
+    assert (out / "results.db").is_file() and (out / "V_upper.png").is_file()
 
 
 def test_study_bad_input(tmp_path):
@@ -192,11 +199,22 @@ def test_study_bad_input(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-def test_study_cli_builtin_torch_trainer(tmp_path):
+def test_study_trains_through_the_one_run_function(tmp_path):
+    """A study row's accuracy is exactly what predsparse.train.run gives for the same fully connected spec."""
+    from predsparse.morse import generate
+    from predsparse.train import TrainConfig
+    from predsparse.train.run import run as run_model
+    from predsparse.train.spec import ModelSpec
+
     res = run("study", "--out", str(tmp_path / "s"), "--train-per-class", "2", "--epochs", "1", "--hidden", "4",
-              "--knobs", "dash", "--trainer", "torch", "--json")
+              "--knobs", "dash", "--json")
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
-    assert result["trainer"].startswith("predsparse.morse.study.torch_mlp_trainer")
-    assert result["command"].endswith("--trainer torch")
+    assert result["trainer"].startswith("predsparse.train.run")
     assert [r["knob"] for r in result["rows"]] == ["baseline", "min_len_dash"]
+    ds = generate("baseline", seed=0, **result["rows"][0]["overrides"])
+    rec = run_model(ModelSpec(layers=("auto", 4, 64), kind="fc", seed=0),
+                    TrainConfig(epochs=1, batch_size=256, lr=5e-3, seed=0), ds)
+    assert result["rows"][0]["test_accuracy"] == rec["test_acc"]
+    assert result["rows"][0]["record"]["parameters"] == (64 * 4 + 4) + (4 * 64 + 64)  # hand count: weights + biases
+    one_line_error(run("study", "--out", str(tmp_path / "t"), "--trainer", "torch"), "--trainer 'torch'")

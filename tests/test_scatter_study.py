@@ -86,12 +86,13 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, monkeypatch):
     assert thr_f == S.recommended_threshold(saved, tol=saved["config"]["tol"], entry="net.f")
     assert saved["versions"]["torch"] and saved["config"]["seed"] == 0
     # a rerun with the same settings trains nothing and gives the same records
-    import predsparse.train as T
+    import predsparse.train.loop as L
 
     def boom(*a, **k):
         raise AssertionError("resume should not train again")
 
-    monkeypatch.setattr(T, "fit", boom)
+    monkeypatch.setattr(L, "fit", boom)
+    assert (tmp_path / "results.db").is_file()  # the trainings live in a results store
     again = S.run_study(cfg, tmp_path, progress=False)
     assert [r["test_acc"] for r in again["records"]] == [r["test_acc"] for r in res["records"]]
 

@@ -173,58 +173,36 @@ def _load(path: str) -> Any:
         raise InputError(f"{path}: not a readable npz file ({type(exc).__name__}: {exc})") from None
 
 
-TRAINERS = ("auto", "project", "torch")
+TRAINERS = ("auto", "project")
 
 
 def default_trainer(kind: str = "auto") -> tuple[Any, str]:
-    """``(trainer, name)`` for the study.
-
-    ``project``: the project's training loop (``predsparse.train.fit`` on a fully connected ``SparseMLP``);
-    ``torch``: the study's built-in pure-PyTorch dense MLP trainer; ``auto``: ``project`` when
-    ``predsparse.train`` is importable, else ``torch``.
-    """
-    from predsparse.morse.study import torch_mlp_trainer
-
+    """``(trainer, name)`` for the study: the one run function (``predsparse.train.run`` on a fully
+    connected ``SparseMLP``) for ``auto`` and ``project``; ``trainer`` None means the study's default."""
+    if kind == "torch":
+        raise InputError("--trainer 'torch' is gone: the study trains through predsparse.train.run (use auto or project)")
     if kind not in TRAINERS:
         raise InputError(f"--trainer {kind!r} is not valid: use one of {', '.join(TRAINERS)}")
-    builtin = (torch_mlp_trainer, "predsparse.morse.study.torch_mlp_trainer (dense PyTorch MLP, Adam)")
-    if kind == "torch":
-        return builtin
-    try:
-        from predsparse.patterns import fully_connected
-        from predsparse.train import TrainConfig, build_model, fit
-    except ImportError:
-        if kind == "project":
-            raise InputError("--trainer project needs predsparse.train, which is not available in this build") from None
-        return builtin
-
-    def project_trainer(dataset: Any, config: dict, seed: int) -> float:
-        layers = [dataset.num_features, int(config["hidden"]), dataset.num_classes]
-        model = build_model(layers, [fully_connected(a, b) for a, b in zip(layers[:-1], layers[1:])])
-        cfg = TrainConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]), lr=float(config["lr"]), seed=seed)
-        return float(fit(model, dataset, cfg, progress=False).test_acc)
-
-    return project_trainer, "predsparse.train.fit (fully connected SparseMLP, Adam)"
+    return None, "predsparse.train.run (fully connected SparseMLP, Adam)"
 
 
 @morse.command("study")
 @click.option("--full", is_flag=True, help="Full size (5000/1000/1000 samples per class, 30 epochs); default is reduced.")
 @click.option("--out", default="runs/morse_study", show_default=True, metavar="DIR",
-              help="Directory for study.json, table.md and one plot per metric.")
+              help="Directory for results.db (one row per dataset; reruns resume), table.md and one plot per metric.")
 @click.option("--seed", default="0", show_default=True, help="Seed for data generation and training.")
 @click.option("--epochs", default=None, help="Override the number of training epochs.")
 @click.option("--train-per-class", default=None, help="Override the baseline training samples per class.")
 @click.option("--hidden", default=None, help="Override the hidden layer width (default 1024).")
 @click.option("--knobs", default=None, help="Comma-separated subset of: noise, leading, dash, dilation, size.")
 @click.option("--trainer", "trainer_kind", default="auto", show_default=True,
-              help="project: predsparse.train on a fully connected SparseMLP; torch: built-in dense MLP; "
-              "auto: project when available.")
+              help="auto or project: the one run function (predsparse.train.run) on a fully connected SparseMLP.")
 @json_option
 @handle_errors
 def study_cmd(full: bool, out: str, seed: str, epochs: str | None, train_per_class: str | None,
               hidden: str | None, knobs: str | None, trainer_kind: str, as_json: bool) -> None:
     """Difficulty ladder: vary one knob at a time, train the same network, correlate metrics with accuracy."""
-    from predsparse.morse.study import StudyConfig, format_table, run_study
+    from predsparse.experiments.morse_study import StudyConfig, format_table, run_study
 
     kw: dict[str, Any] = {"seed": _whole(seed, "seed")}
     for name, text in (("epochs", epochs), ("train_per_class", train_per_class), ("hidden", hidden)):

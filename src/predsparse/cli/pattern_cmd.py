@@ -56,7 +56,7 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
                 raise InputError(f"--pattern {kind} needs --out-degree")
             pat = P.make(kind, n_in, n_out, out_degree, z=z, seed=seed, clash_type=clash_type, dither=dither)
     if save_path:
-        pat.save(save_path)
+        P.save(pat, save_path)
     if plot_path:
         from predsparse.patterns.plots import plot_biadjacency
 

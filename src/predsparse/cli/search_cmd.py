@@ -41,7 +41,7 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
     from predsparse.atomic import write_text
     from predsparse.cli.common import int_list
-    from predsparse.experiments.density import format_table
+    from predsparse.experiments.tables import format_table
     from predsparse.provenance import versions
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
 

@@ -17,14 +17,15 @@ from predsparse.cli.common import OutputPath  # checked while parsing, before an
 @handle_errors
 def sweep(config, store, dry_run, progress, as_json) -> None:  # noqa: ANN001
     """Run a sweep (resumable: runs already in the store are skipped), then print its table."""
-    from predsparse.experiments.density import format_table
+    from predsparse.experiments.tables import format_table
     from predsparse.experiments.report import summary_table
     from predsparse.experiments.store import ResultStore
-    from predsparse.experiments.sweep import expand, load_config, run_sweep
+    from predsparse.experiments.sweep import expand, load_config, run_sweep, validate_runs
 
     cfg = load_config(config)
     runs = expand(cfg)
     if dry_run:
+        validate_runs(runs, {}, cfg.name)  # every grid point's model, as a real run would check it
         if as_json:
             emit_json({"name": cfg.name, "runs": runs})
         else:
@@ -58,7 +59,7 @@ def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) ->
 
     from predsparse.errors import InputError
     from predsparse.experiments import report as R
-    from predsparse.experiments.density import format_table
+    from predsparse.experiments.tables import format_table
     from predsparse.experiments.store import ResultStore
 
     if not Path(results).is_file():

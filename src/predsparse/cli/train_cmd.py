@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import time
-from functools import partial
-
 import click
 
 from predsparse.cli.common import emit_json, float_list, handle_errors, int_list, json_option
@@ -72,12 +68,13 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 
 @click.command("train")
 @dataset_options
-@click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features); "
-              "with --conv, the classifier's sizes above the conv features, e.g. 100,10.")
+@click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features; 'auto' "
+              "as the first entry follows the data); with --conv, the classifier's sizes above the conv features, e.g. 100,10.")
 @click.option("--out-degree", default=None, help="d_out_net, one per junction, e.g. 20,10 (omit for fully connected).")
 @click.option("--density", default=None, help="Instead of --out-degree: target density per junction (or one for all).")
 @click.option("--pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True)
-@click.option("--z", default=None, help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer).")
+@click.option("--z", default=None, help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer; "
+              "default N_{i-1}/gcd(N_{i-1}, 4), memory depth 4 where it divides).")
 @click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True)
 @click.option("--dither/--no-dither", default=False, help="Clash-free memory dither.")
 @click.option("--conv", default=None, help="A dense CNN front end under the sparse classifier: channels per conv block, "
@@ -93,6 +90,8 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR).")
+@click.option("--max-model-gb", type=float, default=None, help="Refuse models whose estimated training memory exceeds "
+              "this (default $PREDSPARSE_MAX_MODEL_GB or 8 GiB).")
 @click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", type=OutputPath(), default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
 @click.option("--progress/--no-progress", default=True)
@@ -102,39 +101,22 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @handle_errors
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
-    clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device, save_path, checkpoint,
-    progress, workers, as_json,
+    clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device,
+    max_model_gb, save_path, checkpoint, progress, workers, as_json,
 ) -> None:  # noqa: ANN001
     """Train a pre-defined sparse MLP (optionally under a dense CNN front end) and print test accuracy,
     rho_net, parameters and time."""
     import torch
 
-    from predsparse.patterns import network
-    from predsparse.patterns.network import out_degrees_for_density
-    from predsparse.provenance import versions
-    from predsparse.train import TrainConfig, build_model, fit, save_model
+    from predsparse.train import TrainConfig, save_model
+    from predsparse.train.run import run
 
     if workers < 1:
         raise InputError(f"--workers {workers} must be a whole number >= 1")
-    n_net = int_list(layers, "layers")
-    channels = int_list(conv, "conv") or []
-    ds = None
-    if channels:  # the classifier's input layer is the conv front end's output: the data's shape decides it
-        from predsparse.nn import front_end_output_shape, input_shape_for
-
-        ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-        input_shape = input_shape_for(ds.feature_shape)
-        n_net = [math.prod(front_end_output_shape(input_shape, channels, pool=pool)), *n_net]
-    d_out = int_list(out_degree, "out-degree")
-    if density is not None:
-        if d_out is not None:
-            raise InputError("give --out-degree or --density, not both")
-        dens = float_list(density, "density")
-        d_out = out_degrees_for_density(n_net, dens[0] if len(dens) == 1 else dens)
-    if pattern != "fc" and d_out is None:
-        raise InputError(f"--pattern {pattern} needs --out-degree (or --density); use --pattern fc for fully connected")
-    net = network(n_net, d_out if pattern != "fc" else None, pattern, z=int_list(z, "z"), seed=seed,
-                  clash_type=clash_type, dither=dither)
+    spec = spec_from_options(layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool,
+                             activation, dropout, seed)
+    if spec.layers[0] != "auto" and not spec.conv:  # everything but the match with the data, before loading it
+        spec.validate((spec.layers[0],), max_gb=max_model_gb)
     try:
         torch_device = torch.device(device)
     except RuntimeError:
@@ -142,46 +124,36 @@ def train(
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {device}: CUDA is not available on this machine")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device)
-    if ds is None:
-        ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-    if channels:
-        build = partial(_seeded_cnn, seed, input_shape, channels, net.layers, net.patterns, kernel_size=kernel_size,
-                        pool=pool, activation=activation, dropout=dropout)
-    else:
-        build = partial(build_model, net.layers, net.patterns, activation=activation, dropout=dropout, seed=seed)
-    model = build()
-    t0 = time.perf_counter()
-    if workers == 1:
-        res = fit(model, ds, config, progress=progress and not as_json, checkpoint=checkpoint)
-    else:
-        from predsparse.train.distributed import fit_distributed, is_main_process
+    ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    spec.validate(ds.feature_shape, max_gb=max_model_gb)
+    kept: dict = {}
+    rec = run(spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept)
+    if workers > 1:
+        from predsparse.train.distributed import is_main_process
 
-        res = fit_distributed(build, ds, config, workers=workers, progress=progress and not as_json,
-                              checkpoint=checkpoint, into=model)
         if not is_main_process():  # under torchrun only rank 0 reports and saves
             return
-    wall = time.perf_counter() - t0
+    model, net = kept["model"], kept["network"]
     summary = {
-        "dataset": ds.summary(),
+        "dataset": rec["dataset"],
         "network": net.summary(),
         "cnn": getattr(model, "config", None),
         "pattern": pattern,
-        "test_acc": res.test_acc,
-        "best_val_acc": res.best_val_acc,
-        "best_epoch": res.best_epoch,
-        "rho_net": net.rho_net,
-        "parameters": model.parameters_count,
-        "seconds": wall,
+        **{k: rec[k] for k in ("test_acc", "best_val_acc", "best_epoch", "rho_net", "parameters")},
+        "seconds": rec["wall_seconds"],
         "workers": workers,
-        "history": res.history,
-        "config": res.config,
-        "versions": versions(),
+        "history": rec["history"],
+        "config": rec["train"],
+        "spec": rec["spec"],
+        "seeds": rec["seeds"],
+        "versions": rec["versions"],
     }
     if save_path:
         save_model(save_path, model, info={k: summary[k] for k in ("pattern", "test_acc", "config", "dataset")})
     if as_json:
         emit_json(summary)
         return
+    channels = list(spec.conv)
     click.echo(f"dataset      {ds.summary()['name']}: {ds.num_features} features, {ds.num_classes} classes, "
                f"{len(ds.xtr)}/{len(ds.xva)}/{len(ds.xte)} train/val/test")
     front = f"conv {channels} (dense) -> " if channels else ""
@@ -190,21 +162,38 @@ def train(
     conv_params = model.parameters_count - net.edges - sum(net.layers[1:])
     click.echo(f"parameters   {model.parameters_count} ({net.edges} weights + {sum(net.layers[1:])} biases"
                + (f" + {conv_params} in the conv front end)" if channels else ")"))
-    click.echo(f"best epoch   {res.best_epoch} (val acc {100 * res.best_val_acc:.2f} %)")
-    click.echo(f"test acc     {100 * res.test_acc:.2f} %")
-    click.echo(f"time         {wall:.1f} s")
+    click.echo(f"best epoch   {rec['best_epoch']} (val acc {100 * rec['best_val_acc']:.2f} %)")
+    click.echo(f"test acc     {100 * rec['test_acc']:.2f} %")
+    click.echo(f"time         {rec['wall_seconds']:.1f} s")
     if save_path:
         click.echo(f"saved        {save_path}")
 
 
-def _seeded_cnn(seed: int, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - SparseCNN's arguments
-    """A :class:`~predsparse.nn.SparseCNN` with initial weights drawn from ``seed`` (picklable for DDP workers)."""
-    import torch
+def spec_from_options(layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool,  # noqa: ANN001, ANN201
+                      activation, dropout, seed):
+    """The :class:`~predsparse.train.spec.ModelSpec` the ``train`` options describe. With ``--conv``,
+    ``--layers`` lists the classifier above the front end, whose input layer (``auto``) the data decides."""
+    from predsparse.train.spec import ModelSpec
 
-    from predsparse.nn import SparseCNN
-
-    torch.manual_seed(seed)
-    return SparseCNN(*args, **kwargs)
+    parts = [p.strip() for p in str(layers).split(",")]
+    first_auto = parts[0].lower() == "auto"
+    n_net = int_list(",".join(parts[1:] if first_auto else parts), "layers") or []
+    channels = int_list(conv, "conv") or []
+    if channels and first_auto:
+        raise InputError("--layers with --conv lists the classifier above the conv features (no 'auto'): e.g. 100,10")
+    d_out = int_list(out_degree, "out-degree")
+    dens = float_list(density, "density") if density is not None else None
+    if dens is not None and d_out is not None:
+        raise InputError("give --out-degree or --density, not both")
+    if pattern != "fc" and d_out is None and dens is None:
+        raise InputError(f"--pattern {pattern} needs --out-degree (or --density); use --pattern fc for fully connected")
+    return ModelSpec(
+        layers=("auto", *n_net) if channels or first_auto else tuple(n_net),
+        d_out=None if pattern == "fc" else d_out,
+        density=None if pattern == "fc" or dens is None else (dens[0] if len(dens) == 1 else tuple(dens)),
+        kind=pattern, z=int_list(z, "z"), clash_type=clash_type, dither=dither, conv=tuple(channels),
+        kernel_size=kernel_size, pool=pool, activation=activation, dropout=dropout, seed=seed,
+    )
 
 
 COMMANDS: list[click.Command] = [train]

@@ -9,7 +9,7 @@ import numpy as np
 
 from predsparse.atomic import save_figure
 from predsparse.errors import InputError
-from predsparse.experiments.density import format_table, log_ticks, mean_std
+from predsparse.experiments.tables import format_table, mean_std
 from predsparse.experiments.store import canonical
 
 
@@ -153,4 +153,82 @@ def _pm(values: Sequence[float]) -> str:
     return f"{100 * m:.2f} +- {100 * s:.2f}"
 
 
-__all__ = ["best_by", "format_table", "group_runs", "plot_runs", "summary_table"]
+def log_ticks(ax) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Plain-number labels on a log x axis (matplotlib's default overlaps them on short ranges)."""
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _kind(r: dict[str, Any]) -> str:
+    return r["spec"]["kind"]
+
+
+def density_table(results: Sequence[dict[str, Any]], kinds: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The seed's big table from run records (:func:`predsparse.train.run.run`): ``d_out_net | rho_net % |
+    d_in_net | z_net | accuracy per kind (mean +- std %)``, the fully connected network as the first row."""
+    kinds = list(kinds or dict.fromkeys(_kind(r) for r in results if _kind(r) != "fc"))
+    rows_by_dout: dict[tuple[int, ...], dict[str, Any]] = {}
+    for r in results:
+        if _kind(r) == "fc":
+            continue
+        row = rows_by_dout.setdefault(tuple(r["spec"]["d_out"]), {"rho": r["rho_net"], "din": r["d_in_net"], "z": None})
+        row.setdefault(_kind(r), []).append(r["test_acc"])
+        if r["spec"].get("z"):
+            row["z"] = r["spec"]["z"]
+    header = ["d_out_net", "rho_net %", "d_in_net", "z_net", *kinds]
+    body = []
+    fc = [r for r in results if _kind(r) == "fc"]
+    if fc:
+        m, s = mean_std([r["test_acc"] for r in fc])
+        body.append(["FC", "100", _tup(fc[0]["d_in_net"]), "-", *[f"{100 * m:.1f} +- {100 * s:.1f}"] * len(kinds)])
+    for dout, row in sorted(rows_by_dout.items(), key=lambda kv: -kv[1]["rho"]):
+        cells = []
+        for k in kinds:
+            if k in row:
+                m, s = mean_std(row[k])
+                cells.append(f"{100 * m:.1f} +- {100 * s:.1f}")
+            else:
+                cells.append("-")
+        body.append([_tup(dout), f"{100 * row['rho']:.1f}", _tup(row["din"]), _tup(row["z"]) if row["z"] else "-", *cells])
+    return header, body
+
+
+def _tup(v: Any) -> str:
+    return "(" + ", ".join(str(x) for x in v) + ")" if v is not None else "-"
+
+
+def plot_density(results: Sequence[dict[str, Any]], path: str, title: str = "") -> None:
+    """Test accuracy vs net density per pattern kind (mean with std error bars), FC as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k in dict.fromkeys(_kind(r) for r in results if _kind(r) != "fc"):
+        by_rho: dict[float, list[float]] = {}
+        for r in results:
+            if _kind(r) == k:
+                by_rho.setdefault(round(r["rho_net"], 6), []).append(r["test_acc"])
+        xs = sorted(by_rho)
+        ms = [mean_std(by_rho[x]) for x in xs]
+        ax.errorbar([100 * x for x in xs], [100 * m for m, _ in ms], yerr=[100 * s for _, s in ms], marker="o", capsize=3, label=k)
+    fc = [r["test_acc"] for r in results if _kind(r) == "fc"]
+    if fc:
+        ax.axhline(100 * float(np.mean(fc)), color="k", ls="--", label="fully connected")
+    ax.set_xscale("log")
+    log_ticks(ax)
+    ax.set_xlabel("net density rho_net (%)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+
+
+__all__ = ["best_by", "density_table", "format_table", "group_runs", "log_ticks", "plot_density", "plot_runs", "summary_table"]

@@ -14,8 +14,8 @@ the input padded 784 -> 1024 some hidden neurons read only padding); ``clash-fre
 entries in ``{0, 1}``) sits in between.
 
 Reduced by default (small subsets, few epochs, a few minutes on two CPU cores); ``full=True`` uses the
-whole datasets, longer training and more seeds. Results are written atomically after every training,
-and a rerun with the same output directory and settings resumes.
+whole datasets, longer training and more seeds. Every training is stored as it finishes in a results store
+(``results.db``), and a rerun with the same output directory and settings resumes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 
 from predsparse.atomic import write_text
 from predsparse.errors import InputError
+from predsparse.provenance import versions
 from predsparse.serialize import json_default
 from predsparse.patterns import Pattern, clash_free, make
 from predsparse.patterns.network import check_layers
@@ -49,6 +49,7 @@ DEFAULT_THRESHOLD_NET_F = 0.51
 ORDINARY_KINDS = ("structured", "random", "clash-free-1", "clash-free-2", "clash-free-3", "windowed")
 BAD_KINDS = ("windowed-single", "clash-free-zero", "clash-free-narrow")
 KINDS = ORDINARY_KINDS + BAD_KINDS
+STORE_SWEEP = "scatter-study"
 
 
 @dataclass
@@ -298,23 +299,6 @@ def _load_dataset(setup: DatasetSetup, seed: int):  # noqa: ANN202 - a predspars
     return load_dataset(setup.name, seed=seed, subset_seed=seed, **setup.data)
 
 
-def versions() -> dict[str, str]:
-    import matplotlib
-    import scipy
-    import torch
-
-    from predsparse import __version__
-
-    return {
-        "predsparse": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "matplotlib": matplotlib.__version__,
-    }
-
-
 def run_study(
     config: StudyConfig,
     out_dir: str | Path | None = None,
@@ -322,12 +306,18 @@ def run_study(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the study; returns the result dict and, with ``out_dir``, writes
-    ``scatter_study.json``, ``threshold.json`` and ``scatter_vs_accuracy.png`` there (atomically)."""
+    """Run (or resume) the study; returns the result dict and, with ``out_dir``, stores every training in
+    ``results.db`` (a :class:`~predsparse.experiments.store.ResultStore`, sweep ``scatter-study``) as it
+    finishes and writes the report ``scatter_study.json``, ``threshold.json`` and ``scatter_vs_accuracy.png``
+    there (atomically) at the end."""
     import torch
     from tqdm.auto import tqdm
 
-    from predsparse.train import TrainConfig, build_model, fit
+    from predsparse.experiments.store import ResultStore
+    from predsparse.patterns.network import NetworkPatterns
+    from predsparse.train import TrainConfig
+    from predsparse.train.run import run
+    from predsparse.train.spec import ModelSpec
 
     for k in config.kinds:
         if k not in KINDS:
@@ -340,15 +330,14 @@ def run_study(
     out = Path(out_dir) if out_dir is not None else None
     key = config.key()
     done: dict[tuple[str, str, int], dict[str, Any]] = {}
-    if out is not None:
-        prev_path = out / "scatter_study.json"
-        if prev_path.is_file():
-            try:
-                prev = json.loads(prev_path.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                prev = {}
-            if prev.get("config_key") == key:
-                done = {(r["dataset"], r["kind"], r["replicate"]): r for r in prev.get("records", [])}
+    store = None
+    if out is not None:  # every training is stored as it finishes; a rerun with the same settings resumes
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a directory: the study writes a directory")
+        out.mkdir(parents=True, exist_ok=True)
+        store = ResultStore(out / "results.db")
+        done = {(r["result"]["dataset"], r["result"]["kind"], r["result"]["replicate"]): r["result"]
+                for r in store.rows(STORE_SWEEP) if r["key"].get("config_key") == key}
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, config.threads))
     records: list[dict[str, Any]] = []
@@ -368,9 +357,11 @@ def run_study(
             pats = build_patterns(setup, kind, pseed)
             sc = scatter_values(setup, pats)
             tcfg = TrainConfig(epochs=setup.epochs, batch_size=setup.batch_size, lr=setup.lr, seed=pseed)
-            model = build_model(setup.layers, pats)
+            # the study's own patterns (windowed, degenerate clash-free ...) in the shape the spec describes;
+            # initial weights from seed 0 for every pattern, so only the pattern and the batch order differ
+            spec = ModelSpec(layers=tuple(setup.layers), d_out=tuple(setup.out_degrees), kind="structured", seed=0)
             cpu0 = time.process_time()
-            res = fit(model, ds, tcfg, progress=False)
+            res = run(spec, tcfg, ds, network=NetworkPatterns(list(setup.layers), pats))
             cpu = time.process_time() - cpu0
             rec = {
                 "dataset": setup.name,
@@ -380,21 +371,24 @@ def run_study(
                 "pattern_seed": pseed,
                 "train_seed": pseed,
                 **sc,
-                "test_acc": res.test_acc,
-                "best_val_acc": res.best_val_acc,
-                "train_seconds": res.seconds,
+                "test_acc": res["test_acc"],
+                "best_val_acc": res["best_val_acc"],
+                "train_seconds": res["seconds"],
                 "train_cpu_seconds": cpu,
             }
             records.append(rec)
             done[(setup.name, kind, rep)] = rec
-            bar.set_postfix(ds=setup.name, kind=kind, s=f"{sc['scatter']:.2f}", acc=f"{res.test_acc:.3f}")
+            bar.set_postfix(ds=setup.name, kind=kind, s=f"{sc['scatter']:.2f}", acc=f"{rec['test_acc']:.3f}")
             if log is not None:
-                log(f"{setup.name:14s} {kind:18s} rep {rep}  scatter {sc['scatter']:.3f}  test acc {res.test_acc:.4f}")
-            if out is not None:
-                _write(out, config, key, list(done.values()), final=False)
+                log(f"{setup.name:14s} {kind:18s} rep {rep}  scatter {sc['scatter']:.3f}  test acc {rec['test_acc']:.4f}")
+            if store is not None:
+                store.put(STORE_SWEEP, {"config_key": key, "dataset": setup.name, "kind": kind, "replicate": rep},
+                          json.loads(json.dumps(rec, default=json_default)))
     finally:
         torch.set_num_threads(threads)
         bar.close()
+        if store is not None:
+            store.close()
     result = _write(out, config, key, records, final=True, seconds=time.perf_counter() - t_start)
     return result
 
@@ -416,7 +410,7 @@ def _result(config: StudyConfig, key: str, records: list[dict[str, Any]], second
         "format": "predsparse-scatter-study/1",
         "config_key": key,
         "config": asdict(config),
-        "versions": versions(),
+        "versions": versions(),  # predsparse.provenance: the same keys as every other result
         "seconds": seconds,
         "summary": summary,
         "threshold": thr,

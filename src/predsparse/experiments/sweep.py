@@ -24,14 +24,12 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from predsparse.errors import InputError
@@ -39,7 +37,8 @@ from predsparse.experiments.store import ResultStore, canonical
 from predsparse.train import TrainConfig
 
 DATASET_KEYS = {"name", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
-NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "dither", "activation", "dropout", "conv"}
+NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "dither", "activation", "dropout", "conv",
+                "kernel_size", "pool"}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
 SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}
 TOP_KEYS = {"name", "seeds", "base", "grid", "variants", "description", "store"}
@@ -68,7 +67,10 @@ def load_config(path: str | Path) -> SweepConfig:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such sweep config")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); a sweep config is TOML or JSON") from None
     try:
         if path.suffix == ".json":
             raw = json.loads(text)
@@ -99,6 +101,8 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> SweepConfig:
     for sec, val in base.items():
         if sec not in SECTIONS:
             raise InputError(f"{source}: unknown section base.{sec}; valid: {sorted(SECTIONS)}")
+        if not isinstance(val, dict):
+            raise InputError(f"{source}: base.{sec} = {val!r} must be a table of keys ({', '.join(sorted(SECTIONS[sec]))})")
         bad = set(val) - SECTIONS[sec]
         if bad:
             raise InputError(f"{source}: unknown key(s) base.{sec}.{sorted(bad)}; valid: {sorted(SECTIONS[sec])}")
@@ -153,67 +157,58 @@ def expand(cfg: SweepConfig) -> list[dict[str, Any]]:
     return runs
 
 
-def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any]:
-    """Train one run; returns its result record (accuracies, densities, parameters, time, versions)."""
+def run_spec(run: dict[str, Any]):  # noqa: ANN201 - a ModelSpec
+    """The :class:`~predsparse.train.spec.ModelSpec` of one sweep run (``network.out_degrees`` is ``d_out``)."""
+    from predsparse.train.spec import ModelSpec
+
+    net = dict(run["network"])
+    net["d_out"] = net.pop("out_degrees", None)
+    net.setdefault("kind", DEFAULTS["network.kind"])
+    try:
+        return ModelSpec.from_dict({**net, "seed": run["seed"]})
+    except TypeError as exc:
+        raise InputError(f"network {net}: {exc}") from None
+
+
+def run_dataset(run: dict[str, Any], dataset_cache: dict[str, Any]) -> Any:
+    """The run's dataset, loaded once per distinct ``dataset`` section (``normalize = "none"``: raw)."""
     from predsparse.data import load_dataset
-    from predsparse.patterns import network
-    from predsparse.patterns.network import out_degrees_for_density
-    from predsparse.provenance import versions
-    from predsparse.train import build_model, fit
 
     d = dict(run["dataset"])
     dkey = canonical(d)
     if dkey not in dataset_cache:
         name = d.pop("name")
+        if not isinstance(name, str):
+            raise InputError(f"dataset.name {name!r} must be a text (e.g. 'morse' or 'fashion-mnist')")
+        if d.get("normalize") == "none":
+            d["normalize"] = None
         dataset_cache[dkey] = load_dataset(name, seed=0, **d)
-    ds = dataset_cache[dkey]
-    net_cfg = dict(run["network"])
-    kind = net_cfg.get("kind", "structured")
-    layers = list(net_cfg["layers"])
-    conv = [int(c) for c in net_cfg.get("conv") or []]
-    n_first = ds.num_features
-    if conv:  # a dense CNN front end: the sparse classifier starts at its flattened output
-        from predsparse.nn import front_end_output_shape, input_shape_for
+    return dataset_cache[dkey]
 
-        input_shape = input_shape_for(ds.feature_shape)
-        n_first = math.prod(front_end_output_shape(input_shape, conv))
-    if layers[0] == "auto":  # the input layer follows the dataset (e.g. after PCA to k features) or the front end
-        layers[0] = n_first
-    dout = net_cfg.get("out_degrees")
-    if dout is None and net_cfg.get("density") is not None and kind != "fc":
-        dout = out_degrees_for_density(layers, net_cfg["density"])
-    if layers[0] != n_first:
-        what = f"the conv front end {conv} gives {n_first} features" if conv else f"the dataset has {n_first} features"
-        raise InputError(f"network.layers starts with {layers[0]} but {what}")
-    seed = int(run["seed"])
-    net = network(layers, None if kind == "fc" else dout, kind, z=net_cfg.get("z"), seed=seed,
-                  clash_type=net_cfg.get("clash_type", 2), dither=net_cfg.get("dither", False))
-    if conv:
-        from predsparse.nn import SparseCNN
 
-        torch.manual_seed(seed)
-        model = SparseCNN(input_shape, conv, net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
-                          dropout=net_cfg.get("dropout", 0.0))
-    else:
-        model = build_model(net.layers, net.patterns, activation=net_cfg.get("activation", "relu"),
-                            dropout=net_cfg.get("dropout", 0.0), seed=seed)
-    cfg = TrainConfig(**run["train"], seed=seed)
-    res = fit(model, ds, cfg, progress=False)
-    return {
-        "test_acc": res.test_acc,
-        "best_val_acc": res.best_val_acc,
-        "best_epoch": res.best_epoch,
-        "final_train_acc": res.final_train_acc,
-        "rho_net": net.rho_net,
-        "junction_densities": net.densities,
-        "d_out_net": net.d_out_net,
-        "d_in_net": net.d_in_net,
-        "edges": net.edges,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "seconds": res.seconds,
-        "dataset": ds.summary(),
-        "versions": versions(),
-    }
+def validate_runs(runs: list[dict[str, Any]], dataset_cache: dict[str, Any], source: str = "sweep") -> None:
+    """Check every run's model and training settings against its dataset before anything trains, so a bad
+    kind or degree in the last grid point stops the sweep (exit 2) before the first run."""
+    for i, run in enumerate(runs):
+        where = f"{source}: run {i + 1} ({', '.join(f'{k}={v}' for k, v in run['varied'].items()) or 'base'}, seed {run['seed']})"
+        try:
+            ds = run_dataset(run, dataset_cache)
+            run_spec(run).validate(ds.feature_shape)
+            TrainConfig(**run["train"], seed=int(run["seed"]))
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        except TypeError as exc:  # e.g. a list where a number belongs
+            raise InputError(f"{where}: {exc}") from None
+
+
+def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any]:
+    """Train one run through :func:`predsparse.train.run.run`; returns its result record."""
+    from predsparse.train.run import run as run_model
+
+    ds = run_dataset(run, dataset_cache)
+    rec = run_model(run_spec(run), TrainConfig(**run["train"], seed=int(run["seed"])), ds)
+    rec.pop("history", None)  # per-epoch curves stay out of the store (as before); the rest is the record
+    return rec
 
 
 def run_sweep(
@@ -227,6 +222,8 @@ def run_sweep(
     runs = expand(cfg)
     todo = [r for r in runs if not store.has(cfg.name, _key(r))]
     cache: dict[str, Any] = {}
+    if runner is run_one:  # every run's model is checked before the first trains (a custom runner checks its own)
+        validate_runs(todo, cache, cfg.name)
     bar = tqdm(todo, desc=cfg.name, disable=not progress, dynamic_ncols=True)
     for run in bar:
         bar.set_postfix({k.split(".")[-1]: v for k, v in run["varied"].items()} | {"seed": run["seed"]})

@@ -6,7 +6,7 @@
 ['V_dist', 'V_lower', 'V_thresh', 'V_upper']
 
 This package uses nothing of the project except :mod:`predsparse.errors` and the dataset format
-:mod:`predsparse.data.format`.  The study (:mod:`predsparse.morse.study`) imports PyTorch lazily.
+:mod:`predsparse.data.format`.  The difficulty study, which trains, lives in :mod:`predsparse.experiments.morse_study`.
 """
 
 from predsparse.morse.codebook import CODEBOOK, CODES, NUM_CLASSES, SYMBOLS

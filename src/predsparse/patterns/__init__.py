@@ -1,6 +1,6 @@
 """Connection patterns of pre-defined sparse junctions (see ``design/patterns.md``)."""
 
-from predsparse.patterns.core import Pattern, from_dense, load
+from predsparse.patterns.core import Pattern, from_dense
 from predsparse.patterns.generators import (
     KINDS,
     clash_free,
@@ -12,6 +12,7 @@ from predsparse.patterns.generators import (
     structured,
 )
 from predsparse.patterns.counting import count_clash_free, enumerate_clash_free
+from predsparse.patterns.io import load, save
 from predsparse.patterns.network import NetworkPatterns, network, out_degrees_for_density
 from predsparse.patterns.scatter import network_scatter, scatter
 from predsparse.patterns.windows import windowed, windows_1d, windows_2d, windows_3d
@@ -38,5 +39,6 @@ __all__ = [
     "make",
     "network",
     "random",
+    "save",
     "structured",
 ]

@@ -3,22 +3,17 @@
 A junction joins ``n_in = p`` left neurons to ``n_out = n`` right neurons. Edge ``e`` connects right
 neuron ``rows[e]`` to left neuron ``cols[e]``; edges are kept in right-neuron order (the order the
 hardware processes them), so ``rows`` is non-decreasing. Nothing here ever builds the dense
-``(n, p)`` matrix unless :meth:`Pattern.to_dense` is called.
+``(n, p)`` matrix unless :meth:`Pattern.to_dense` is called. Files: :mod:`predsparse.patterns.io`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from predsparse.atomic import atomic_path, write_bytes
 from predsparse.errors import InputError
-from predsparse.serialize import json_default
 
 
 @dataclass(eq=False)
@@ -147,52 +142,6 @@ class Pattern:
         a = np.sort(self.rows * self.n_in + self.cols)
         b = np.sort(other.rows * other.n_in + other.cols)
         return bool(np.array_equal(a, b))
-
-    # --- persistence --------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write atomically. ``.json``: compact generator form (clash-free or fc only); else ``.npz`` edges."""
-        path = Path(path)
-        if path.suffix == ".json":
-            if self.kind not in ("clash_free", "fc"):
-                raise InputError(f"{path}: only clash-free and fc patterns have a compact JSON form; use .npz")
-            payload = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, **self.params}, default=json_default)
-            write_bytes(path, payload.encode())
-            return
-        meta = json.dumps({"format": "predsparse-pattern/1", "kind": self.kind, "params": self.params}, default=json_default)
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                shape=np.array([self.n_out, self.n_in], np.int64),
-                rows=self.rows,
-                cols=self.cols,
-                meta=np.frombuffer(meta.encode(), dtype=np.uint8),
-            )
-
-
-def load(path: str | os.PathLike) -> Pattern:
-    """Load a pattern written by :meth:`Pattern.save` (no code is executed: JSON or plain npz arrays)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such pattern file")
-    if path.suffix == ".json":
-        try:
-            spec = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(spec, dict) or spec.get("format") != "predsparse-pattern/1":
-            raise InputError(f"{path}: not a predsparse pattern file (missing format 'predsparse-pattern/1')")
-        from predsparse.patterns.generators import from_spec
-
-        return from_spec(spec)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            shape, rows, cols = z["shape"], z["rows"], z["cols"]
-            meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z else {}
-    except KeyError as exc:
-        raise InputError(f"{path}: missing array {exc} in pattern file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: unreadable pattern file ({exc})") from None
-    return Pattern(int(shape[1]), int(shape[0]), rows, cols, kind=meta.get("kind", "custom"), params=meta.get("params", {}))
 
 
 def from_dense(a: np.ndarray, kind: str = "custom") -> Pattern:

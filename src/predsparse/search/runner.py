@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
-from predsparse.patterns import network
-from predsparse.search.space import SearchSpace, sample, z_for
-from predsparse.nn import SparseCNN, input_shape_for
-from predsparse.train import TrainConfig, build_model, fit
+from predsparse.nn import input_shape_for
+from predsparse.search.space import SearchSpace, sample
+from predsparse.train import TrainConfig
+from predsparse.train.run import run
+from predsparse.train.spec import ModelSpec, default_z, draw_network
 
 
 @dataclass
@@ -104,14 +104,13 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
 
     def objective(trial):  # noqa: ANN001, ANN202
         cand = sample(trial, space, n_in, n_out, input_shape)
-        z = z_for(cand["layers"]) if cand["kind"] == "clash-free" else None
         matter = [settings.matter_in] + [None] * (len(cand["layers"]) - 2) + [settings.matter_out]
-        net, sc, run_seed = None, None, 0
+        spec, net, sc = None, None, None
         for attempt in range(settings.scatter_redraws + 1):
             # one seed per candidate draws its patterns, weights and batches, so `predsparse train --seed` repeats it
             run_seed = settings.seed * 100_003 + 1000 * trial.number + attempt
-            net = network(cand["layers"], None if cand["kind"] == "fc" else cand["out_degrees"], cand["kind"], z=z,
-                          seed=run_seed)
+            spec = candidate_spec(cand, space, run_seed)
+            net = draw_network(spec, dataset.feature_shape)
             if settings.scatter_threshold is None:
                 break
             sc = scatter(net, matter=matter)
@@ -122,41 +121,45 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
             stats["filtered"] += 1
             trial.set_user_attr("filtered", True)
             raise optuna.TrialPruned(f"scatter {sc:.3f} below {settings.scatter_threshold} after redraws")
-        if cand["conv"]:
-            torch.manual_seed(run_seed)
-            model = SparseCNN(input_shape, cand["conv"], net.layers, net.patterns, dropout=cand["dropout"])
-        else:
-            model = build_model(net.layers, net.patterns, dropout=cand["dropout"], seed=run_seed)
-        params = sum(p.numel() for p in model.parameters())
-        cfg = TrainConfig(epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=run_seed)
+        cfg = TrainConfig(epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=spec.seed)
+        kept: dict[str, Any] = {}
 
         def report(rec):  # noqa: ANN001, ANN202
             if settings.multi_objective or not settings.prune:
                 return
+            params = sum(p.numel() for p in kept["model"].parameters())
             f_p = 1 - rec["val_acc"]
             trial.report(math.log10(f_p + settings.w_c * params / max_params + 1e-12), rec["epoch"])
             if trial.should_prune():
                 trial.set_user_attr("epochs_run", rec["epoch"])
                 raise optuna.TrialPruned()
 
-        res = fit(model, dataset, cfg, progress=False, on_epoch=report)
-        per_epoch = float(np.mean([h["seconds"] for h in res.history]))
+        res = run(spec, cfg, dataset, on_epoch=report, network=net, keep=kept)
+        params = res["parameters"]
+        per_epoch = float(np.mean([h["seconds"] for h in res["history"]]))
         info = {
             "conv": cand["conv"], "layers": net.layers, "out_degrees": cand["out_degrees"], "kind": cand["kind"],
             "rho_net": net.rho_net, "junction_densities": net.densities, "parameters": params, "lr": cand["lr"], "l2": cand["l2"],
-            "batch_size": cand["batch_size"], "dropout": cand["dropout"], "val_acc": res.best_val_acc,
-            "test_acc": res.test_acc, "seconds_per_epoch": per_epoch, "scatter": sc, "seed": run_seed,
-            "epochs_run": len(res.history),
+            "batch_size": cand["batch_size"], "dropout": cand["dropout"], "activation": space.activation,
+            "val_acc": res["best_val_acc"], "test_acc": res["test_acc"], "seconds_per_epoch": per_epoch, "scatter": sc,
+            "seed": spec.seed, "epochs_run": len(res["history"]),
         }
         for k, v in info.items():
             trial.set_user_attr(k, v)
         if settings.multi_objective:
-            return res.best_val_acc, params, per_epoch
-        return math.log10((1 - res.best_val_acc) + settings.w_c * params / max_params + 1e-12)
+            return res["best_val_acc"], params, per_epoch
+        return math.log10((1 - res["best_val_acc"]) + settings.w_c * params / max_params + 1e-12)
 
     study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout, show_progress_bar=progress,
                    catch=(InputError,))
     return summarise(study, settings, stats, time.perf_counter() - t_start, max_params)
+
+
+def candidate_spec(cand: dict[str, Any], space: SearchSpace, seed: int) -> ModelSpec:
+    """The model of a sampled candidate (``layers[0]`` is the data's features or the conv front end's output)."""
+    return ModelSpec(layers=tuple(cand["layers"]), d_out=None if cand["kind"] == "fc" else tuple(cand["out_degrees"]),
+                     kind=cand["kind"], conv=tuple(cand["conv"]), activation=space.activation, dropout=cand["dropout"],
+                     seed=seed)
 
 
 def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: float, max_params: int) -> dict[str, Any]:  # noqa: ANN001
@@ -212,7 +215,9 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
     if best["kind"] != "fc":
         parts.append("--out-degree " + ",".join(map(str, best["out_degrees"])))
     if best["kind"] == "clash-free":
-        parts.append("--z " + ",".join(map(str, z_for(best["layers"]))))
+        parts.append("--z " + ",".join(map(str, default_z(best["layers"]))))
+    if best.get("activation", "relu") != "relu":
+        parts.append(f"--activation {best['activation']}")
     parts += [f"--lr {best['lr']:.3g}", f"--l2 {best['l2']:.3g}", f"--batch-size {best['batch_size']}",
               f"--dropout {best['dropout']}", f"--epochs {epochs}", f"--seed {best.get('seed', 0)}"]
     return " ".join(parts)

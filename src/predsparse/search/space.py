@@ -18,7 +18,7 @@ class SearchSpace:
     Densities are sampled log-uniformly per junction and turned into the nearest valid out-degree.
     ``l2`` is log-uniform on ``[l2_min, l2_max]`` except that its lowest decade maps to 0, so "no L2"
     stays reachable. ``later_denser`` applies the seed's prior: a junction is never sparser than the one
-    before it. ``max_conv > 0`` adds a dense CNN front end of 0..``max_conv`` conv blocks (channels
+    before it. ``activation`` is used by every candidate. ``max_conv > 0`` adds a dense CNN front end of 0..``max_conv`` conv blocks (channels
     from ``conv_channels``, kernel 3, pooling 2) under the sparse classifier, for image or sequence data.
     """
 
@@ -36,6 +36,7 @@ class SearchSpace:
     later_denser: bool = True
     max_conv: int = 0
     conv_channels: list[int] = field(default_factory=lambda: [8, 16, 32])
+    activation: str = "relu"
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_hidden <= self.max_hidden:
@@ -47,6 +48,8 @@ class SearchSpace:
         bad = [k for k in self.kinds if k not in ("clash-free", "structured", "random", "fc")]
         if bad or not self.kinds:
             raise InputError(f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, fc")
+        if self.activation not in ("relu", "sigmoid", "tanh"):
+            raise InputError(f"activation {self.activation!r} is not one of relu, sigmoid, tanh")
         if self.max_conv < 0:
             raise InputError(f"max conv layers {self.max_conv} must be >= 0")
         if self.max_conv and (not self.conv_channels or min(self.conv_channels) < 1):
@@ -116,8 +119,3 @@ def sample(
         "dropout": round(dropout, 3),
         "target_densities": densities,
     }
-
-
-def z_for(layers: list[int], depth: int = 4) -> list[int]:
-    """Clash-free ``z`` per junction: memory depth ``depth`` where it divides the left layer."""
-    return [p // depth if p % depth == 0 else p // math.gcd(p, depth) for p in layers[:-1]]

@@ -2,20 +2,18 @@
 
 Starting from the Morse baseline, one knob at a time is varied (noise sd, leading spaces, minimum dash
 length 3, dilation, training-set size).  For every dataset of the ladder the four difficulty metrics
-are computed from the data and the same fully connected network is trained; the study reports the
-table and the Pearson correlation of each metric with the test accuracy (the paper reports about -0.6
-for each), and draws one scatter plot per metric.
+are computed from the data (:mod:`predsparse.morse`, no torch) and the same fully connected network is
+trained through the one run function (:func:`predsparse.train.run.run`); the study reports the table and
+the Pearson correlation of each metric with the test accuracy (the paper reports about -0.6 for each),
+and draws one scatter plot per metric. Rows persist in a results store (``results.db`` in the output
+directory, sweep ``morse-study``), so an interrupted study resumes.
 
-Training goes through a ``trainer`` callable ``(dataset, config, seed) -> test_accuracy``.  The default,
-:func:`torch_mlp_trainer`, is a minimal pure-PyTorch fully connected network (features-hidden-classes,
-ReLU, Adam, validation-based epoch selection); the command line passes the project's training loop
-when it is available.  This module imports nothing of the project except the dataset format and errors.
+A custom ``trainer`` callable ``(dataset, config, seed) -> test_accuracy`` may replace the default.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import sys
@@ -32,13 +30,16 @@ from predsparse.errors import InputError
 from predsparse.morse.generator import generate
 from predsparse.morse.metrics import METRICS, difficulty
 from predsparse.provenance import versions
-from predsparse.serialize import json_default, to_jsonable
+from predsparse.experiments.store import canonical
+from predsparse.serialize import to_jsonable
 
 Trainer = Callable[[Any, dict, int], float]
 
 KNOBS = ("noise", "leading", "dash", "dilation", "size")
 
 #: Correlations with test accuracy published for the Morse family (talk slide "Goodness of the Metrics").
+STORE_SWEEP = "morse-study"
+
 PUBLISHED_R = {"V_lower": -0.59, "V_upper": -0.64, "V_dist": -0.63, "V_thresh": -0.64}
 
 
@@ -125,55 +126,20 @@ def ladder(config: StudyConfig) -> list[dict[str, Any]]:
     return entries
 
 
-def torch_mlp_trainer(dataset: Any, config: dict, seed: int) -> float:
-    """Train a fully connected ``features-hidden-classes`` ReLU network with Adam; return test accuracy.
+def run_trainer(dataset: Any, config: dict, seed: int) -> dict[str, Any]:
+    """The default trainer: a fully connected ``features-hidden-classes`` ReLU network, Adam, the epoch
+    with the best validation accuracy kept, through :func:`predsparse.train.run.run`; returns its record."""
+    from predsparse.train import TrainConfig
+    from predsparse.train.run import run
+    from predsparse.train.spec import ModelSpec
 
-    The epoch with the best validation accuracy is kept (the last one when there is no validation set).
-    Seeded: the same data, config and seed give the same accuracy on the same machine.
-    """
-    import torch
-
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    xtr = torch.from_numpy(dataset.flat("tr"))
-    ytr = torch.from_numpy(dataset.ytr)
-    xva = torch.from_numpy(dataset.flat("va"))
-    yva = torch.from_numpy(dataset.yva)
-    xte = torch.from_numpy(dataset.flat("te"))
-    yte = torch.from_numpy(dataset.yte)
-    if xte.shape[0] == 0:
+    if dataset.xte.shape[0] == 0:
         raise InputError("the dataset has no test samples: the study needs a test set")
-    model = torch.nn.Sequential(
-        torch.nn.Linear(xtr.shape[1], int(config["hidden"])),
-        torch.nn.ReLU(),
-        torch.nn.Linear(int(config["hidden"]), int(dataset.num_classes)),
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=float(config["lr"]))
-    bs = int(config["batch_size"])
-
-    def accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
-        model.eval()
-        with torch.no_grad():
-            correct = sum(int((model(x[i : i + 4096]).argmax(1) == y[i : i + 4096]).sum()) for i in range(0, x.shape[0], 4096))
-        model.train()
-        return correct / max(1, x.shape[0])
-
-    best_val, best_state = -1.0, None
-    for _ in range(int(config["epochs"])):
-        perm = torch.randperm(xtr.shape[0], generator=gen)
-        for i in range(0, xtr.shape[0], bs):
-            idx = perm[i : i + bs]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(xtr[idx]), ytr[idx])
-            loss.backward()
-            opt.step()
-        val = accuracy(xva, yva) if xva.shape[0] else 0.0
-        if val >= best_val:
-            best_val = val
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return accuracy(xte, yte)
+    spec = ModelSpec(layers=("auto", int(config["hidden"]), int(dataset.num_classes)), kind="fc", seed=seed)
+    cfg = TrainConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]), lr=float(config["lr"]), seed=seed)
+    rec = run(spec, cfg, dataset)
+    rec.pop("history", None)
+    return rec
 
 
 def pearson(a: list[float], b: list[float]) -> float | None:
@@ -201,14 +167,16 @@ def run_study(
 ) -> dict[str, Any]:
     """Run the difficulty ladder; return (and, with ``out``, write) the results.
 
-    Writes into ``out``: ``study.json`` (rows, correlations, config, seeds, versions), ``table.md``
-    and one scatter plot ``<metric>.png`` per metric, each atomically.  ``command`` (the command line
+    Writes into ``out``: ``results.db`` (one row per dataset, with the run record: accuracies, seeds,
+    versions; a rerun resumes), ``table.md`` and one scatter plot ``<metric>.png`` per metric, each atomically.  ``command`` (the command line
     that ran the study) is recorded with the results.
     """
     config = config or StudyConfig.reduced()
     config.validate()
-    trainer = trainer or torch_mlp_trainer
-    name = trainer_name or getattr(trainer, "__qualname__", getattr(trainer, "__name__", repr(trainer)))
+    if trainer is None:
+        trainer, name = run_trainer, trainer_name or "predsparse.train.run (fully connected SparseMLP, Adam)"
+    else:
+        name = trainer_name or getattr(trainer, "__qualname__", getattr(trainer, "__name__", repr(trainer)))
     out_dir = Path(out) if out is not None else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {str(out_dir)!r} exists and is not a directory: the study writes a directory")
@@ -217,15 +185,27 @@ def run_study(
 
     from tqdm import tqdm
 
+    from predsparse.experiments.store import ResultStore
+
+    store = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        store = ResultStore(out_dir / "results.db")
     rows = []
     bar = tqdm(entries, desc="morse study", unit="dataset", disable=not progress, file=sys.stderr)
     for e in bar:
         bar.set_postfix_str(f"{e['knob']}={e['value']}")
+        key = {"entry": e, "train": train_config, "seed": config.seed, "trainer": name}
+        if store is not None and store.has(STORE_SWEEP, key):  # resume: this dataset is done
+            rows.append(next(r["result"] for r in store.rows(STORE_SWEEP) if canonical(r["key"]) == canonical(key)))
+            continue
         t0 = time.perf_counter()
         ds = generate("baseline", seed=config.seed, **e["overrides"])
         metrics = difficulty(ds)
         t1 = time.perf_counter()
-        acc = float(trainer(ds, dict(train_config), config.seed))
+        out = trainer(ds, dict(train_config), config.seed)
+        record = out if isinstance(out, dict) else {"test_acc": float(out)}
+        acc = float(record["test_acc"])
         t2 = time.perf_counter()
         rows.append(
             {
@@ -238,9 +218,14 @@ def run_study(
                 "test_accuracy": acc,
                 "seconds_data": round(t1 - t0, 3),
                 "seconds_train": round(t2 - t1, 3),
+                "record": record,
             }
         )
+        if store is not None:
+            store.put(STORE_SWEEP, key, rows[-1])
     bar.close()
+    if store is not None:
+        store.close()
     accs = [r["test_accuracy"] for r in rows]
     correlations = {m: pearson([r[m] for r in rows], accs) for m in METRICS}
     result = {
@@ -279,16 +264,15 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def write_outputs(result: dict[str, Any], out_dir: Path) -> None:
-    """Write ``study.json``, ``table.md`` and the plots into ``out_dir``, each file atomically."""
+    """Write ``table.md`` and the plots into ``out_dir`` (the rows are in ``results.db``), each atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for m in METRICS:
         write_bytes(out_dir / f"{m}.png", _scatter_png(result, m))
     write_bytes(out_dir / "table.md", format_table(result).encode())
-    write_bytes(out_dir / "study.json", (json.dumps(result, indent=2, default=json_default) + "\n").encode())
 
 
 def _output_names(out_dir: Path) -> list[Path]:
-    return [out_dir / f"{m}.png" for m in METRICS] + [out_dir / "table.md", out_dir / "study.json"]
+    return [out_dir / f"{m}.png" for m in METRICS] + [out_dir / "table.md", out_dir / "results.db"]
 
 
 def _scatter_png(result: dict[str, Any], metric: str) -> bytes:
