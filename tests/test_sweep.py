@@ -69,7 +69,7 @@ def test_interrupted_sweep_resumes_and_reports(tmp_path):
         run_sweep(cfg, store, progress=False, runner=flaky)
     assert len(list(store.rows("t"))) == 5
     counts = run_sweep(cfg, store, progress=False, runner=fake_runner)
-    assert counts == {"runs": 12, "skipped": 5, "ran": 7}
+    assert counts == {"runs": 12, "skipped": 5, "ran": 7, "jobs": 1}
     rows = list(store.rows("t"))
     assert len(rows) == 12
     header, body = summary_table(rows)
