@@ -34,6 +34,18 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 """
 
 
+def db_url(url: str) -> str:
+    """``url`` with a PostgreSQL driver that is installed: SQLAlchemy 2.1 reads a bare ``postgresql://`` as
+    psycopg 3; with only psycopg2 (``psycopg2-binary``) installed, name that driver."""
+    import importlib.util
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return url
+
+
 def _host_id() -> str:
     """Hostname plus the PID namespace: two processes with equal host ids can see each other's PIDs."""
     try:
@@ -114,6 +126,16 @@ class Claims:
         r = self._exec(f"UPDATE {TABLE} SET owner = :o, expires = {self.now} + :l, attempts = attempts + 1, ref = NULL "
                        "WHERE scope = :s AND item = :i AND owner = :old", o=owner, l=lease, s=scope, i=item, old=old)
         return Claim(scope, item, owner, attempts + 1) if r.rowcount == 1 else None
+
+    def register(self, scope: str, owner: str) -> int:
+        """A number no other caller of ``scope`` ever got (0, 1, 2, ... in order of arrival; never reused)."""
+        k = 0
+        while True:
+            r = self._exec(f"INSERT INTO {TABLE} (scope, item, owner, expires, attempts) VALUES (:s, :i, :o, 0, 1) "
+                           "ON CONFLICT (scope, item) DO NOTHING", s=scope, i=str(k), o=owner)
+            if r.rowcount == 1:
+                return k
+            k += 1
 
     def renew(self, claim: Claim, lease: float) -> bool:
         """Extend the lease; False when the claim was lost (taken over after it expired)."""

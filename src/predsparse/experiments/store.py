@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from predsparse.claims import Claim, Claims
+from predsparse.claims import Claim, Claims, db_url
 from predsparse.errors import InputError
 
 # DOUBLE PRECISION: PostgreSQL's REAL is 4 bytes (a timestamp would lose minutes); SQLite reads it as REAL
@@ -47,7 +47,7 @@ def engine_for(target: str | Path, *, readonly: bool = False) -> sa.engine.Engin
     target = str(target)
     if is_url(target):
         try:
-            url = sa.engine.make_url(target)
+            url = sa.engine.make_url(db_url(target))
         except sa.exc.ArgumentError:
             raise InputError(f"store {target!r}: not a database URL (use a file path, sqlite:///FILE or postgresql://...)") from None
         backend = url.get_backend_name()
