@@ -85,6 +85,17 @@ def now_sql(engine: sa.engine.Engine) -> str:
     return "((julianday('now') - 2440587.5) * 86400.0)"
 
 
+def create_table(engine: sa.engine.Engine, ddl: str, name: str) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` that tolerates another worker creating the same table at the same
+    moment (PostgreSQL then reports a duplicate type instead of doing nothing)."""
+    try:
+        with engine.begin() as c:
+            c.execute(sa.text(ddl))
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+        if not sa.inspect(engine).has_table(name):
+            raise
+
+
 @dataclass
 class Claim:
     """A held claim (scope, item) by ``owner``."""
@@ -101,8 +112,7 @@ class Claims:
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = engine
         self.now = now_sql(engine)
-        with engine.begin() as c:
-            c.execute(sa.text(DDL))
+        create_table(engine, DDL, TABLE)
 
     def _exec(self, sql: str, **params: Any) -> sa.engine.CursorResult:
         with self.engine.begin() as c:

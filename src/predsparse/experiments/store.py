@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from predsparse.claims import Claim, Claims, db_url
+from predsparse.claims import Claim, Claims, create_table, db_url
 from predsparse.errors import InputError
 
 # DOUBLE PRECISION: PostgreSQL's REAL is 4 bytes (a timestamp would lose minutes); SQLite reads it as REAL
@@ -99,8 +99,7 @@ class ResultStore:
             if readonly:
                 self._check_is_store()
             else:
-                with self.engine.begin() as c:
-                    c.execute(sa.text(SCHEMA))
+                create_table(self.engine, SCHEMA, "runs")
                 self.claims = Claims(self.engine)
         except sa.exc.DatabaseError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
