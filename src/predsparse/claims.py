@@ -46,6 +46,16 @@ def db_url(url: str) -> str:
     return url
 
 
+def display_url(url: str) -> str:
+    """``url`` with its password masked (for printing and result files)."""
+    if "://" not in url:
+        return url
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
 def _host_id() -> str:
     """Hostname plus the PID namespace: two processes with equal host ids can see each other's PIDs."""
     try:

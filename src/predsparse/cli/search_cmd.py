@@ -80,7 +80,7 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
         emit_json(summary)
         return
     jobs_note = f", {summary['jobs']} jobs" if summary["jobs"] > 1 else ""
-    click.echo(f"study {study_name} ({storage}{jobs_note}): {summary['trials']} trials, {summary['complete']} complete, "
+    click.echo(f"study {study_name} ({summary['storage']}{jobs_note}): {summary['trials']} trials, {summary['complete']} complete, "
                f"{summary['pruned']} pruned ({summary['filtered_by_scatter']} by scatter), "
                f"{summary['epochs_saved_by_pruning']} epochs saved, {summary['wall_seconds_this_call']:.0f} s")
     header = ["conv", "layers", "d_out_net", "kind", "rho_net %", "params", "val acc %", "test acc %"]

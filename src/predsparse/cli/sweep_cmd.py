@@ -43,7 +43,10 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
             for r in runs:
                 click.echo(f"  seed {r['seed']}: {r['varied']}")
         return
+    from predsparse.claims import display_url
+
     st = ResultStore(store)
+    store = display_url(store)  # printed below: never the password
     counts = run_sweep(cfg, st, progress=progress and not as_json, jobs=jobs, lease=lease)
     rows = ordered(st.rows(cfg.name))
     if as_json:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from predsparse.data.format import Dataset
+from predsparse.claims import display_url
 from predsparse.errors import InputError
 from predsparse.patterns import network
 from predsparse.search.space import SearchSpace, sample, z_for
@@ -106,12 +107,7 @@ def make_storage(settings: SearchSettings):  # noqa: ANN201 - optuna.storages.RD
 
 
 def _safe(url: str) -> str:
-    import sqlalchemy as sa
-
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return repr(url)
+    return display_url(url) if "://" in url else repr(url)
 
 
 def sampler_seed(seed: int, worker: int) -> int:
@@ -268,7 +264,7 @@ def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: floa
     best = sorted(rows, key=lambda r: r["value"])[:5] if not settings.multi_objective else front
     return {
         "study": settings.study_name,
-        "storage": settings.storage,
+        "storage": display_url(settings.storage),
         "objective": "pareto(val_acc, parameters, seconds/epoch)" if settings.multi_objective else f"log10(f_p + {settings.w_c} f_c)",
         "max_parameters": max_params,
         "trials": len(study.trials),
