@@ -139,6 +139,11 @@ def run_workers(target: Callable[..., Any], args: tuple, jobs: int, *, threads: 
                             p.terminate()
             elif on_event:
                 on_event(i, kind, label)
+    except BaseException:  # Ctrl-C or an error here: stop the workers (their claims are taken over)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        raise
     finally:
         for p in procs:
             p.join(timeout=30)
