@@ -195,3 +195,19 @@ def test_claims_expire_and_exactly_one_taker_wins(backend):
     assert len(won) == 1 and won[0].owner == me and won[0].attempts == 2
     assert claims.renew(won[0], 60) and claims.rows("x")[0]["owner"] == me
     assert [claims.register("r", me), claims.register("r", other), claims.register("r", me)] == [0, 1, 2]
+
+
+def test_jobs_option_and_auto_choice():
+    from predsparse.errors import InputError
+    from predsparse.parallel import auto_jobs, parse_jobs, threads_per_job
+
+    assert parse_jobs("3") == 3 and parse_jobs("auto") == "auto" and parse_jobs(None) == 1
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(InputError, match="--jobs"):
+            parse_jobs(bad)
+    # small models: one job per core; a 3M-weight model takes 3 threads per job; never more jobs than runs
+    assert auto_jobs(50_000, n_cores=8) == 8
+    assert auto_jobs(3_000_000, n_cores=8) == 2
+    assert auto_jobs(50_000_000, n_cores=8) == 1
+    assert auto_jobs(50_000, n_cores=8, work_items=3) == 3
+    assert threads_per_job(3, n_cores=8) == 2 and threads_per_job(16, n_cores=8) == 1
