@@ -20,7 +20,7 @@ import optuna
 import pytest
 
 import predsparse
-from predsparse.claims import Claims, db_url, new_owner
+from predsparse.claims import Claims, KeepAlive, db_url, new_owner
 from predsparse.experiments.store import ResultStore, canonical
 from predsparse.experiments.sweep import _key, expand, parse_config, run_sweep
 
@@ -195,6 +195,14 @@ def test_claims_expire_and_exactly_one_taker_wins(backend):
     assert len(won) == 1 and won[0].owner == me and won[0].attempts == 2
     assert claims.renew(won[0], 60) and claims.rows("x")[0]["owner"] == me
     assert [claims.register("r", me), claims.register("r", other), claims.register("r", me)] == [0, 1, 2]
+    # a working worker's lease is renewed in the background, so a long run is not taken from it
+    c = claims.claim("k", "b", me, lease=0.4)
+    with KeepAlive(claims, c, 0.4) as ka:
+        time.sleep(1.2)
+        assert claims.claim("k", "b", other, lease=60) is None
+    assert not ka.lost
+    time.sleep(0.6)
+    assert claims.claim("k", "b", other, lease=60) is not None  # renewals stopped: the lease runs out
 
 
 def test_jobs_option_and_auto_choice():
