@@ -49,9 +49,16 @@ def test_search_runs_resumes_and_scores(tmp_path):
     space = SearchSpace(max_hidden=1, min_width=4, max_width=32, min_density=0.1)
     settings = SearchSettings(trials=4, epochs=2, storage=f"sqlite:///{tmp_path}/s.db", study_name="t", w_c=10.0)
     first = run_search(ds, space, settings, progress=False)
-    assert first["trials"] == 4
+    assert first["complete"] == 4
+    # --trials counts complete trials in the study: the same call again has nothing to do ...
+    assert run_search(ds, space, settings, progress=False)["trials"] == first["trials"]
+    # ... and a larger number tops the study up (same storage and name: the study continues)
+    settings.trials = 6
     again = run_search(ds, space, settings, progress=False)
-    assert again["trials"] == 8  # same storage and name: the study continues
+    assert again["complete"] == 6
+    study = optuna.load_study(study_name="t", storage=settings.storage)
+    # one sampler stream per call (the second call, worker 1, found nothing to do)
+    assert {t.user_attrs["worker"] for t in study.trials} == {0, 2}
     for r in again["best"]:
         f_c = r["parameters"] / space.max_parameters(8, 3)
         assert r == next(c for c in again["candidates"] if c["number"] == r["number"])
@@ -64,14 +71,31 @@ def test_scatter_filter_rejects_everything_above_one(tmp_path):
     settings = SearchSettings(trials=3, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0,
                               scatter_redraws=1, prune=False)
     out = run_search(ds, space, settings, progress=False)
-    # sparse candidates cannot reach scatter 1, so they are filtered before training
-    assert out["filtered_by_scatter"] + out["complete"] == 3
-    assert out["filtered_by_scatter"] >= 1
+    # sparse candidates cannot reach scatter 1, so they are filtered before training; only candidates that
+    # came out fully connected complete, and the study goes on until 3 have
+    assert out["complete"] == 3 and out["filtered_by_scatter"] >= 1
+    assert all(c["kind"] == "fc" and c["scatter"] == 1.0 for c in out["candidates"])
+
+
+def test_search_where_nothing_completes_fails_with_the_first_reason(tmp_path):
+    ds = toy()
+    # wide hidden layer at <= 20 % density: never fully connected, never scatter 1, always filtered
+    space = SearchSpace(min_hidden=1, max_hidden=1, min_width=64, max_width=64, min_density=0.05, max_density=0.2,
+                        kinds=["random"])
+    settings = SearchSettings(trials=2, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0,
+                              scatter_redraws=0, prune=False)
+    # the search stops at its trial cap (4 x trials) and fails with the first reason instead of reporting success
+    with pytest.raises(InputError, match=r"no trial of study .* completed \(8 trials\); first failure: trial 0 pruned: scatter"):
+        run_search(ds, space, settings, progress=False)
 
 
 def test_bad_settings():
     with pytest.raises(InputError, match="w_c"):
         SearchSettings(w_c=-1)
+    with pytest.raises(InputError, match="epochs 0"):
+        SearchSettings(epochs=0)
+    with pytest.raises(InputError, match="max_trials 2 must be >= trials 3"):
+        SearchSettings(trials=3, max_trials=2)
     with pytest.raises(InputError, match="density range"):
         SearchSpace(min_density=0)
 
@@ -85,6 +109,17 @@ def test_search_cli_json(tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["trials"] == 3 and data["retrain"].startswith("predsparse train")
+
+
+@pytest.mark.parametrize("url,needle", [("foo://x", "cannot open"), ("runs/s.db", "not a database URL"),
+                                         ("postgresql://nobody@127.0.0.1:1/x", "cannot open")])
+def test_bad_storage_is_one_line(tmp_path, url, needle):
+    ds = toy()
+    np.savez(tmp_path / "d.npz", xtr=ds.xtr, ytr=ds.ytr, xva=ds.xva, yva=ds.yva, xte=ds.xte, yte=ds.yte)
+    r = CliRunner().invoke(main, ["search", "--dataset", str(tmp_path / "d.npz"), "--storage", url, "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and needle in r.output
+    assert len(r.output.strip().splitlines()) == 1 and r.output.startswith("error: --storage")
+    assert not (tmp_path / "o").exists()
 
 
 def test_retrain_command_for_random_patterns_names_the_out_degrees():

@@ -69,7 +69,7 @@ def test_interrupted_sweep_resumes_and_reports(tmp_path):
         run_sweep(cfg, store, progress=False, runner=flaky)
     assert len(list(store.rows("t"))) == 5
     counts = run_sweep(cfg, store, progress=False, runner=fake_runner)
-    assert counts == {"runs": 12, "skipped": 5, "ran": 7}
+    assert counts == {"runs": 12, "skipped": 5, "ran": 7, "jobs": 1}
     rows = list(store.rows("t"))
     assert len(rows) == 12
     header, body = summary_table(rows)
@@ -99,3 +99,32 @@ def test_real_tiny_sweep_through_cli(tmp_path):
     assert len(json.loads(r.output)["t"]["rows"]) == 2
     r = CliRunner().invoke(main, ["report", str(tmp_path / "missing.db")])
     assert r.exit_code == 2 and "no such results file" in r.output
+
+
+def test_report_never_writes_to_its_input_and_refuses_other_files(tmp_path):
+    import sqlite3
+
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    other = tmp_path / "other.db"  # another SQLite database (a search store, say)
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE trials (id INTEGER)")
+    text = tmp_path / "notes.db"
+    text.write_text("not a database at all\n" * 10)
+    for path in (empty, other, text):
+        before = path.read_bytes()
+        r = CliRunner().invoke(main, ["report", str(path)])
+        assert r.exit_code == 2, r.output
+        assert r.output.startswith("error: ") and "not a predsparse results" in r.output
+        assert len(r.output.strip().splitlines()) == 1
+        assert path.read_bytes() == before  # no table added, nothing changed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "notes.db", "other.db"]  # no journal left
+
+
+def test_store_url_errors_are_one_line(tmp_path):
+    with pytest.raises(InputError, match="unsupported database 'mysql'"):
+        ResultStore("mysql://u@h/db")
+    with pytest.raises(InputError, match="cannot connect"):
+        ResultStore("postgresql://nobody@127.0.0.1:1/x")
+    with pytest.raises(InputError, match="is a directory"):
+        ResultStore(tmp_path)

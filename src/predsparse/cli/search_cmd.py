@@ -14,7 +14,14 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 
 @click.command("search")
 @dataset_options
-@click.option("--trials", type=int, default=20, show_default=True)
+@click.option("--trials", type=int, default=20, show_default=True,
+              help="Complete trials the study should hold, whoever ran them (a rerun tops up to this number).")
+@click.option("--max-trials", type=int, default=None,
+              help="Stop once the study holds this many finished trials, complete or not [default: 4 x --trials].")
+@click.option("--jobs", default="1", show_default=True,
+              help="Worker processes on this machine, cores/N threads each; 'auto' picks N from the model size and the cores.")
+@click.option("--heartbeat", type=int, default=10, show_default=True,
+              help="Seconds between a running trial's heartbeats; a trial silent for 3x this (killed worker) is failed and retried.")
 @click.option("--wc", "w_c", type=float, default=0.0, show_default=True, help="Complexity weight w_c (0: accuracy only; 10: cheap).")
 @click.option("--multi", is_flag=True, help="Multi-objective (accuracy, parameters, time/epoch): NSGA-II, Pareto front.")
 @click.option("--epochs", type=int, default=5, show_default=True, help="Training epochs per candidate.")
@@ -35,7 +42,8 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--progress/--no-progress", default=True)
 @json_option
 @handle_errors
-def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, trials, w_c, multi, epochs,
+def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, trials, max_trials, jobs,
+           heartbeat, w_c, multi, epochs,
            max_hidden, min_width, max_width, min_density, kinds, max_conv, conv_channels, scatter_threshold, no_prune, storage, study_name, seed,
            out_dir, progress, as_json) -> None:  # noqa: ANN001
     """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
@@ -43,14 +51,17 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     from predsparse.cli.common import int_list
     from predsparse.experiments.tables import format_table
     from predsparse.provenance import versions
+    from predsparse.parallel import parse_jobs
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
+    from predsparse.search.runner import make_storage
 
     space = SearchSpace(max_hidden=max_hidden, min_width=min_width, max_width=max_width, min_density=min_density,
                         kinds=[k.strip() for k in kinds.split(",") if k.strip()], max_conv=max_conv,
                         conv_channels=int_list(conv_channels, "conv-channels") or [])
     settings = SearchSettings(trials=trials, w_c=w_c, multi_objective=multi, epochs=epochs, seed=seed,
                               scatter_threshold=scatter_threshold, prune=not no_prune, storage=storage,
-                              study_name=study_name)
+                              study_name=study_name, jobs=parse_jobs(jobs), heartbeat=heartbeat, max_trials=max_trials)
+    make_storage(settings)  # a bad --storage is one line before the data is loaded
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     summary = run_search(ds, space, settings, progress=progress and not as_json)
     best = summary["best"][0] if summary["best"] else None
@@ -69,7 +80,8 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     if as_json:
         emit_json(summary)
         return
-    click.echo(f"study {study_name} ({storage}): {summary['trials']} trials, {summary['complete']} complete, "
+    jobs_note = f", {summary['jobs']} jobs" if summary["jobs"] > 1 else ""
+    click.echo(f"study {study_name} ({summary['storage']}{jobs_note}): {summary['trials']} trials, {summary['complete']} complete, "
                f"{summary['pruned']} pruned ({summary['filtered_by_scatter']} by scatter), "
                f"{summary['epochs_saved_by_pruning']} epochs saved, {summary['wall_seconds_this_call']:.0f} s")
     header = ["conv", "layers", "d_out_net", "kind", "rho_net %", "params", "val acc %", "test acc %"]

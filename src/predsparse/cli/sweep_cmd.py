@@ -10,19 +10,31 @@ from predsparse.cli.common import OutputPath  # checked while parsing, before an
 
 @click.command("sweep")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--store", default="runs/results.db", show_default=True, help="SQLite results file (created if absent).")
+@click.option("--store", default="runs/results.db", show_default=True,
+              help="Results store: a SQLite file (created if absent) or a postgresql://USER@HOST/DB URL shared by many workers.")
+@click.option("--jobs", default="1", show_default=True,
+              help="Runs trained at once on this machine, each in its own process with cores/N threads; 'auto' picks N "
+                   "from the model size and the cores.")
+@click.option("--lease", type=click.FloatRange(1, None), default=60.0, show_default=True,
+              help="Seconds after which a run claimed by a worker that stopped renewing (killed, lost) is redone by another.")
 @click.option("--dry-run", is_flag=True, help="Only validate the config and list the runs.")
 @click.option("--progress/--no-progress", default=True)
 @json_option
 @handle_errors
-def sweep(config, store, dry_run, progress, as_json) -> None:  # noqa: ANN001
-    """Run a sweep (resumable: runs already in the store are skipped), then print its table."""
+def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # noqa: ANN001
+    """Run a sweep (resumable: runs already in the store are skipped), then print its table.
+
+    Start the same command on several machines (or several times) with one --store postgresql:// URL:
+    the workers share the runs, each run is trained once."""
     from predsparse.experiments.tables import format_table
     from predsparse.experiments.report import summary_table
     from predsparse.experiments.store import ResultStore
     from predsparse.experiments.sweep import expand, load_config, run_sweep, validate_runs
 
+    from predsparse.parallel import parse_jobs
+
     cfg = load_config(config)
+    jobs = parse_jobs(jobs)
     runs = expand(cfg)
     if dry_run:
         validate_runs(runs, {}, cfg.name)  # every grid point's model, as a real run would check it
@@ -33,18 +45,22 @@ def sweep(config, store, dry_run, progress, as_json) -> None:  # noqa: ANN001
             for r in runs:
                 click.echo(f"  seed {r['seed']}: {r['varied']}")
         return
+    from predsparse.claims import display_url
+
     st = ResultStore(store)
-    counts = run_sweep(cfg, st, progress=progress and not as_json)
-    rows = list(st.rows(cfg.name))
+    store = display_url(store)  # printed below: never the password
+    counts = run_sweep(cfg, st, progress=progress and not as_json, jobs=jobs, lease=lease)
+    rows = ordered(st.rows(cfg.name))
     if as_json:
         emit_json({"name": cfg.name, **counts, "store": store, "rows": rows})
         return
-    click.echo(f"{cfg.name}: {counts['ran']} runs done, {counts['skipped']} already stored in {store}")
+    jobs_note = f" ({counts['jobs']} jobs)" if counts["jobs"] > 1 else ""
+    click.echo(f"{cfg.name}: {counts['ran']} runs done{jobs_note}, {counts['skipped']} already stored in {store}")
     click.echo(format_table(*summary_table(rows)))
 
 
 @click.command("report")
-@click.argument("results", type=click.Path(dir_okay=False))
+@click.argument("results")
 @click.option("--sweep", "name", default=None, help="Which sweep in the store (default: all, one table each).")
 @click.option("--pivot", default=None, help="Varied key whose values become columns, e.g. network.kind.")
 @click.option("--best-by", default=None, help="Varied key to choose on validation accuracy, e.g. train.l2.")
@@ -62,13 +78,13 @@ def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) ->
     from predsparse.experiments.tables import format_table
     from predsparse.experiments.store import ResultStore
 
-    if not Path(results).is_file():
+    if "://" not in results and not Path(results).is_file():
         raise InputError(f"{results}: no such results file")
-    st = ResultStore(results)
+    st = ResultStore(results, readonly=True)  # never changes its input, refuses what is not a results store
     names = [name] if name else st.sweeps()
     out = {}
     for n in names:
-        rows = list(st.rows(n))
+        rows = ordered(st.rows(n))
         if not rows:
             raise InputError(f"sweep {n!r} has no runs in {results}; stored sweeps: {st.sweeps()}")
         header, body = R.best_by(rows, best_by) if best_by else R.summary_table(rows, pivot=pivot)
@@ -81,6 +97,11 @@ def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) ->
             click.echo(format_table(header, body))
     if as_json:
         emit_json(out)
+
+
+def ordered(rows) -> list:  # noqa: ANN001
+    """Rows in their config order (run_index), whichever worker stored them first."""
+    return sorted(rows, key=lambda r: r["result"].get("run_index", float("inf")))
 
 
 COMMANDS: list[click.Command] = [sweep, report]

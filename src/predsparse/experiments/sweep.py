@@ -25,12 +25,11 @@ import copy
 import itertools
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from predsparse.errors import InputError
 from predsparse.experiments.store import ResultStore, canonical
@@ -211,25 +210,136 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     return rec
 
 
+LEASE_SECONDS = 60.0  # a run claimed by a worker that stops renewing is free again after this
+
+
+def run_label(run: dict[str, Any]) -> str:
+    """A short name for a run: its varied values and seed (``kind=random l2=0 seed=1``)."""
+    parts = [f"{k.split('.')[-1]}={v}" for k, v in run["varied"].items()]
+    return " ".join(parts + [f"seed={run['seed']}"])
+
+
+def estimated_weights(cfg: SweepConfig) -> int:
+    """The largest run's weight count (rough: an ``auto`` input layer counts as the next layer's width;
+    a conv block counts as a million), for ``--jobs auto``."""
+    from predsparse.parallel import WEIGHTS_PER_THREAD
+
+    best = 0
+    for run in expand(cfg):
+        net = run["network"]
+        layers = list(net["layers"])
+        if layers and layers[0] == "auto":
+            layers[0] = layers[1] if len(layers) > 1 and isinstance(layers[1], int) else 1000
+        full = [int(a) * int(b) for a, b in zip(layers[:-1], layers[1:])]
+        dout = net.get("out_degrees")
+        if net.get("kind") != "fc" and dout:
+            w = sum(int(a) * int(d) for a, d in zip(layers[:-1], dout))
+        elif net.get("kind") != "fc" and net.get("density") is not None:
+            w = int(float(net["density"]) * sum(full))
+        else:
+            w = sum(full)
+        best = max(best, w + WEIGHTS_PER_THREAD * len(net.get("conv") or []))
+    return best
+
+
+def work_sweep(cfg: SweepConfig, store: ResultStore, *, runner: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = run_one,
+               lease: float = LEASE_SECONDS, owner: str | None = None,
+               emit: Callable[[str, str], None] | None = None, wait: float = 0.5) -> int:
+    """One worker: claim, train and store runs until every run of the sweep is stored; returns runs trained.
+
+    Any number of these (processes, machines) can share one store: a run is claimed atomically before it
+    is trained; a claim whose worker died is taken over when its lease ends. While the remaining runs are
+    held by live workers, this one waits for them (or for their leases to run out).
+    """
+    from predsparse.claims import KeepAlive, new_owner
+
+    runs = expand(cfg)
+    keys = [canonical(_key(r)) for r in runs]
+    owner = owner or new_owner()
+    emit = emit or (lambda kind, label: None)
+    cache: dict[str, Any] = {}
+    trained = 0
+    while True:
+        done = store.done_keys(cfg.name)
+        pending = [i for i, k in enumerate(keys) if k not in done]
+        if not pending:
+            return trained
+        progressed = False
+        for i in pending:
+            claim = store.claim(cfg.name, _key(runs[i]), owner, lease)
+            if claim is None:
+                continue
+            if store.has(cfg.name, _key(runs[i])):  # finished by its previous owner after we listed it
+                continue
+            emit("start", run_label(runs[i]))
+            try:
+                with KeepAlive(store.claims, claim, lease):
+                    result = runner(runs[i], cache)
+            except BaseException:
+                store.claims.release(claim)  # stopped without a result: the run is free for anyone at once
+                raise
+            # run_index: the run's place in the config, so tables list parallel-made rows in the serial order
+            store.put(cfg.name, _key(runs[i]), {**result, "varied": runs[i]["varied"], "seed": runs[i]["seed"], "run_index": i})
+            trained += 1
+            progressed = True
+            emit("done", run_label(runs[i]))
+        if not progressed:
+            time.sleep(wait)
+
+
+def _sweep_worker(cfg: SweepConfig, url: str, runner: Callable, lease: float, *, emit: Callable, worker_index: int) -> None:
+    store = ResultStore(url)
+    try:
+        work_sweep(cfg, store, runner=runner, lease=lease, emit=emit)
+    finally:
+        store.close()
+
+
 def run_sweep(
     cfg: SweepConfig,
     store: ResultStore,
     *,
     progress: bool = True,
     runner: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = run_one,
+    jobs: int | str = 1,
+    lease: float = LEASE_SECONDS,
 ) -> dict[str, int]:
-    """Run every run not yet in ``store`` (resume), storing each as it finishes. Returns counts."""
+    """Run every run not yet in ``store`` (resume), storing each as it finishes. Returns counts.
+
+    ``jobs``: N worker processes on this machine (``"auto"``: from the model size and the cores), each with
+    ``cores // N`` threads, claiming runs like workers on other machines do. The stored rows are the same
+    for any ``jobs`` (each run's numbers depend only on its own seed). ``runner`` must be importable
+    (a module-level function) when ``jobs > 1``.
+    """
+    from predsparse.parallel import RunningBar, resolve_jobs, run_workers
+
     runs = expand(cfg)
-    todo = [r for r in runs if not store.has(cfg.name, _key(r))]
-    cache: dict[str, Any] = {}
+    done = store.done_keys(cfg.name)
+    stored = len(done & {canonical(_key(r)) for r in runs})
     if runner is run_one:  # every run's model is checked before the first trains (a custom runner checks its own)
-        validate_runs(todo, cache, cfg.name)
-    bar = tqdm(todo, desc=cfg.name, disable=not progress, dynamic_ncols=True)
-    for run in bar:
-        bar.set_postfix({k.split(".")[-1]: v for k, v in run["varied"].items()} | {"seed": run["seed"]})
-        result = runner(run, cache)
-        store.put(cfg.name, _key(run), {**result, "varied": run["varied"], "seed": run["seed"]})
-    return {"runs": len(runs), "skipped": len(runs) - len(todo), "ran": len(todo)}
+        validate_runs([r for r in runs if canonical(_key(r)) not in done], {}, cfg.name)
+    todo = len(runs) - stored
+    n = resolve_jobs(jobs, estimated_weights(cfg), work_items=max(1, todo)) if todo else 1
+    bar = RunningBar(len(runs), stored, cfg.name + (f" ({n} jobs)" if n > 1 else ""), disable=not progress)
+    ran = 0
+
+    def on_event(worker: int, kind: str, label: str) -> None:
+        nonlocal ran
+        ran += kind == "done"
+        bar.event(worker, kind, label)
+
+    try:
+        if n == 1:
+            work_sweep(cfg, store, runner=runner, lease=lease, emit=lambda kind, label: on_event(0, kind, label))
+        else:
+            keys = {canonical(_key(r)) for r in runs}
+            run_workers(_sweep_worker, (cfg, store.url, runner, lease), n, on_event=on_event,
+                        poll=lambda: bar.set_done(len(store.done_keys(cfg.name) & keys)))
+    finally:
+        bar.close()
+    if len(store.done_keys(cfg.name) & {canonical(_key(r)) for r in runs}) < len(runs):
+        raise RuntimeError(f"sweep {cfg.name}: every worker stopped before the sweep was complete; run it again")
+    return {"runs": len(runs), "skipped": stored, "ran": ran, "jobs": n}
 
 
 def _key(run: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from predsparse.data.format import Dataset
+from predsparse.claims import display_url
 from predsparse.errors import InputError
 from predsparse.nn import input_shape_for
 from predsparse.search.space import SearchSpace, sample
@@ -42,11 +43,20 @@ class SearchSettings:
     storage: str = "sqlite:///runs/search.db"
     study_name: str = "predsparse-search"
     timeout: float | None = None
+    jobs: int | str = 1
+    heartbeat: int = 10
+    max_trials: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.trials < 1:
             raise InputError(f"trials {self.trials} must be >= 1")
+        if self.epochs < 1:
+            raise InputError(f"epochs {self.epochs} must be >= 1")
+        if self.heartbeat < 1:
+            raise InputError(f"heartbeat {self.heartbeat} must be >= 1 second")
+        if self.max_trials is not None and self.max_trials < self.trials:
+            raise InputError(f"max_trials {self.max_trials} must be >= trials {self.trials}")
         if not (math.isfinite(self.w_c) and self.w_c >= 0):
             raise InputError(f"w_c {self.w_c} must be a finite number >= 0")
         if self.scatter_threshold is not None and not 0 <= self.scatter_threshold <= 1:
@@ -56,51 +66,109 @@ class SearchSettings:
 def _optuna():
     import optuna
 
+    import warnings
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats and their retry callback are marked experimental; they are what makes killed workers safe
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
 
 
-def make_study(settings: SearchSettings):  # noqa: ANN201 - optuna.Study
-    """Create or reopen (resume) the study in its storage."""
+def make_storage(settings: SearchSettings):  # noqa: ANN201 - optuna.storages.RDBStorage
+    """The study's storage with heartbeats: a trial whose worker stops beating for ``3 x heartbeat`` seconds
+    is failed and queued again with the same parameters (a killed worker's trial is retried)."""
     optuna = _optuna()
-    if settings.storage.startswith("sqlite:///"):
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    import sqlalchemy as sa
+
+    url = settings.storage
+    if url.startswith("sqlite:///"):
         from pathlib import Path
 
-        Path(settings.storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--storage {url!r}: cannot create its directory ({exc.strerror})") from None
+    if "://" not in url:
+        raise InputError(f"--storage {url!r} is not a database URL (sqlite:///FILE or postgresql://USER@HOST/DB)")
+    # timeout: several SQLite writers wait for each other instead of failing with "database is locked"
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    try:
+        from predsparse.claims import db_url
+
+        return optuna.storages.RDBStorage(
+            db_url(url), engine_kwargs=kwargs, heartbeat_interval=settings.heartbeat, grace_period=3 * settings.heartbeat,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+    except ImportError as exc:
+        raise InputError(f"--storage {url!r} needs a driver that is not installed ({exc})") from None
+    except (sa.exc.SQLAlchemyError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise InputError(f"--storage {_safe(url)}: cannot open ({reason})") from None
+
+
+def _safe(url: str) -> str:
+    return display_url(url) if "://" in url else repr(url)
+
+
+def sampler_seed(seed: int, worker: int) -> int:
+    """Worker 0 keeps ``seed`` (a single search repeats earlier results); others get an independent stream."""
+    return seed if worker == 0 else int(np.random.SeedSequence([seed, worker]).generate_state(1)[0])
+
+
+def register_worker(storage, settings: SearchSettings) -> int:  # noqa: ANN001
+    """A worker number never handed out before for this study (0 for the first worker, then 1, 2, ...), so
+    parallel workers and reruns draw different candidates."""
+    from predsparse.claims import Claims, new_owner
+
+    return Claims(storage.engine).register(f"search-worker:{settings.study_name}", new_owner())
+
+
+def make_study(settings: SearchSettings, *, worker: int = 0, storage=None):  # noqa: ANN001, ANN201 - optuna.Study
+    """Create or reopen (resume) the study in its storage, with worker ``worker``'s sampler stream."""
+    optuna = _optuna()
+    storage = storage or make_storage(settings)
+    seed = sampler_seed(settings.seed, worker)
     try:
         if settings.multi_objective:
             return optuna.create_study(
                 study_name=settings.study_name,
-                storage=settings.storage,
+                storage=storage,
                 directions=["maximize", "minimize", "minimize"],
-                sampler=optuna.samplers.NSGAIISampler(seed=settings.seed),
+                sampler=optuna.samplers.NSGAIISampler(seed=seed),
                 load_if_exists=True,
             )
         return optuna.create_study(
             study_name=settings.study_name,
-            storage=settings.storage,
+            storage=storage,
             direction="minimize",
-            sampler=optuna.samplers.TPESampler(seed=settings.seed),
+            # constant_liar: running trials of other workers count as bad, so workers spread out
+            sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1) if settings.prune else optuna.pruners.NopPruner(),
             load_if_exists=True,
         )
     except ValueError as exc:  # e.g. an existing study with other directions
         raise InputError(f"study {settings.study_name!r} in {settings.storage}: {exc}") from None
-    except ImportError as exc:
-        raise InputError(f"storage {settings.storage!r} needs a driver that is not installed ({exc})") from None
 
 
-def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *, progress: bool = True) -> dict[str, Any]:
-    """Run (or continue) the search; returns best candidates, Pareto front and the search's cost."""
+def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *, progress: bool = True,
+               emit: Any = None) -> dict[str, Any]:
+    """Run (or continue) the search until the study holds ``settings.trials`` complete trials; returns best
+    candidates, Pareto front and the search's cost. ``settings.jobs`` workers run here (1) or in processes.
+
+    (With ``emit`` set this call is one worker: it runs trials and returns its counters.)"""
     from predsparse.patterns.scatter import scatter
 
     optuna = _optuna()
     n_in, n_out = dataset.num_features, dataset.num_classes
     input_shape = input_shape_for(dataset.feature_shape) if space.max_conv else None
     max_params = space.max_parameters(n_in, n_out, input_shape)
-    study = make_study(settings)
-    stats = {"filtered": 0, "redraws": 0}
     t_start = time.perf_counter()
+    if emit is None:  # the caller's process: run the workers here or in --jobs processes, then summarise
+        return run_workers_and_summarise(dataset, space, settings, max_params, progress=progress)
+    storage = make_storage(settings)
+    worker = register_worker(storage, settings)
+    study = make_study(settings, worker=worker, storage=storage)
+    stats = {"filtered": 0, "redraws": 0}
 
     def objective(trial):  # noqa: ANN001, ANN202
         cand = sample(trial, space, n_in, n_out, input_shape)
@@ -150,9 +218,35 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
             return res["best_val_acc"], params, per_epoch
         return math.log10((1 - res["best_val_acc"]) + settings.w_c * params / max_params + 1e-12)
 
-    study.optimize(objective, n_trials=settings.trials, timeout=settings.timeout, show_progress_bar=progress,
-                   catch=(InputError,))
-    return summarise(study, settings, stats, time.perf_counter() - t_start, max_params)
+    from predsparse.search.workers import study_loop
+
+    study_loop(study, objective, settings, worker=worker, emit=emit, engine=storage.engine)
+    return stats
+
+
+def run_workers_and_summarise(dataset: Dataset, space: SearchSpace, settings: SearchSettings, max_params: int, *,
+                              progress: bool) -> dict[str, Any]:
+    """Run the study's workers (in this process or ``jobs`` processes), then summarise the whole study."""
+    from predsparse.search.workers import run_workers_for
+
+    t_start = time.perf_counter()
+    stats, jobs = run_workers_for(dataset, space, settings, max_params, progress=progress)
+    study = make_study(settings)
+    out = summarise(study, settings, stats, time.perf_counter() - t_start, max_params)
+    out["jobs"] = jobs
+    if out["complete"] == 0:
+        raise InputError(f"no trial of study {settings.study_name!r} completed ({out['trials']} trials); "
+                         f"first failure: {first_failure(study)}")
+    return out
+
+
+def first_failure(study) -> str:  # noqa: ANN001
+    """The reason recorded for the study's first trial that did not complete."""
+    for t in study.trials:
+        reason = t.user_attrs.get("reason") or t.system_attrs.get("fail_reason")
+        if t.state.name in ("FAIL", "PRUNED") and reason:
+            return f"trial {t.number} {t.state.name.lower()}: {reason}"
+    return "no reason recorded"
 
 
 def candidate_spec(cand: dict[str, Any], space: SearchSpace, seed: int) -> ModelSpec:
@@ -173,7 +267,7 @@ def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: floa
     best = sorted(rows, key=lambda r: r["value"])[:5] if not settings.multi_objective else front
     return {
         "study": settings.study_name,
-        "storage": settings.storage,
+        "storage": display_url(settings.storage),
         "objective": "pareto(val_acc, parameters, seconds/epoch)" if settings.multi_objective else f"log10(f_p + {settings.w_c} f_c)",
         "max_parameters": max_params,
         "trials": len(study.trials),
