@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from predsparse.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "PREDSPARSE_THREADS", "PREDSPARSE_THREADING",
         "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
