@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from predsparse.errors import InputError
+from predsparse.threads import set_threads
 
 # A run of up to this many weights (multiply-adds per sample) gains little from a second thread at the
 # usual batch sizes: the per-call threading overhead eats the gain, so such runs go one thread per job.
@@ -65,23 +66,8 @@ def threads_per_job(jobs: int, n_cores: int | None = None) -> int:
     return max(1, (n_cores or cores()) // max(1, jobs))
 
 
-def limit_threads(n: int) -> None:
-    """Use ``n`` threads in this process: torch, numba and any OpenMP library started later."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(n)
-    import torch
-
-    torch.set_num_threads(n)
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except ImportError:  # pragma: no cover - numba is a dependency, but the torch path works without it
-        pass
-
-
 def _child(target: Callable[..., Any], args: tuple, threads: int, index: int, q: Any) -> None:
-    limit_threads(threads)
+    set_threads(threads)  # torch, the numba kernels (they follow torch) and OpenMP libraries started later
 
     def emit(kind: str, label: str = "") -> None:
         q.put((index, kind, label))
