@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway PostgreSQL server for the many-workers tests.
+"""Shared fixtures: toy data, a small Fashion-MNIST subset, and a throwaway PostgreSQL server for the
+many-workers tests.
 
 The server is a fresh cluster in a temporary directory (initdb + pg_ctl on a free local port), started
 once per test session and removed afterwards. Without the server binaries the tests that need it skip
@@ -105,3 +106,32 @@ def backend(request, tmp_path):
         return "sqlite", f"sqlite:///{tmp_path}/search.db", str(tmp_path / "results.db")
     url = request.getfixturevalue("postgres_db")
     return "postgresql", url, url
+
+
+@pytest.fixture
+def toy_npz(tmp_path: Path):
+    """A factory writing ``helpers.toy(**kw)`` (Gaussian clusters, train/val/test) to an npz; returns its path."""
+    import numpy as np
+    from helpers import toy
+
+    def make(name: str = "toy.npz", **kw) -> Path:
+        path = tmp_path / name
+        np.savez(path, **toy(**kw))
+        return path
+
+    return make
+
+
+FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_small():
+    """Fashion-MNIST with 3,000 / 1,000 / 1,000 samples (seeded subsets), loaded once per session; skips
+    without the Debian package dataset-fashion-mnist."""
+    if not (FASHION_MNIST / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    from predsparse.data import load_dataset
+
+    return load_dataset("fashion-mnist", limit_train=3000, limit_val=1000, limit_test=1000)
+

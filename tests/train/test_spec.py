@@ -157,11 +157,10 @@ def test_one_description_one_model_from_train_sweep_and_search(tmp_path):
     assert swept["parameters"] == direct["parameters"] == 6 * 6 + 12 * 3 + 12 + 3  # edges + biases
 
 
-def test_run_record_fields(tmp_path):
+def test_run_record_fields(toy_npz):
     from predsparse.data import load_dataset
 
-    np.savez(tmp_path / "x.npz", **toy())
-    ds = load_dataset(str(tmp_path / "x.npz"))
+    ds = load_dataset(str(toy_npz()))
     rec = run(ModelSpec(layers=("auto", 12, 3), d_out=(6, 3), seed=1), TrainConfig(epochs=1, seed=1), ds)
     for k in ("test_acc", "best_val_acc", "best_epoch", "final_train_acc", "rho_net", "junction_densities", "d_out_net",
               "d_in_net", "edges", "parameters", "seconds", "dataset", "versions", "seeds", "spec", "history"):
