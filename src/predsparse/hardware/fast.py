@@ -101,8 +101,10 @@ def _ff(i, slot, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off,
     base = p_off[i]
     zero = lo - lo
     if direct:  # contiguous edges: gather every edge's activation first (kept for UP), then sum contiguously
-        for e in range(ff_ptr[base], ff_ptr[base + n]):
-            g_slot[e] = a_prev[cols[e]]
+        ea, eb = ff_ptr[base], ff_ptr[base + n]
+        gs, cs = g_slot[ea:eb], cols[ea:eb]
+        for k in range(gs.size):
+            gs[k] = a_prev[cs[k]]
     else:
         for k in range(ff_ptr[base], ff_ptr[base + n]):
             e = ff_idx[k]
@@ -140,17 +142,17 @@ def _bpup(i, slot, A, AD, DL, G, W, B, rows, cols, keep, ff_idx, direct, ff_ptr,
     if i >= 1:  # BP: partial_l = sat(partial_l + mult(mult(delta_r, a'_l), w)) in edge order
         part = DL[slot, p0:q0]
         ad_prev = AD[slot, p0:q0]
-        for e in range(e0, e1):  # gather, then every contribution (independent: vectorises); lost ones are 0
-            cbuf[e - e0] = d_right[rows[e]] * ad_prev[cols[e]]
-        cb, wj, kj = cbuf[:e1 - e0], W[e0:e1], keep[e0:e1]
+        cb, wj, kj, rj, cj = cbuf[:e1 - e0], W[e0:e1], keep[e0:e1], rows[e0:e1], cols[e0:e1]
+        for k in range(cb.size):  # gather, then every contribution (independent: vectorises); lost ones are 0
+            cb[k] = d_right[rj[k]] * ad_prev[cj[k]]
         for k in range(cb.size):
             c = _rpf(_rpf(cb[k], s, s2, lo, hi) * wj[k], s, s2, lo, hi)
             cb[k] = c if kj[k] else zero
         for l in range(n_in):
             part[l] = zero
-        for e in range(e0, e1):  # then each left neuron's saturating accumulator, in edge (cycle) order
-            l = cols[e]
-            part[l] = _satf(part[l] + cbuf[e - e0], lo, hi)
+        for k in range(cb.size):  # then each left neuron's saturating accumulator, in edge (cycle) order
+            l = cj[k]
+            part[l] = _satf(part[l] + cb[k], lo, hi)
     b0 = q0 - n_off[1]
     for r in range(n):
         g[r] = _lrf(d_right[r], shift, half_even, sinv, half, lo, hi)
@@ -250,7 +252,7 @@ def train(sim: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray, K: int, pro
     dt = np.float32 if fmt.width <= 12 and (dmax_in + 2) * (fmt.hi + 1) < 1 << 24 else np.float64
     W = np.concatenate(sim.w).astype(dt)
     B = np.concatenate(sim.b).astype(dt)
-    rows, cols = rows.astype(np.int32), cols.astype(np.int32)
+    rows, cols = rows.astype(np.uint32), cols.astype(np.uint32)  # unsigned indices: no negative-index wraparound code
     pipelined = sim.schedule == "pipelined"
     R = 2 * L + 1 if pipelined else 1
     tot = int(n_off[-1])
@@ -261,7 +263,9 @@ def train(sim: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray, K: int, pro
     cbuf = np.zeros(max(j.edges for j in js), dt)  # BP contributions of one junction
     g = np.zeros(max(cfg.layers), dt)  # UP steps of one junction
     labels = np.zeros(R, np.int64)
-    xi = np.ascontiguousarray(x, dtype=dt)
+    xi = np.ascontiguousarray(x)  # raw integer words; converted row by row as inputs are loaded (no copy of x)
+    if xi.dtype.kind not in "iu":
+        xi = xi.astype(np.int64)
     M = int(order.size)
     T = M + 2 * L if pipelined else M
     correct = 0
