@@ -7,9 +7,9 @@ does and in the same order: FF of input ``t - i`` (exact wide sum of rounded pro
 tables; the output error on the last junction), then BP (rounded products, the lost contributions of
 ``bp_hazard="exact"`` set to zero, a saturating accumulator per left neuron in edge order, which is the
 reference's cycle order) and UP (``g = lr_step(delta)``, saturating bias and weight updates) of input
-``t - (2L - i)``, all with the weights as they were at the start of the block. Scalar loops over edges
-instead of temporary arrays are what makes it fast. Formats wider than the tabulated 20 bits fall back
-to the reference.
+``t - (2L - i)``, all with the weights as they were at the start of the block. Compiled loops over
+edges without temporary arrays, in one compiled loop over the epoch's blocks, are what make it fast.
+Formats wider than the tabulated 20 bits fall back to the reference.
 
 The words are held as floating-point numbers: every value is an integer that the type holds exactly
 (``float32`` when ``W <= 12`` and each wide sum stays below ``2^24``, else ``float64``, exact below ``2^53``),
