@@ -100,7 +100,7 @@ def test_memory_limit_names_estimate_and_limit_and_can_be_raised(monkeypatch):
 
 def test_train_cli_refuses_absurd_sizes_before_loading_data(tmp_path):
     r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "absent.npz"), "--layers", "100000000,10",
-                                  "--pattern", "fc"])
+                                  "--kind", "fc"])
     assert r.exit_code == 2 and "GiB" in r.output and "absent" not in r.output
 
 
@@ -145,8 +145,8 @@ def test_one_description_one_model_from_train_sweep_and_search(tmp_path):
     for m in models[1:]:
         assert all(np.array_equal(x, y) for x, y in zip(_weights(models[0]), _weights(m)))
     # and trained end to end through each path, the same numbers
-    r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "x.npz"), "--layers", "6,12,3", "--out-degree", "6,3",
-                                  "--pattern", "clash-free", "--activation", "tanh", "--epochs", "2", "--batch-size", "32",
+    r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "x.npz"), "--layers", "6,12,3", "--d-out", "6,3",
+                                  "--kind", "clash-free", "--activation", "tanh", "--epochs", "2", "--batch-size", "32",
                                   "--seed", "4", "--no-progress", "--json"])
     assert r.exit_code == 0, r.output
     cli = json.loads(r.output)
