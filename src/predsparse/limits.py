@@ -1,8 +1,10 @@
 """Memory estimates checked before any work, so absurd sizes are refused instead of swapping (a leaf module).
 
-The limit is half of the machine's RAM unless ``PREDSPARSE_MEMORY_LIMIT`` says otherwise (bytes, or a number
-with a K/M/G/T suffix, e.g. ``64G``; ``0`` or ``none`` switches the check off). Estimates are lower bounds of
-what the work really allocates, so a refused size would certainly not fit.
+The limit is half of the machine's RAM unless ``PREDSPARSE_MEMORY_LIMIT`` (or ``--memory-limit``, on every
+command, which sets it) says otherwise (bytes, or a number with a K/M/G/T suffix, e.g. ``64G``; ``0`` or ``none``
+switches the check off). It is the only memory limit: patterns, datasets, models (``ModelSpec.validate``) and
+the scatter analysis are all checked against it. Estimates are lower bounds of what the work really allocates,
+so a refused size would certainly not fit.
 """
 
 from __future__ import annotations
@@ -32,22 +34,29 @@ def physical_memory() -> int | None:
         return None
 
 
+def parse_size(raw: str, name: str = ENV) -> int | None:
+    """Bytes of a size such as ``64G``, ``512M`` or ``1000000``; ``0``/``none``/``off`` give None (no limit).
+    ``name`` (the env var or option) is named in the one-line error."""
+    raw = str(raw).strip()
+    if raw.lower() in ("0", "none", "off"):
+        return None
+    num, suffix = raw.upper().rstrip("B"), ""
+    if num and num[-1] in _SUFFIX:
+        num, suffix = num[:-1], num[-1]
+    try:
+        value = float(num) * _SUFFIX[suffix]
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a size: give bytes or a number with K, M, G or T (e.g. 64G)") from None
+    if not value > 0 or value == float("inf"):
+        raise InputError(f"{name}={raw!r} must be positive (or 'none' to switch the check off)")
+    return int(value)
+
+
 def memory_limit() -> int | None:
     """The limit in bytes: ``PREDSPARSE_MEMORY_LIMIT`` or half of RAM; None means no limit."""
     raw = os.environ.get(ENV, "").strip()
     if raw:
-        if raw.lower() in ("0", "none", "off"):
-            return None
-        num, suffix = raw.upper().rstrip("B"), ""
-        if num and num[-1] in _SUFFIX:
-            num, suffix = num[:-1], num[-1]
-        try:
-            value = float(num) * _SUFFIX[suffix]
-        except ValueError:
-            raise InputError(f"{ENV}={raw!r} is not a size: give bytes or a number with K, M, G or T (e.g. 64G)") from None
-        if not value > 0:
-            raise InputError(f"{ENV}={raw!r} must be positive (or 'none' to switch the check off)")
-        return int(value)
+        return parse_size(raw)
     ram = physical_memory()
     return ram // 2 if ram else None
 
@@ -65,10 +74,10 @@ def check_memory(nbytes: float, what: str) -> None:
     """Raise :class:`InputError` when ``what`` needs more than the limit (message: estimate, limit, how to raise it)."""
     limit = memory_limit()
     if limit is not None and nbytes > limit:
-        source = f"set by {ENV}" if os.environ.get(ENV, "").strip() else "half of RAM"
+        source = f"set by {ENV} or --memory-limit" if os.environ.get(ENV, "").strip() else "half of RAM"
         raise InputError(
             f"{what} needs about {human(nbytes)} of memory, over the limit of {human(limit)} ({source}): "
-            f"use smaller sizes, or raise the limit with {ENV}=<bytes, e.g. 64G>"
+            f"use smaller sizes, or raise the limit with --memory-limit or {ENV}=<bytes, e.g. 64G>"
         )
 
 

@@ -182,7 +182,7 @@ def test_sweep_runs_conv_front_ends_with_auto_classifier_input(tmp_path):
     cfg = parse_config({
         "name": "cnn-depth", "seeds": [0],
         "base": {"dataset": {"name": str(tmp_path / "b.npz")},
-                 "network": {"layers": ["auto", 2], "out_degrees": [1]},
+                 "network": {"layers": ["auto", 2], "d_out": [1]},
                  "train": {"epochs": 1, "batch_size": 32}},
         "grid": {"network.conv": [[], [4], [4, 4]]},
     })

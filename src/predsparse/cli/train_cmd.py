@@ -96,8 +96,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR).")
-@click.option("--max-model-gb", type=float, default=None, help="Refuse models whose estimated training memory exceeds "
-              "this (default $PREDSPARSE_MAX_MODEL_GB or 8 GiB).")
+@removed_option("--max-model-gb", "--memory-limit", " (a size with a unit, e.g. --memory-limit 8G; on every command)")
 @click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", type=OutputPath(), default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
 @click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
@@ -108,7 +107,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
     clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device,
-    max_model_gb, save_path, checkpoint, progress, workers, as_json,
+    save_path, checkpoint, progress, workers, as_json,
 ) -> None:  # noqa: ANN001
     """Train a pre-defined sparse MLP (optionally under a dense CNN front end) and print test accuracy,
     rho_net, parameters and time."""
@@ -122,7 +121,7 @@ def train(
     spec = spec_from_options(layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool,
                              activation, dropout, seed)
     if spec.layers[0] != "auto" and not spec.conv:  # everything but the match with the data, before loading it
-        spec.validate((spec.layers[0],), max_gb=max_model_gb)
+        spec.validate((spec.layers[0],))
     try:
         torch_device = torch.device(device)
     except RuntimeError:
@@ -131,7 +130,7 @@ def train(
         raise InputError(f"--device {device}: CUDA is not available on this machine")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device)
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-    spec.validate(ds.feature_shape, max_gb=max_model_gb)
+    spec.validate(ds.feature_shape)
     kept: dict = {}
     rec = run(spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept)
     if workers > 1:
