@@ -86,18 +86,18 @@ def pattern_bytes(n_in: int, n_out: int, edges: int | None = None) -> int:
     return PATTERN_EDGE_BYTES * (n_in * n_out if edges is None else edges)
 
 
-def network_edges(layers: Sequence[int], out_degrees: Sequence[int] | None = None) -> int:
+def network_edges(layers: Sequence[int], d_out: Sequence[int] | None = None) -> int:
     """Edges of a network: ``sum(n_i * d_out_i)``, or the fully connected count where a degree is None."""
     layers = [int(n) for n in layers]
-    degs = list(out_degrees) if out_degrees is not None else [None] * (len(layers) - 1)
+    degs = list(d_out) if d_out is not None else [None] * (len(layers) - 1)
     return sum(n * (n_next if d is None else min(int(d), n_next))
                for n, n_next, d in zip(layers[:-1], layers[1:], degs))
 
 
-def network_bytes(layers: Sequence[int], out_degrees: Sequence[int] | None = None, *, per_edge: int = EDGE_BYTES) -> int:
+def network_bytes(layers: Sequence[int], d_out: Sequence[int] | None = None, *, per_edge: int = EDGE_BYTES) -> int:
     """Bytes to train a sparse network (``per_edge`` bytes per edge, 16 per neuron for biases and their state);
     ``per_edge=SCATTER_EDGE_BYTES`` for the scatter analysis."""
-    return per_edge * network_edges(layers, out_degrees) + 16 * sum(int(n) for n in layers[1:])
+    return per_edge * network_edges(layers, d_out) + 16 * sum(int(n) for n in layers[1:])
 
 
 def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
@@ -105,9 +105,9 @@ def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
     return int(samples) * int(features) * itemsize
 
 
-def check_network(layers: Sequence[int], out_degrees: Sequence[int] | None = None, what: str | None = None, *,
+def check_network(layers: Sequence[int], d_out: Sequence[int] | None = None, what: str | None = None, *,
                   per_edge: int = EDGE_BYTES) -> None:
     """:func:`check_memory` for a network given by its layer sizes and out-degrees (None: fully connected)."""
-    edges = network_edges(layers, out_degrees)
-    check_memory(network_bytes(layers, out_degrees, per_edge=per_edge),
+    edges = network_edges(layers, d_out)
+    check_memory(network_bytes(layers, d_out, per_edge=per_edge),
                  what or f"a network {list(layers)} with {edges:,} edges")

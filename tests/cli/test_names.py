@@ -158,3 +158,18 @@ def test_old_config_key_is_read_as_d_out_and_resumes_the_rows_stored_before_the_
               "train": {"epochs": 1}, "seed": 0}
     assert canonical(_key(runs[1])) == canonical(before)
     assert runs[1]["network"]["d_out"] == [8, 2]
+
+
+def test_python_api_spellings_d_out_d_in_and_clash_type():
+    from predsparse import patterns as P
+    from predsparse.errors import InputError
+
+    a = P.clash_free(8, 4, 2, 4, type=1, seed=3)
+    b = P.clash_free(8, 4, 2, 4, clash_type=1, seed=3)
+    assert a == b and a.same_matrix(b)
+    with pytest.raises(InputError, match="disagree"):
+        P.clash_free(8, 4, 2, 4, type=1, clash_type=3)
+    # d_out / d_in by hand: 8 left neurons x 2 edges = 16 edges over 4 right neurons -> d_in = 4
+    assert (a.d_out, a.d_in) == (a.out_degree, a.in_degree) == (2, 4)
+    net = P.network([8, 4, 2], d_out=[2, 1], kind="structured", seed=0)
+    assert [p.d_out for p in net.patterns] == [2, 1] and [p.d_in for p in net.patterns] == [4, 2]
