@@ -109,6 +109,7 @@ def test_cli_count_and_scatter():
     r = CliRunner().invoke(main, ["pattern", "count", "--n-in", "9", "--n-out", "6", "--d-out", "2", "--z", "3", "--clash-type", "2", "--enumerate", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
+    assert (out["d_out"], out["clash_type"], out["d_in"]) == (2, 2, 3)
     assert out["count"] == 729 and out["enumeration"]["distinct"] == 729 and out["spec_formula_agrees"]
     r = CliRunner().invoke(main, ["pattern", "scatter", "--layers", "1024,64,16", "--kind", "fc", "--matter", "784,64,10", "--json"])
     assert r.exit_code == 0, r.output

@@ -47,9 +47,9 @@ def count_cmd(n_in, n_out, out_degree, z, clash_type, dither, do_enum, limit, as
     out = {
         "n_in": n_in,
         "n_out": n_out,
-        "out_degree": out_degree,
+        "d_out": out_degree,
         "z": z,
-        "type": clash_type,
+        "clash_type": clash_type,
         "dither": dither,
         "d_in": n_in * out_degree // n_out,
         "D": n_in // z,

@@ -143,7 +143,7 @@ def train(
         "dataset": rec["dataset"],
         "network": net.summary(),
         "cnn": getattr(model, "config", None),
-        "pattern": pattern,
+        "kind": pattern,
         **{k: rec[k] for k in ("test_acc", "best_val_acc", "best_epoch", "rho_net", "parameters")},
         "seconds": rec["wall_seconds"],
         "workers": workers,
@@ -154,7 +154,7 @@ def train(
         "versions": rec["versions"],
     }
     if save_path:
-        save_model(save_path, model, info={k: summary[k] for k in ("pattern", "test_acc", "config", "dataset")})
+        save_model(save_path, model, info={k: summary[k] for k in ("kind", "test_acc", "config", "dataset")})
     if as_json:
         emit_json(summary)
         return
