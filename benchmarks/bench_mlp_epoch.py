@@ -33,7 +33,7 @@ ap.add_argument("--epochs", type=int, default=5)
 ap.add_argument("--seeds", type=int, default=2, help="training seeds per model (accuracy spread)")
 ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
 ap.add_argument("--batch-size", type=int, default=256)
-ap.add_argument("--out-degrees", default="100,10,1")
+ap.add_argument("--d-out", "--out-degrees", dest="d_out", default="100,10,1")
 ap.add_argument("--models", default="sparse,sparse-torch,masked,fc")
 ap.add_argument("--batch1-rounds", type=int, default=15, help="alternating blocks for the batch-1 rows (0: skip)")
 ap.add_argument("--train-subset", type=int, default=0, help="use only this many training samples (smoke runs)")
@@ -130,7 +130,7 @@ def main() -> None:
     ds = normalise(load_dataset("fashion-mnist", seed=0))
     if ARGS.train_subset:
         ds = subset(ds, train=ARGS.train_subset, seed=0)
-    d_out = [int(v) for v in ARGS.out_degrees.split(",")]
+    d_out = [int(v) for v in ARGS.d_out.split(",")]
     net = P.network(LAYERS, d_out, "clash-free", z=[196, 200, 50], seed=0)
     pats = net.patterns
     edges = sum(p.edges for p in pats)
@@ -177,7 +177,7 @@ if __name__ == "__main__":
     t0 = time.time()
     main()
     if ARGS.batch1_rounds:
-        net = P.network(LAYERS, [int(v) for v in ARGS.out_degrees.split(",")], "clash-free", z=[196, 200, 50], seed=0)
+        net = P.network(LAYERS, [int(v) for v in ARGS.d_out.split(",")], "clash-free", z=[196, 200, 50], seed=0)
         b1 = batch1(net.patterns)
         r = b1["fc"] / b1["sparse"]
         print(f"batch-1 forward (eval, no_grad): sparse {b1['sparse']:.1f} us, fc {b1['fc']:.1f} us: {r:.2f}x "

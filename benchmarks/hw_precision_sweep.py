@@ -1,6 +1,6 @@
 """The hardware model's measured tables on Fashion-MNIST (784 pixels padded to 1024 inputs, 10 of 32 outputs).
 
-    nice python benchmarks/hw_precision_sweep.py --out-dir hw_results [--train-limit N]
+    nice python benchmarks/hw_precision_sweep.py --out-dir hw_results [--limit-train N]
         [--fpga-epochs 5] [--sweep-epochs 2] [--hazard-epochs 3] [--parts fpga,sweep,hazard]
 
 (a) ``fpga``: the FPGA reference configuration (N = (1024,64,32), d_out = (4,16), z = (128,32),
@@ -48,7 +48,7 @@ def atomic_write(path: str, text: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out-dir", default="hw_results")
-    ap.add_argument("--train-limit", type=int, default=None)
+    ap.add_argument("--limit-train", "--train-limit", dest="train_limit", type=int, default=None)
     ap.add_argument("--fpga-epochs", type=int, default=5)
     ap.add_argument("--sweep-epochs", type=int, default=2)
     ap.add_argument("--hazard-epochs", type=int, default=3)

@@ -1,8 +1,10 @@
 """Memory estimates checked before any work, so absurd sizes are refused instead of swapping (a leaf module).
 
-The limit is half of the machine's RAM unless ``PREDSPARSE_MEMORY_LIMIT`` says otherwise (bytes, or a number
-with a K/M/G/T suffix, e.g. ``64G``; ``0`` or ``none`` switches the check off). Estimates are lower bounds of
-what the work really allocates, so a refused size would certainly not fit.
+The limit is half of the machine's RAM unless ``PREDSPARSE_MEMORY_LIMIT`` (or ``--memory-limit``, on every
+command, which sets it) says otherwise (bytes, or a number with a K/M/G/T suffix, e.g. ``64G``; ``0`` or ``none``
+switches the check off). It is the only memory limit: patterns, datasets, models (``ModelSpec.validate``) and
+the scatter analysis are all checked against it. Estimates are lower bounds of what the work really allocates,
+so a refused size would certainly not fit.
 """
 
 from __future__ import annotations
@@ -32,22 +34,29 @@ def physical_memory() -> int | None:
         return None
 
 
+def parse_size(raw: str, name: str = ENV) -> int | None:
+    """Bytes of a size such as ``64G``, ``512M`` or ``1000000``; ``0``/``none``/``off`` give None (no limit).
+    ``name`` (the env var or option) is named in the one-line error."""
+    raw = str(raw).strip()
+    if raw.lower() in ("0", "none", "off"):
+        return None
+    num, suffix = raw.upper().rstrip("B"), ""
+    if num and num[-1] in _SUFFIX:
+        num, suffix = num[:-1], num[-1]
+    try:
+        value = float(num) * _SUFFIX[suffix]
+    except ValueError:
+        raise InputError(f"{name}={raw!r} is not a size: give bytes or a number with K, M, G or T (e.g. 64G)") from None
+    if not value > 0 or value == float("inf"):
+        raise InputError(f"{name}={raw!r} must be positive (or 'none' to switch the check off)")
+    return int(value)
+
+
 def memory_limit() -> int | None:
     """The limit in bytes: ``PREDSPARSE_MEMORY_LIMIT`` or half of RAM; None means no limit."""
     raw = os.environ.get(ENV, "").strip()
     if raw:
-        if raw.lower() in ("0", "none", "off"):
-            return None
-        num, suffix = raw.upper().rstrip("B"), ""
-        if num and num[-1] in _SUFFIX:
-            num, suffix = num[:-1], num[-1]
-        try:
-            value = float(num) * _SUFFIX[suffix]
-        except ValueError:
-            raise InputError(f"{ENV}={raw!r} is not a size: give bytes or a number with K, M, G or T (e.g. 64G)") from None
-        if not value > 0:
-            raise InputError(f"{ENV}={raw!r} must be positive (or 'none' to switch the check off)")
-        return int(value)
+        return parse_size(raw)
     ram = physical_memory()
     return ram // 2 if ram else None
 
@@ -65,10 +74,10 @@ def check_memory(nbytes: float, what: str) -> None:
     """Raise :class:`InputError` when ``what`` needs more than the limit (message: estimate, limit, how to raise it)."""
     limit = memory_limit()
     if limit is not None and nbytes > limit:
-        source = f"set by {ENV}" if os.environ.get(ENV, "").strip() else "half of RAM"
+        source = f"set by {ENV} or --memory-limit" if os.environ.get(ENV, "").strip() else "half of RAM"
         raise InputError(
             f"{what} needs about {human(nbytes)} of memory, over the limit of {human(limit)} ({source}): "
-            f"use smaller sizes, or raise the limit with {ENV}=<bytes, e.g. 64G>"
+            f"use smaller sizes, or raise the limit with --memory-limit or {ENV}=<bytes, e.g. 64G>"
         )
 
 
@@ -77,18 +86,18 @@ def pattern_bytes(n_in: int, n_out: int, edges: int | None = None) -> int:
     return PATTERN_EDGE_BYTES * (n_in * n_out if edges is None else edges)
 
 
-def network_edges(layers: Sequence[int], out_degrees: Sequence[int] | None = None) -> int:
+def network_edges(layers: Sequence[int], d_out: Sequence[int] | None = None) -> int:
     """Edges of a network: ``sum(n_i * d_out_i)``, or the fully connected count where a degree is None."""
     layers = [int(n) for n in layers]
-    degs = list(out_degrees) if out_degrees is not None else [None] * (len(layers) - 1)
+    degs = list(d_out) if d_out is not None else [None] * (len(layers) - 1)
     return sum(n * (n_next if d is None else min(int(d), n_next))
                for n, n_next, d in zip(layers[:-1], layers[1:], degs))
 
 
-def network_bytes(layers: Sequence[int], out_degrees: Sequence[int] | None = None, *, per_edge: int = EDGE_BYTES) -> int:
+def network_bytes(layers: Sequence[int], d_out: Sequence[int] | None = None, *, per_edge: int = EDGE_BYTES) -> int:
     """Bytes to train a sparse network (``per_edge`` bytes per edge, 16 per neuron for biases and their state);
     ``per_edge=SCATTER_EDGE_BYTES`` for the scatter analysis."""
-    return per_edge * network_edges(layers, out_degrees) + 16 * sum(int(n) for n in layers[1:])
+    return per_edge * network_edges(layers, d_out) + 16 * sum(int(n) for n in layers[1:])
 
 
 def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
@@ -96,9 +105,9 @@ def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
     return int(samples) * int(features) * itemsize
 
 
-def check_network(layers: Sequence[int], out_degrees: Sequence[int] | None = None, what: str | None = None, *,
+def check_network(layers: Sequence[int], d_out: Sequence[int] | None = None, what: str | None = None, *,
                   per_edge: int = EDGE_BYTES) -> None:
     """:func:`check_memory` for a network given by its layer sizes and out-degrees (None: fully connected)."""
-    edges = network_edges(layers, out_degrees)
-    check_memory(network_bytes(layers, out_degrees, per_edge=per_edge),
+    edges = network_edges(layers, d_out)
+    check_memory(network_bytes(layers, d_out, per_edge=per_edge),
                  what or f"a network {list(layers)} with {edges:,} edges")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from predsparse.data import Dataset, load_dataset, load_idx_dir, load_npz, read_idx
 from predsparse.errors import InputError
 
-TRAIN = ["--layers", "6,4,3", "--out-degree", "2,3", "--epochs", "1", "--no-progress"]
+TRAIN = ["--layers", "6,4,3", "--d-out", "2,3", "--epochs", "1", "--no-progress"]
 
 
 def refused(fn, *args, **kwargs) -> str:

@@ -58,7 +58,7 @@ def test_demo_row_is_the_one_run_function(tmp_path):
 def test_demo_config_is_a_valid_sweep():
     cfg = demo_config(per_class=8, epochs=1, seeds=[0, 1], kinds=["random"])
     assert cfg.base["dataset"]["name"] == "morse:baseline" and cfg.seeds == [0, 1]
-    assert cfg.varied == ["network.kind", "network.out_degrees"]
+    assert cfg.varied == ["network.kind", "network.d_out"]
 
 
 def test_demo_bad_kind_is_one_line_before_training(tmp_path):
@@ -77,7 +77,7 @@ def test_sweep_bad_later_grid_point_exits_2_before_the_first_run(tmp_path, dry):
     np.savez(tmp_path / "x.npz", **toy())
     cfg = {"name": "v", "base": {"dataset": {"name": str(tmp_path / "x.npz")}, "network": {"layers": ["auto", 12, 3]},
                                  "train": {"epochs": 1}},
-           "variants": [{"network.out_degrees": [6, 3]}, {"network.out_degrees": [5, 3]}]}  # 6*5/12 is not whole
+           "variants": [{"network.d_out": [6, 3]}, {"network.d_out": [5, 3]}]}  # 6*5/12 is not whole
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     db = tmp_path / "r.db"
     args = ["sweep", str(tmp_path / "c.json"), "--store", str(db), "--no-progress"] + (["--dry-run"] if dry else [])

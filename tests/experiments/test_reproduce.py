@@ -52,7 +52,7 @@ def test_seed_scale_settings():
     params = []
     for r in expand(cfgs["repro-large-sparse"]):
         n, h, o = r["network"]["layers"]
-        d = r["network"].get("out_degrees") or [h, o]
+        d = r["network"].get("d_out") or [h, o]
         params.append(n * d[0] + h * d[1] + h + o)
     assert max(params) / 40560 - 1 < 0.06 and 1 - min(params) / 40560 < 0.06
     ladder = expand(cfgs["repro-morse-ladder"])
@@ -77,7 +77,7 @@ def test_bad_manifest_and_claims_are_errors(tmp_path):
 
 
 def _row(kind, dout, rho, acc, seed, **extra):
-    return {"network": {"kind": kind, "layers": extra.pop("layers", [800, 100, 10]), "out_degrees": dout}, "d_out_net": dout, "rho_net": rho,
+    return {"network": {"kind": kind, "layers": extra.pop("layers", [800, 100, 10]), "d_out": dout}, "d_out_net": dout, "rho_net": rho,
             "test_acc": acc, "best_val_acc": acc, "best_epoch": 3, "train": {"epochs": 5, **extra.pop("train", {})},
             "junction_densities": [rho, 1.0], "sweep": "s", "dataset": {}, **extra}
 

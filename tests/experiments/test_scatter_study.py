@@ -106,16 +106,17 @@ def test_study_rejects_bad_settings_before_work(tmp_path):
 
 
 def test_cli_count_and_scatter():
-    r = CliRunner().invoke(main, ["pattern", "count", "--in", "9", "--out", "6", "--out-degree", "2", "--z", "3", "--type", "2", "--enumerate", "--json"])
+    r = CliRunner().invoke(main, ["pattern", "count", "--n-in", "9", "--n-out", "6", "--d-out", "2", "--z", "3", "--clash-type", "2", "--enumerate", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
+    assert (out["d_out"], out["clash_type"], out["d_in"]) == (2, 2, 3)
     assert out["count"] == 729 and out["enumeration"]["distinct"] == 729 and out["spec_formula_agrees"]
-    r = CliRunner().invoke(main, ["pattern", "scatter", "--layers", "1024,64,16", "--pattern", "fc", "--matter", "784,64,10", "--json"])
+    r = CliRunner().invoke(main, ["pattern", "scatter", "--layers", "1024,64,16", "--kind", "fc", "--matter", "784,64,10", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["scatter"] == 1.0
     r = CliRunner().invoke(
         main,
-        ["pattern", "scatter", "--layers", "1024,64,16", "--out-degree", "1,2", "--pattern", "clash-free", "--z", "64,32",
+        ["pattern", "scatter", "--layers", "1024,64,16", "--d-out", "1,2", "--kind", "clash-free", "--z", "64,32",
          "--matter", "784,64,10", "--window", "0:2d:28,28,7,14", "--json"],
     )
     assert r.exit_code == 0, r.output
@@ -126,11 +127,11 @@ def test_cli_count_and_scatter():
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["count", "--in", "10", "--out", "5", "--out-degree", "1", "--z", "3"], "does not divide"),
-        (["scatter", "--layers", "64,32", "--out-degree", "4", "--pattern", "clash-free", "--z", "5"], "z = 5"),
-        (["scatter", "--layers", "64,32", "--out-degree", "4", "--window", "0:2d:8,8,3"], "window spec"),
-        (["scatter", "--layers", "64,32", "--out-degree", "4", "--matter", "10"], "--matter"),
-        (["scatter", "--layers", "64,32", "--pattern", "structured"], "--out-degree"),
+        (["count", "--n-in", "10", "--n-out", "5", "--d-out", "1", "--z", "3"], "does not divide"),
+        (["scatter", "--layers", "64,32", "--d-out", "4", "--kind", "clash-free", "--z", "5"], "z = 5"),
+        (["scatter", "--layers", "64,32", "--d-out", "4", "--window", "0:2d:8,8,3"], "window spec"),
+        (["scatter", "--layers", "64,32", "--d-out", "4", "--matter", "10"], "--matter"),
+        (["scatter", "--layers", "64,32", "--kind", "structured"], "--d-out"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(args, needle):

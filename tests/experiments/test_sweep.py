@@ -19,7 +19,7 @@ BASE = {
     "seeds": [0, 1],
     "base": {"dataset": {"name": "x.npz"}, "network": {"layers": [6, 12, 3]}, "train": {"epochs": 2}},
     "grid": {"network.kind": ["structured", "random"], "train.l2": [0.0, 1e-4]},
-    "variants": [{"network.kind": "fc"}, {"network.out_degrees": [6, 3]}],
+    "variants": [{"network.kind": "fc"}, {"network.d_out": [6, 3]}],
 }
 
 

@@ -99,7 +99,7 @@ SWEEP = {
     "name": "w",
     "seeds": [0, 1, 2],
     "base": {"network": {"layers": [8, 32, 3]}, "train": {"epochs": 12, "batch_size": 32}},
-    "grid": {"network.kind": ["structured", "random"], "network.out_degrees": [[8, 3], [16, 3]]},
+    "grid": {"network.kind": ["structured", "random"], "network.d_out": [[8, 3], [16, 3]]},
 }
 
 
@@ -154,7 +154,7 @@ def test_sweep_workers_share_runs_and_redo_a_killed_one(backend, tmp_path):
 def test_sweep_jobs_2_stores_the_rows_of_jobs_1(backend, tmp_path):
     kind, _, store_url = backend
     cfg_path = sweep_config(tmp_path, toy_npz(tmp_path / "d.npz"), seeds=[0],
-                            grid={"network.kind": ["structured", "random"], "network.out_degrees": [[8, 3], [16, 3]]})
+                            grid={"network.kind": ["structured", "random"], "network.d_out": [[8, 3], [16, 3]]})
     cfg = parse_config(json.loads(cfg_path.read_text()))
     store = ResultStore(store_url)
     counts = run_sweep(cfg, store, progress=False, jobs=2)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from predsparse.cli import main
 
-SMALL = ["--layers", "16,8,4", "--out-degree", "2,2", "--z", "8,4"]
+SMALL = ["--layers", "16,8,4", "--d-out", "2,2", "--z", "8,4"]
 
 
 @pytest.fixture()
@@ -36,11 +36,11 @@ def run(args):  # noqa: ANN001, ANN201
 @pytest.mark.parametrize(
     "args,words",
     [
-        (["cost", "--layers", "1024,64,32", "--out-degree", "4,16", "--z", "100,32"], "z = 100 does not divide N_0 = 1024"),
-        (["cost", "--layers", "16,8,4", "--out-degree", "2,2"], "missing --z"),
+        (["cost", "--layers", "1024,64,32", "--d-out", "4,16", "--z", "100,32"], "z = 100 does not divide N_0 = 1024"),
+        (["cost", "--layers", "16,8,4", "--d-out", "2,2"], "missing --z"),
         (["cost", *SMALL, "--format", "1,3"], "three fields"),
         (["cost", *SMALL, "--seed-vectors", "safe"], "D >= P + 2"),
-        (["export", "--layers", "64,32,16", "--out-degree", "4,4", "--z", "16,16", "--out", "x"], "unbalanced pipeline"),
+        (["export", "--layers", "64,32,16", "--d-out", "4,4", "--z", "16,16", "--out", "x"], "unbalanced pipeline"),
         (["simulate", *SMALL, "--dataset", "nope.npz"], "nope.npz"),
     ],
 )
@@ -76,7 +76,7 @@ def test_simulate_small_network_json(tiny_npz):
 def test_simulate_cycle_level_text_and_export(tiny_npz, tmp_path):
     out = tmp_path / "mem"
     r = run(["simulate", *SMALL, "--dataset", tiny_npz, "--level", "cycle", "--bp-hazard", "exact", "--no-progress",
-             "--train-limit", "20", "--export", str(out)])
+             "--limit-train", "20", "--export", str(out)])
     assert r.exit_code == 0, r.output
     assert "test%" in r.output and "cycle model" in r.output
     man = json.loads((out / "manifest.json").read_text())

@@ -71,8 +71,8 @@ def test_generate_plot_onehot_and_json(tmp_path):
         (["--param", "noise_sd"], "key=value"),
         (["--param", "frame_len=50"], "needs up to 57 values"),
         (["--preset", "hard"], "unknown preset 'hard'"),
-        (["--seed", "x"], "--seed 'x'"),
-        (["--seed", "-3"], "--seed -3"),
+        (["--seed", "x"], "'--seed': 'x'"),
+        (["--seed", "-3"], "'--seed': -3"),
     ],
 )
 def test_generate_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, fragment):
@@ -191,7 +191,7 @@ def test_study_cli_end_to_end_tiny(tmp_path):
 
 def test_study_bad_input(tmp_path):
     one_line_error(run("study", "--out", str(tmp_path / "s"), "--knobs", "noise,colour"), "knobs")
-    one_line_error(run("study", "--out", str(tmp_path / "s"), "--epochs", "0"), "--epochs 0")
+    one_line_error(run("study", "--out", str(tmp_path / "s"), "--epochs", "0"), "'--epochs': 0")
     one_line_error(run("study", "--out", str(tmp_path / "s"), "--trainer", "keras"), "--trainer 'keras'")
     f = tmp_path / "file"
     f.write_text("x")

@@ -199,7 +199,7 @@ def test_train_command_takes_morse_params(tmp_path):
     from predsparse.cli import main
 
     args = ["train", "--dataset", "morse", "--param", "train_per_class=12", "--param", "val_per_class=3",
-            "--param", "test_per_class=3", "--param", "dilation=2", "--layers", "128,64", "--pattern", "fc",
+            "--param", "test_per_class=3", "--param", "dilation=2", "--layers", "128,64", "--kind", "fc",
             "--epochs", "1", "--json", "--no-progress"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
@@ -208,7 +208,7 @@ def test_train_command_takes_morse_params(tmp_path):
     bad = CliRunner().invoke(main, args[:3] + ["--param", "noise=1"] + args[5:])
     assert bad.exit_code == 2 and "unknown Morse parameter 'noise'" in bad.output
     other = CliRunner().invoke(main, ["train", "--dataset", "fashion-mnist", "--param", "noise_sd=1",
-                                      "--layers", "784,10", "--pattern", "fc"])
+                                      "--layers", "784,10", "--kind", "fc"])
     assert other.exit_code == 2 and "--param" in other.output
 
 

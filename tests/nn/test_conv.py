@@ -127,13 +127,13 @@ def test_train_cli_with_conv_front_end(tmp_path):
     path = tmp_path / "bars.npz"
     np.savez(path, xtr=x[:200], ytr=y[:200], xva=x[200:250], yva=y[200:250], xte=x[250:], yte=y[250:])
     r = CliRunner().invoke(main, ["train", "--dataset", str(path), "--conv", "4", "--layers", "8,2",
-                                  "--out-degree", "2,2", "--epochs", "2", "--batch-size", "32", "--json"])
+                                  "--d-out", "2,2", "--epochs", "2", "--batch-size", "32", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["network"]["N_net"] == [64, 8, 2] and out["cnn"]["channels"] == [4]
     assert out["parameters"] == 4 * 9 + 2 * 4 + 64 * 2 + 8 + 8 * 2 + 2  # conv, BN, sparse junctions, biases
     bad = CliRunner().invoke(main, ["train", "--dataset", str(path), "--conv", "4,4,4,4", "--layers", "2",
-                                    "--pattern", "fc", "--epochs", "1"])
+                                    "--kind", "fc", "--epochs", "1"])
     assert bad.exit_code == 2 and "pools the input" in bad.output and len(bad.output.strip().splitlines()) == 1
 
 
@@ -182,7 +182,7 @@ def test_sweep_runs_conv_front_ends_with_auto_classifier_input(tmp_path):
     cfg = parse_config({
         "name": "cnn-depth", "seeds": [0],
         "base": {"dataset": {"name": str(tmp_path / "b.npz")},
-                 "network": {"layers": ["auto", 2], "out_degrees": [1]},
+                 "network": {"layers": ["auto", 2], "d_out": [1]},
                  "train": {"epochs": 1, "batch_size": 32}},
         "grid": {"network.conv": [[], [4], [4, 4]]},
     })

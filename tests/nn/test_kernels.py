@@ -387,10 +387,10 @@ def test_cli_threads_option_sets_torch_threads_which_the_kernels_follow():
 
     before = torch.get_num_threads()
     try:
-        r = CliRunner().invoke(main, ["--threads", "1", "pattern", "show", "--in", "4", "--out", "2", "--out-degree", "1"])
+        r = CliRunner().invoke(main, ["--threads", "1", "pattern", "show", "--n-in", "4", "--n-out", "2", "--d-out", "1"])
         assert r.exit_code == 0, r.output
         assert torch.get_num_threads() == 1
-        bad = CliRunner().invoke(main, ["--threads", "0", "pattern", "show", "--in", "4", "--out", "2", "--out-degree", "1"])
+        bad = CliRunner().invoke(main, ["--threads", "0", "pattern", "show", "--n-in", "4", "--n-out", "2", "--d-out", "1"])
         assert bad.exit_code == 2
     finally:
         torch.set_num_threads(before)

@@ -27,7 +27,7 @@ def test_sampled_candidates_are_valid_and_later_junctions_denser():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
         cand = sample(study.ask(), space, 8, 3)
-        layers, dout = cand["layers"], cand["out_degrees"]
+        layers, dout = cand["layers"], cand["d_out"]
         assert layers[0] == 8 and layers[-1] == 3
         assert all((p * d) % n == 0 for p, n, d in zip(layers[:-1], layers[1:], dout))
         assert cand["target_densities"] == sorted(cand["target_densities"])
@@ -125,7 +125,7 @@ def test_bad_storage_is_one_line(tmp_path, url, needle):
 def test_retrain_command_for_random_patterns_names_the_out_degrees():
     from predsparse.search import retrain_command
 
-    best = {"layers": [784, 100, 10], "kind": "random", "out_degrees": [25, 2], "lr": 1e-3, "l2": 0.0,
+    best = {"layers": [784, 100, 10], "kind": "random", "d_out": [25, 2], "lr": 1e-3, "l2": 0.0,
             "batch_size": 128, "dropout": 0.0, "seed": 7}
     cmd = retrain_command(best, "fashion-mnist", 10)
-    assert "--out-degree 25,2" in cmd and "None" not in cmd and "--seed 7" in cmd
+    assert "--d-out 25,2" in cmd and "None" not in cmd and "--seed 7" in cmd

@@ -22,7 +22,7 @@ from predsparse.train import TrainConfig, build_model, fit, load_model, save_mod
 from predsparse.train.loop import make_optimizer
 from predsparse.train.runbook import RunBook
 
-TRAIN = ["--layers", "6,4,3", "--out-degree", "2,3", "--epochs", "1", "--no-progress"]
+TRAIN = ["--layers", "6,4,3", "--d-out", "2,3", "--epochs", "1", "--no-progress"]
 
 
 def model(kind: str = "structured", layers=(6, 4, 3), d_out=(2, 3), seed: int = 0):
@@ -107,7 +107,7 @@ def test_checkpoint_of_another_run_refused(tmp_path):
     data = save_npz(tmp_path / "d.npz")
     ck2 = tmp_path / "ck2.pt"
     assert run(["train", "--dataset", data, *TRAIN, "--checkpoint", ck2]).exit_code == 0
-    assert_refused(run(["train", "--dataset", data, *TRAIN, "--checkpoint", ck2, "--pattern", "random"]), "random")
+    assert_refused(run(["train", "--dataset", data, *TRAIN, "--checkpoint", ck2, "--kind", "random"]), "random")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -16,7 +16,7 @@ from predsparse.errors import DivergenceError, InputError
 from predsparse.limits import check_memory, memory_limit, network_bytes
 from predsparse.train import TrainConfig, build_model, fit
 
-TRAIN = ["--layers", "6,4,3", "--out-degree", "2,3", "--epochs", "1", "--no-progress"]
+TRAIN = ["--layers", "6,4,3", "--d-out", "2,3", "--epochs", "1", "--no-progress"]
 
 
 def model(seed: int = 0):
@@ -85,7 +85,7 @@ def test_train_config_rejects_non_bool_stop():
 
 def test_cli_divergence_one_line(tmp_path):
     data = save_npz(tmp_path / "d.npz")
-    assert_refused(run(["train", "--dataset", data, "--layers", "6,8,3", "--out-degree", "4,3", "--epochs", "4",
+    assert_refused(run(["train", "--dataset", data, "--layers", "6,8,3", "--d-out", "4,3", "--epochs", "4",
                         "--lr", "10", "--no-progress"]), "diverged")
 
 
@@ -115,7 +115,7 @@ def test_check_output_path_rules(tmp_path):
     (["--bogus", "1"], "--bogus"),
     (["--pool", "0", "--conv", "2"], "--pool"),
     (["--limit-train", "0"], "--limit-train"),
-    (["--pattern", "nonsense"], "--pattern"),
+    (["--kind", "nonsense"], "--kind"),
 ])
 def test_click_usage_errors_are_one_line(tmp_path, args, needle):
     data = save_npz(tmp_path / "d.npz")

@@ -180,7 +180,7 @@ def test_sparse_mlp_learns_fashion_mnist_subset():
 def test_train_cli_malformed_npz_exit_2(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 definitely not a zip")
-    r = CliRunner().invoke(main, ["train", "--dataset", str(bad), "--layers", "6,3", "--pattern", "fc", "--epochs", "1"])
+    r = CliRunner().invoke(main, ["train", "--dataset", str(bad), "--layers", "6,3", "--kind", "fc", "--epochs", "1"])
     assert r.exit_code == 2
     assert r.output.strip().count("\n") == 0 and r.output.startswith("error:")
 
@@ -188,12 +188,12 @@ def test_train_cli_malformed_npz_exit_2(tmp_path):
 def test_train_cli_bad_degrees_exit_2(tmp_path):
     f = tmp_path / "d.npz"
     np.savez(f, **toy())
-    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,4,3", "--out-degree", "3,1", "--epochs", "1"])
+    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,4,3", "--d-out", "3,1", "--epochs", "1"])
     assert r.exit_code == 2 and "not whole" in r.output
-    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,4,3", "--out-degree", "2,3", "--pattern",
+    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,4,3", "--d-out", "2,3", "--kind",
                                   "clash-free", "--z", "4,2", "--epochs", "1"])
     assert r.exit_code == 2 and "does not divide" in r.output
-    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "7,3", "--pattern", "fc", "--epochs", "1"])
+    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "7,3", "--kind", "fc", "--epochs", "1"])
     assert r.exit_code == 2 and "features" in r.output
 
 
@@ -201,7 +201,7 @@ def test_train_cli_json_and_saved_model(tmp_path):
     f = tmp_path / "d.npz"
     np.savez(f, **toy())
     out = tmp_path / "m.safetensors"
-    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,12,3", "--out-degree", "6,3", "--pattern",
+    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,12,3", "--d-out", "6,3", "--kind",
                                   "clash-free", "--z", "3,6", "--epochs", "3", "--json", "--save", str(out)])
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)

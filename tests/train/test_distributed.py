@@ -133,7 +133,7 @@ def test_bad_input_one_line_errors(tmp_path):
 def test_train_cli_workers(tmp_path):
     f = tmp_path / "d.npz"
     np.savez(f, **toy())
-    args = ["train", "--dataset", str(f), "--layers", "6,12,3", "--out-degree", "6,3", "--epochs", "2", "--batch-size", "9"]
+    args = ["train", "--dataset", str(f), "--layers", "6,12,3", "--d-out", "6,3", "--epochs", "2", "--batch-size", "9"]
     out = tmp_path / "m.safetensors"
     r = CliRunner().invoke(main, [*args, "--workers", "2", "--json", "--save", str(out)])
     assert r.exit_code == 0, r.output
@@ -149,7 +149,7 @@ def test_train_cli_workers(tmp_path):
 def test_torchrun_cli_joins_the_group_and_matches_single_process(tmp_path):
     f = tmp_path / "d.npz"
     np.savez(f, **toy())
-    args = ["train", "--dataset", str(f), "--layers", "6,12,3", "--out-degree", "6,3", "--epochs", "2", "--batch-size", "9",
+    args = ["train", "--dataset", str(f), "--layers", "6,12,3", "--d-out", "6,3", "--epochs", "2", "--batch-size", "9",
             "--json"]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "--no-python",

@@ -88,19 +88,33 @@ def test_validation_is_one_line(kw, shape, needle):
 
 
 def test_memory_limit_names_estimate_and_limit_and_can_be_raised(monkeypatch):
+    """ModelSpec uses predsparse.limits, the one limit (PREDSPARSE_MEMORY_LIMIT / --memory-limit)."""
     spec = ModelSpec(layers=(100_000_000, 10), kind="fc")
+    monkeypatch.setenv("PREDSPARSE_MEMORY_LIMIT", "8G")
     with pytest.raises(InputError) as exc:
         spec.validate((100_000_000,))
     msg = str(exc.value)
-    assert "44.7 GiB" in msg and "8.0 GiB" in msg and "PREDSPARSE_MAX_MODEL_GB" in msg  # 1e9 edges x 48 B
-    spec.validate((100_000_000,), max_gb=100)  # raised by option ...
-    monkeypatch.setenv("PREDSPARSE_MAX_MODEL_GB", "100")
-    spec.validate((100_000_000,))  # ... or by the environment
+    # predsparse.limits' estimate: 1e9 edges x 56 B + 16 B per neuron
+    assert f"{(56e9 + 160) / 2**30:.1f} GiB" in msg and "8.0 GiB" in msg
+    assert "PREDSPARSE_MEMORY_LIMIT" in msg and "--memory-limit" in msg and "\n" not in msg
+    monkeypatch.setenv("PREDSPARSE_MEMORY_LIMIT", "100G")
+    spec.validate((100_000_000,))  # raised by the environment (which --memory-limit sets)
+    monkeypatch.setenv("PREDSPARSE_MEMORY_LIMIT", "1M")  # 610,000 edges x 56 B = 34 MB > 1 MiB
+    with pytest.raises(InputError, match="1.0 MiB"):
+        ModelSpec(layers=(1000, 1000, 10), d_out=(600, 10)).validate((1000,))
 
+
+def test_memory_limit_option_on_the_command_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("PREDSPARSE_MEMORY_LIMIT", "none")  # restored after the test (the option sets it)
+    args = ["train", "--dataset", str(tmp_path / "missing.npz"), "--layers", "1000,1000,10", "--d-out", "600,10"]
+    r = CliRunner().invoke(main, [*args, "--memory-limit", "1M"])
+    assert r.exit_code == 2 and "1.0 MiB" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = CliRunner().invoke(main, ["--memory-limit", "lots", *args])
+    assert r.exit_code == 2 and "--memory-limit" in r.stderr and "not a size" in r.stderr
 
 def test_train_cli_refuses_absurd_sizes_before_loading_data(tmp_path):
     r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "absent.npz"), "--layers", "100000000,10",
-                                  "--pattern", "fc"])
+                                  "--kind", "fc"])
     assert r.exit_code == 2 and "GiB" in r.output and "absent" not in r.output
 
 
@@ -133,10 +147,10 @@ def test_one_description_one_model_from_train_sweep_and_search(tmp_path):
     np.savez(tmp_path / "x.npz", **toy())
     from_cli = spec_from_options("6,12,3", "6,3", None, "clash-free", None, 2, False, None, 3, 2, "tanh", 0.0, 4)
     sweep_run = {"dataset": {"name": str(tmp_path / "x.npz")},
-                 "network": {"layers": ["auto", 12, 3], "out_degrees": [6, 3], "kind": "clash-free", "activation": "tanh"},
+                 "network": {"layers": ["auto", 12, 3], "d_out": [6, 3], "kind": "clash-free", "activation": "tanh"},
                  "train": {"epochs": 2, "batch_size": 32}, "seed": 4, "varied": {}}
     from_sweep = run_spec(sweep_run)
-    cand = {"conv": [], "layers": [6, 12, 3], "out_degrees": [6, 3], "kind": "clash-free", "dropout": 0.0}
+    cand = {"conv": [], "layers": [6, 12, 3], "d_out": [6, 3], "kind": "clash-free", "dropout": 0.0}
     from_search = candidate_spec(cand, SearchSpace(activation="tanh"), 4)
     shape = (6,)
     resolved = {s.resolve(shape) for s in (from_cli, from_sweep, from_search)}
@@ -145,8 +159,8 @@ def test_one_description_one_model_from_train_sweep_and_search(tmp_path):
     for m in models[1:]:
         assert all(np.array_equal(x, y) for x, y in zip(_weights(models[0]), _weights(m)))
     # and trained end to end through each path, the same numbers
-    r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "x.npz"), "--layers", "6,12,3", "--out-degree", "6,3",
-                                  "--pattern", "clash-free", "--activation", "tanh", "--epochs", "2", "--batch-size", "32",
+    r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "x.npz"), "--layers", "6,12,3", "--d-out", "6,3",
+                                  "--kind", "clash-free", "--activation", "tanh", "--epochs", "2", "--batch-size", "32",
                                   "--seed", "4", "--no-progress", "--json"])
     assert r.exit_code == 0, r.output
     cli = json.loads(r.output)

@@ -1,6 +1,6 @@
 """The ``predsparse`` command: one subcommand (group) per capability.
 
-``--threads N`` is one option with one meaning wherever it is given: before the subcommand
+``--threads N`` and ``--memory-limit SIZE`` are options with one meaning wherever it is given: before the subcommand
 (``predsparse --threads 1 demo``), after it (``predsparse demo --threads 1``) or inside a nested group
 (``predsparse pattern study --threads 1``); ``PREDSPARSE_THREADS=N`` in the environment does the same.
 The default is all cores, with the busy-machine threading set-up of :mod:`predsparse.threads`.
@@ -43,10 +43,36 @@ def main() -> None:
         sys.exit(2)
 
 
+MEMORY_LIMIT_HELP = (
+    "Refuse work whose estimated memory exceeds this size, e.g. 64G or none (default: PREDSPARSE_MEMORY_LIMIT, "
+    "else half of RAM). Also accepted after any subcommand."
+)
+
+
+def _memory_limit_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        import os
+
+        from predsparse.limits import ENV, parse_size
+
+        try:
+            parse_size(value, "--memory-limit")
+        except Exception as exc:  # an InputError: a usage error, one line, before any work
+            raise click.BadParameter(str(exc).removeprefix("--memory-limit="), ctx, param) from None
+        os.environ[ENV] = value  # the one limit (predsparse.limits), also for the processes this command starts
+
+
+def memory_limit_option() -> click.Option:
+    """The ``--memory-limit`` option, as attached to every command (sets ``PREDSPARSE_MEMORY_LIMIT``)."""
+    return click.Option(["--memory-limit"], default=None, metavar="SIZE", expose_value=False, is_eager=True,
+                        callback=_memory_limit_callback, help=MEMORY_LIMIT_HELP)
+
+
 def _add_threads_option(cmd: click.Command) -> None:
-    """Give ``cmd`` and every command below it the global ``--threads`` (replacing one of its own)."""
-    cmd.params = [p for p in cmd.params if p.name != "threads"]
-    cmd.params.append(threads_option())
+    """Give ``cmd`` and every command below it the global ``--threads`` and ``--memory-limit`` (replacing
+    ones of its own)."""
+    cmd.params = [p for p in cmd.params if p.name not in ("threads", "memory_limit")]
+    cmd.params += [threads_option(), memory_limit_option()]
     for sub in getattr(cmd, "commands", {}).values():
         _add_threads_option(sub)
 

@@ -15,6 +15,17 @@ import click
 from predsparse.errors import InputError
 from predsparse.serialize import dumps
 
+# help texts of options that several commands share, so one concept reads the same everywhere
+KIND_CHOICES = ["clash-free", "structured", "random", "fc"]
+D_OUT_HELP = "d_out_net: out-degree of each junction (edges per left neuron), e.g. 20,10; omit for fully connected."
+KIND_HELP = "Pattern kind: clash-free, structured, random, or fc (fully connected)."
+CLASH_TYPE_HELP = "Clash-free type 1, 2 or 3 (how the memory addresses are drawn; see docs/patterns.md)."
+DITHER_HELP = "Clash-free: dither (permute which memory each lane reads, per sweep)."
+SEED_HELP = "Random seed (the same command and seed give the same numbers)."
+EPOCHS_HELP = "Training epochs."
+PROGRESS_HELP = "Show a progress bar on stderr."
+LIMIT_HELP = "Seeded subset of the {split} split: at most this many samples."
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
 
 
@@ -126,6 +137,54 @@ class FiniteFloat(click.ParamType):
         if self.max is not None and x > self.max:
             self.fail(f"{value!r} must be <= {self.max:g}", param, ctx)
         return x
+
+
+class _AliasOption(click.Option):
+    """A hidden option whose value goes to another option's parameter (so that option's type, default and
+    ``required`` apply unchanged) and which prints one deprecation line on stderr each time it is given."""
+
+    def __init__(self, decls: Any, *, alias_of: str, alias_dest: str, **attrs: Any) -> None:
+        super().__init__(decls, **attrs)
+        self.alias_of, self.alias_dest = alias_of, alias_dest
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        own, self.name = self.name, self.alias_dest  # the parser stores the value under the new option's name
+        try:
+            super().add_to_parser(parser, ctx)
+        finally:
+            self.name = own
+        for opt in self.opts:
+            entry = parser._long_opt.get(opt) or parser._short_opt.get(opt)
+            original = entry.process
+
+            def process(value: Any, state: Any, _original: Callable = original, _opt: str = opt) -> None:
+                click.echo(f"warning: {_opt} is deprecated, use {self.alias_of}", err=True)
+                _original(value, state)
+
+            entry.process = process
+
+
+def deprecated_alias(old: str, new: str, name: str | None = None) -> Callable:
+    """Accept ``old`` as a hidden spelling of option ``new`` for one release, with one line on stderr,
+    ``warning: --out-degree is deprecated, use --d-out``: ``@deprecated_alias("--out-degree", "--d-out")``.
+
+    ``name`` is the Python parameter of ``new`` (default: ``new`` without dashes, ``-`` as ``_``)."""
+    dest = name or new.lstrip("-").replace("-", "_")
+
+    return click.option(old, "alias_" + old.lstrip("-").replace("-", "_"), cls=_AliasOption, alias_of=new,
+                        alias_dest=dest, hidden=True, expose_value=False, help=f"Deprecated spelling of {new}.")
+
+
+def removed_option(old: str, new: str, why: str = "") -> Callable:
+    """A hidden option ``old`` that is refused with one line naming ``new`` (a spelling that could not stay
+    as an alias, e.g. ``pattern show --out`` as a layer size while ``--out`` elsewhere is an output path)."""
+
+    def refuse(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            raise click.UsageError(f"{old} is now {new}{why}", ctx)
+
+    return click.option(old, "removed_" + old.lstrip("-").replace("-", "_"), hidden=True, default=None,
+                        expose_value=False, callback=refuse, help=f"Removed: use {new}.")
 
 
 POSITIVE_INT = click.IntRange(min=1)

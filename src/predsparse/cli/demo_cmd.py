@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
+from predsparse.cli.common import EPOCHS_HELP, PROGRESS_HELP, emit_json, handle_errors, int_list, json_option
 from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 
 
@@ -21,10 +21,11 @@ from predsparse.cli.common import OutputPath  # checked while parsing, before an
               help="Directory for the table, plot and results store (rerunning resumes).")
 @click.option("--preset", default="baseline", show_default=True, help="Morse preset (baseline or difficult).")
 @click.option("--per-class", type=int, default=400, show_default=True, help="Training samples per class (val/test get a quarter).")
-@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True, help=EPOCHS_HELP)
 @click.option("--seeds", default="0,1", show_default=True, help="Seeds to repeat each network with (mean +- std).")
-@click.option("--kinds", default="clash-free,structured,random", show_default=True)
-@click.option("--progress/--no-progress", default=True)
+@click.option("--kinds", default="clash-free,structured,random", show_default=True,
+              help="Pattern kinds to compare, comma-separated (clash-free, structured, random).")
+@click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
 def demo(out_dir, preset, per_class, epochs, seeds, kinds, progress, as_json) -> None:  # noqa: ANN001

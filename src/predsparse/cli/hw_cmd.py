@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
+from predsparse.cli.common import CLASH_TYPE_HELP, D_OUT_HELP, EPOCHS_HELP, LIMIT_HELP, PROGRESS_HELP, deprecated_alias
 from predsparse.errors import InputError
 
 
@@ -18,15 +19,17 @@ def network_options(f):  # noqa: ANN001, ANN201 - click decorator
                      help="fpga: N=(1024,64,32), d_out=(4,16), z=(128,32), (1,2,7), sigmoid, eta=1/8, P=2, 15 MHz, "
                           "zero seed vectors in junction 1. Other options override it."),
         click.option("--layers", default=None, help="N_net, e.g. 1024,64,32."),
-        click.option("--out-degree", default=None, help="d_out_net, one per junction, e.g. 4,16."),
+        click.option("--d-out", "out_degree", default=None, help=D_OUT_HELP.replace("20,10", "4,16")),
+        deprecated_alias("--out-degree", "--d-out", "out_degree"),
         click.option("--z", default=None, help="Edges per clock per junction, e.g. 128,32."),
         click.option("--format", "fmt", default=None, help="Fixed point S,I,F (default 1,3,8; the FPGA used 1,2,7)."),
         click.option("--activation", type=click.Choice(["sigmoid", "relu"]), default=None, help="Default sigmoid."),
         click.option("--lr-shift", type=int, default=None, help="Learning rate eta = 2^-k (default 3)."),
         click.option("--pipeline-depth", "-P", "P", type=int, default=None, help="Processor pipeline depth P (default 2)."),
-        click.option("--pattern", type=click.Choice(["clash-free", "structured", "random"]), default=None,
+        click.option("--kind", "pattern", type=click.Choice(["clash-free", "structured", "random"]), default=None,
                      help="Pattern kind of every junction (default clash-free)."),
-        click.option("--clash-type", type=click.IntRange(1, 3), default=None, help="Clash-free type (default 2)."),
+        deprecated_alias("--pattern", "--kind", "pattern"),
+        click.option("--clash-type", type=click.IntRange(1, 3), default=None, help=CLASH_TYPE_HELP + " Default 2."),
         click.option("--dither/--no-dither", default=None, help="Clash-free memory dither."),
         click.option("--seed-vectors", default=None,
                      help="Per junction (or one for all): random, zero (released FPGA) or safe (no BP hazard, needs D >= P+2)."),
@@ -49,7 +52,7 @@ def build_config(preset: str, layers: str | None, out_degree: str | None, z: str
     if layers is not None:
         fields["layers"] = tuple(int_list(layers, "layers") or ())
     if out_degree is not None:
-        fields["out_degrees"] = tuple(int_list(out_degree, "out-degree") or ())
+        fields["out_degrees"] = tuple(int_list(out_degree, "d-out") or ())
     if z is not None:
         fields["z"] = tuple(int_list(z, "z") or ())
     if fmt is not None:
@@ -67,7 +70,7 @@ def build_config(preset: str, layers: str | None, out_degree: str | None, z: str
         if "layers" in fields and "seed_vectors" not in fields:
             fields["seed_vectors"] = None
         return fpga_reference(**fields)
-    missing = [o for o, k in (("--layers", "layers"), ("--out-degree", "out_degrees"), ("--z", "z")) if k not in fields]
+    missing = [o for o, k in (("--layers", "layers"), ("--d-out", "out_degrees"), ("--z", "z")) if k not in fields]
     if missing:
         raise InputError(f"missing {', '.join(missing)}: describe the network or use --preset fpga")
     return HwConfig(**fields)
@@ -99,6 +102,9 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}"
 
 
+SCHEDULE_HELP = "pipelined: forward, backward and update of consecutive inputs overlap (the hardware); sequential: one at a time."
+
+
 @click.group("hw")
 def hw() -> None:
     """Bit-accurate model of the edge-based, clash-free, pipelined training hardware."""
@@ -106,11 +112,12 @@ def hw() -> None:
 
 data_opts = [
     click.option("--dataset", required=True, help="fashion-mnist (padded to N_0), mnist, morse[:preset], or an .npz file."),
-    click.option("--epochs", type=int, default=1, show_default=True),
-    click.option("--train-limit", "--limit-train", "train_limit", type=int, default=None,
-                 help="Train on a seeded random subset of this many training inputs."),
-    click.option("--test-limit", "--limit-test", "test_limit", type=int, default=None, help="Seeded subset of the test split."),
-    click.option("--progress/--no-progress", default=True),
+    click.option("--epochs", type=int, default=1, show_default=True, help=EPOCHS_HELP),
+    click.option("--limit-train", "train_limit", type=int, default=None, help=LIMIT_HELP.format(split="training")),
+    deprecated_alias("--train-limit", "--limit-train", "train_limit"),
+    click.option("--limit-test", "test_limit", type=int, default=None, help=LIMIT_HELP.format(split="test")),
+    deprecated_alias("--test-limit", "--limit-test", "test_limit"),
+    click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP),
 ]
 
 
@@ -123,7 +130,8 @@ def data_options(f):  # noqa: ANN001, ANN201
 @hw.command("simulate")
 @network_options
 @data_options
-@click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True)
+@click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True,
+              help=SCHEDULE_HELP)
 @click.option("--bp-hazard", type=click.Choice(["ideal", "exact", "bypass"]), default="ideal", show_default=True,
               help="exact: reproduce the released RTL's BP read-modify-write hazard; bypass: the forwarding fix (= ideal).")
 @click.option("--level", type=click.Choice(["arch", "cycle"]), default="arch", show_default=True,
@@ -257,9 +265,10 @@ def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
 @network_options
 @data_options
 @click.option("--formats", default="1,2,5;1,3,6;1,3,8;1,4,9;1,5,10", show_default=True, help="Fixed-point formats, ';'-separated.")
-@click.option("--activations", default="sigmoid,relu", show_default=True)
-@click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True)
-@click.option("--reference/--no-reference", default=True)
+@click.option("--activations", default="sigmoid,relu", show_default=True, help="Activations to try, comma-separated.")
+@click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True,
+              help=SCHEDULE_HELP)
+@click.option("--reference/--no-reference", default=True, help="Also train the floating-point twin.")
 @click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
 @json_option
 @handle_errors
@@ -295,10 +304,12 @@ def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patte
 @hw.command("hazard")
 @network_options
 @click.option("--dataset", default=None, help="Also train each design and report test accuracy.")
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--train-limit", "--limit-train", "train_limit", type=int, default=None)
-@click.option("--test-limit", "--limit-test", "test_limit", type=int, default=None)
-@click.option("--progress/--no-progress", default=True)
+@click.option("--epochs", type=int, default=1, show_default=True, help=EPOCHS_HELP)
+@click.option("--limit-train", "train_limit", type=int, default=None, help=LIMIT_HELP.format(split="training"))
+@deprecated_alias("--train-limit", "--limit-train", "train_limit")
+@click.option("--limit-test", "test_limit", type=int, default=None, help=LIMIT_HELP.format(split="test"))
+@deprecated_alias("--test-limit", "--limit-test", "test_limit")
+@click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
 @json_option
 @handle_errors

@@ -48,7 +48,8 @@ def _check_target(path: str, option: str) -> Path:
     metavar="KEY=VALUE",
     help="Override one generation parameter (repeatable), e.g. --param noise_sd=2 --param leading_spaces=true.",
 )
-@click.option("--seed", default="0", show_default=True, help="Random seed (same seed and parameters give the same bytes).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed (same seed and parameters give the same bytes).")
 @click.option("--out", default=None, metavar="FILE", help="Where to write the .npz (keys xtr..yte plus a JSON 'meta'). Required.")
 @click.option("--plot", default=None, metavar="PNG", help="Also draw example frames of every class into this PNG.")
 @json_option
@@ -190,8 +191,8 @@ def default_trainer(kind: str = "auto") -> tuple[Any, str]:
 @click.option("--full", is_flag=True, help="Full size (5000/1000/1000 samples per class, 30 epochs); default is reduced.")
 @click.option("--out", default="runs/morse_study", show_default=True, metavar="DIR",
               help="Directory for results.db (one row per dataset; reruns resume), table.md and one plot per metric.")
-@click.option("--seed", default="0", show_default=True, help="Seed for data generation and training.")
-@click.option("--epochs", default=None, help="Override the number of training epochs.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for data generation and training.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the number of training epochs.")
 @click.option("--train-per-class", default=None, help="Override the baseline training samples per class.")
 @click.option("--hidden", default=None, help="Override the hidden layer width (default 1024).")
 @click.option("--knobs", default=None, help="Comma-separated subset of: noise, leading, dash, dilation, size.")

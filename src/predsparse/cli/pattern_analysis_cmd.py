@@ -9,16 +9,22 @@ import click
 
 from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
 from predsparse.cli.common import FiniteFloat, OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import (CLASH_TYPE_HELP, D_OUT_HELP, DITHER_HELP, KIND_CHOICES, KIND_HELP, PROGRESS_HELP,
+                                   SEED_HELP, deprecated_alias, removed_option)
 from predsparse.errors import InputError
 
 
 @click.command("count")
-@click.option("--in", "n_in", type=int, required=True, help="Left layer size p.")
-@click.option("--out", "n_out", type=int, required=True, help="Right layer size n.")
-@click.option("--out-degree", type=int, required=True, help="d_out (edges per left neuron = number of sweeps).")
-@click.option("--z", type=int, required=True, help="Edges per clock (parallelism); must divide --in.")
-@click.option("--type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help="Clash-free type.")
-@click.option("--dither/--no-dither", default=False, help="Memory dither on or off.")
+@removed_option("--in", "--n-in", " (the left layer size)")
+@removed_option("--out", "--n-out", " (the right layer size; --out names output paths)")
+@click.option("--n-in", "n_in", type=int, required=True, help="Left layer size p.")
+@click.option("--n-out", "n_out", type=int, required=True, help="Right layer size n.")
+@click.option("--d-out", "out_degree", type=int, required=True, help="d_out: edges per left neuron (= number of sweeps).")
+@deprecated_alias("--out-degree", "--d-out", "out_degree")
+@click.option("--z", type=int, required=True, help="Edges per clock (parallelism); must divide --n-in.")
+@click.option("--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@deprecated_alias("--type", "--clash-type")
+@click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
 @click.option("--enumerate", "do_enum", is_flag=True, help="Also build every pattern and count distinct matrices (small cases).")
 @click.option("--limit", type=int, default=200_000, show_default=True, help="Most patterns --enumerate may build.")
 @json_option
@@ -41,9 +47,9 @@ def count_cmd(n_in, n_out, out_degree, z, clash_type, dither, do_enum, limit, as
     out = {
         "n_in": n_in,
         "n_out": n_out,
-        "out_degree": out_degree,
+        "d_out": out_degree,
         "z": z,
-        "type": clash_type,
+        "clash_type": clash_type,
         "dither": dither,
         "d_in": n_in * out_degree // n_out,
         "D": n_in // z,
@@ -104,12 +110,15 @@ def _parse_windows(specs: tuple[str, ...], layers: list[int]) -> dict[int, list]
 
 @click.command("scatter")
 @click.option("--layers", required=True, help="N_net, e.g. 1024,64,16.")
-@click.option("--out-degree", "out_degree", default=None, help="d_out per junction, e.g. 4,16 (omit for fully connected).")
-@click.option("--pattern", "kind", type=click.Choice(["clash-free", "structured", "random", "fc"]), default="structured", show_default=True)
+@click.option("--d-out", "out_degree", default=None, help=D_OUT_HELP)
+@deprecated_alias("--out-degree", "--d-out", "out_degree")
+@click.option("--kind", "kind", type=click.Choice(KIND_CHOICES), default="structured", show_default=True, help=KIND_HELP)
+@deprecated_alias("--pattern", "--kind")
 @click.option("--z", default=None, help="Clash-free: z per junction, e.g. 128,32.")
-@click.option("--type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True)
-@click.option("--dither/--no-dither", default=False)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@deprecated_alias("--type", "--clash-type")
+@click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
+@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--matter", default=None, help="Neurons that matter per layer (the first m of each), e.g. 784,64,10.")
 @click.option(
     "--window", "windows", multiple=True, metavar="LAYER:SPEC",
@@ -129,13 +138,13 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
 
     lay = int_list(layers, "layers")
     assert lay is not None
-    dout = int_list(out_degree, "out-degree")
+    dout = int_list(out_degree, "d-out")
     zs = int_list(z, "z")
     mt = int_list(matter, "matter")
     if mt is not None and len(mt) != len(lay):
         raise InputError(f"--matter {matter!r} has {len(mt)} entries: need one per layer ({len(lay)})")
     if kind != "fc" and dout is None:
-        raise InputError(f"--pattern {kind} needs --out-degree (one per junction)")
+        raise InputError(f"--kind {kind} needs --d-out (one per junction)")
     wins = _parse_windows(windows, lay)
     from predsparse.limits import SCATTER_EDGE_BYTES, check_network
     check_network(lay, dout if kind != "fc" else None, per_edge=SCATTER_EDGE_BYTES)  # absurd sizes: refuse first
@@ -177,10 +186,10 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
 @click.command("study")
 @click.option("--full", is_flag=True, help="Whole datasets, longer training, more seeds (hours); default: reduced (minutes).")
 @click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/scatter_study", show_default=True, help="Output directory (resumes if it holds the same study).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--replicates", type=int, default=None, help="Patterns per kind and dataset (default 4 reduced, 8 full).")
 @click.option("--dataset", "datasets", multiple=True, type=click.Choice(["morse", "fashion-mnist"]), help="Only these datasets (repeatable).")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
 def study_cmd(full, out_dir, seed, replicates, datasets, progress, as_json) -> None:  # noqa: ANN001

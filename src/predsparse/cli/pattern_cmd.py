@@ -6,6 +6,8 @@ import click
 
 from predsparse.cli import pattern_analysis_cmd
 from predsparse.cli.common import POSITIVE_INT, FiniteFloat, OutputPath, emit_json, handle_errors, json_option
+from predsparse.cli.common import (CLASH_TYPE_HELP, DITHER_HELP, KIND_CHOICES, KIND_HELP, SEED_HELP, deprecated_alias,
+                                   removed_option)
 from predsparse.errors import InputError
 from predsparse.limits import check_memory, pattern_bytes
 
@@ -17,15 +19,20 @@ def pattern() -> None:
 
 @pattern.command("show")
 @click.option("--file", "path", default=None, help="A saved pattern (.npz or compact .json) instead of generating one.")
-@click.option("--in", "n_in", type=POSITIVE_INT, default=None, help="Left layer size p.")
-@click.option("--out", "n_out", type=POSITIVE_INT, default=None, help="Right layer size n.")
-@click.option("--out-degree", type=POSITIVE_INT, default=None, help="d_out (edges per left neuron).")
-@click.option("--density", type=FiniteFloat(min=0, max=1, min_open=True), default=None, help="Random patterns: density instead of --out-degree.")
-@click.option("--pattern", "kind", type=click.Choice(["clash-free", "structured", "random", "fc"]), default="structured", show_default=True)
+@click.option("--n-in", "n_in", type=POSITIVE_INT, default=None, help="Left layer size p.")
+@click.option("--n-out", "n_out", type=POSITIVE_INT, default=None, help="Right layer size n.")
+@removed_option("--in", "--n-in", " (the left layer size)")
+@removed_option("--out", "--n-out", " (the right layer size; --out names output paths)")
+@click.option("--d-out", "out_degree", type=POSITIVE_INT, default=None, help="d_out: edges per left neuron.")
+@deprecated_alias("--out-degree", "--d-out", "out_degree")
+@click.option("--density", type=FiniteFloat(min=0, max=1, min_open=True), default=None, help="Random patterns: density instead of --d-out.")
+@click.option("--kind", "kind", type=click.Choice(KIND_CHOICES), default="structured", show_default=True, help=KIND_HELP)
+@deprecated_alias("--pattern", "--kind")
 @click.option("--z", type=POSITIVE_INT, default=None, help="Clash-free: edges per clock.")
-@click.option("--type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True)
-@click.option("--dither/--no-dither", default=False)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@deprecated_alias("--type", "--clash-type")
+@click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
+@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the pattern (.npz, or .json compact form for clash-free).")
 @click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save a picture of the biadjacency matrix (PNG/PDF/SVG).")
 @json_option
@@ -44,7 +51,7 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
             raise InputError(f"{path}: not a readable pattern file ({type(exc).__name__}: {why})") from None
     else:
         if n_in is None or n_out is None:
-            raise InputError("give --in and --out (layer sizes), or --file")
+            raise InputError("give --n-in and --n-out (layer sizes), or --file")
         edges = n_in * n_out if kind == "fc" or (kind == "random" and density is not None) else n_in * (out_degree or 0)
         check_memory(pattern_bytes(n_in, n_out, edges), f"a {n_in}x{n_out} pattern with {edges:,} edges")
         if kind == "random" and density is not None:
@@ -53,7 +60,7 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
             pat = P.fully_connected(n_in, n_out)
         else:
             if out_degree is None:
-                raise InputError(f"--pattern {kind} needs --out-degree")
+                raise InputError(f"--kind {kind} needs --d-out")
             pat = P.make(kind, n_in, n_out, out_degree, z=z, seed=seed, clash_type=clash_type, dither=dither)
     if save_path:
         P.save(pat, save_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import PROGRESS_HELP, emit_json, handle_errors, json_option
 from predsparse.errors import InputError
 
 
@@ -24,7 +24,7 @@ from predsparse.errors import InputError
 @click.option("--report-only", is_flag=True, help="Compute verdicts from what the store holds, train nothing.")
 @click.option("--estimate", is_flag=True, help="Time one full-scale epoch of 2 runs per config and extrapolate the "
               "full mode's wall time (stores nothing).")
-@click.option("--progress/--no-progress", default=True)
+@click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
 def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_only, estimate, progress, as_json) -> None:

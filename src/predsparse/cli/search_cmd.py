@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import PROGRESS_HELP, SEED_HELP, emit_json, handle_errors, json_option
 from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 from predsparse.cli.train_cmd import dataset_options, load_from_options
 
@@ -25,11 +25,12 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--wc", "w_c", type=float, default=0.0, show_default=True, help="Complexity weight w_c (0: accuracy only; 10: cheap).")
 @click.option("--multi", is_flag=True, help="Multi-objective (accuracy, parameters, time/epoch): NSGA-II, Pareto front.")
 @click.option("--epochs", type=int, default=5, show_default=True, help="Training epochs per candidate.")
-@click.option("--max-hidden", type=int, default=2, show_default=True)
-@click.option("--min-width", type=int, default=16, show_default=True)
-@click.option("--max-width", type=int, default=1024, show_default=True)
-@click.option("--min-density", type=float, default=0.01, show_default=True)
-@click.option("--kinds", default="clash-free,structured,random", show_default=True)
+@click.option("--max-hidden", type=int, default=2, show_default=True, help="Most hidden layers a candidate may have.")
+@click.option("--min-width", type=int, default=16, show_default=True, help="Narrowest hidden layer.")
+@click.option("--max-width", type=int, default=1024, show_default=True, help="Widest hidden layer.")
+@click.option("--min-density", type=float, default=0.01, show_default=True, help="Lowest junction density rho tried.")
+@click.option("--kinds", default="clash-free,structured,random", show_default=True,
+              help="Pattern kinds to search, comma-separated (clash-free, structured, random, fc).")
 @click.option("--max-conv", type=click.IntRange(0, None), default=0, show_default=True,
               help="Also search a dense CNN front end of 0..N conv blocks under the sparse classifier.")
 @click.option("--conv-channels", default="8,16,32", show_default=True, help="Channel choices per conv block.")
@@ -37,9 +38,9 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--no-prune", is_flag=True, help="Train every candidate to the end.")
 @click.option("--storage", default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
 @click.option("--study", "study_name", default="predsparse-search", show_default=True, help="Study name (same name resumes).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/search", show_default=True, help="Where the summary and Pareto plot go.")
-@click.option("--progress/--no-progress", default=True)
+@click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
 def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, trials, max_trials, jobs,
@@ -86,13 +87,13 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
                f"{summary['epochs_saved_by_pruning']} epochs saved, {summary['wall_seconds_this_call']:.0f} s")
     header = ["conv", "layers", "d_out_net", "kind", "rho_net %", "params", "val acc %", "test acc %"]
     body = [[",".join(map(str, r.get("conv") or [])) or "-", ",".join(map(str, r["layers"])),
-             ",".join(map(str, r["out_degrees"])), r["kind"], f"{100 * r['rho_net']:.1f}", str(r["parameters"]),
+             ",".join(map(str, r.get("d_out", r.get("out_degrees", [])))), r["kind"], f"{100 * r['rho_net']:.1f}", str(r["parameters"]),
              f"{100 * r['val_acc']:.2f}", f"{100 * r['test_acc']:.2f}"] for r in rows]
     click.echo("\nPareto front (validation accuracy vs parameters):")
     click.echo(format_table(header, body))
     if best:
         conv = f"conv {best['conv']} + " if best.get("conv") else ""
-        click.echo(f"\nbest by objective: {conv}{best['layers']} {best['kind']} d_out {best['out_degrees']}, "
+        click.echo(f"\nbest by objective: {conv}{best['layers']} {best['kind']} d_out {best.get('d_out', best.get('out_degrees'))}, "
                    f"{best['parameters']} parameters, val {100 * best['val_acc']:.2f} %")
         click.echo(f"retrain: {summary['retrain']}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import PROGRESS_HELP, emit_json, handle_errors, json_option
 from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 
 
@@ -18,7 +18,7 @@ from predsparse.cli.common import OutputPath  # checked while parsing, before an
 @click.option("--lease", type=click.FloatRange(1, None), default=60.0, show_default=True,
               help="Seconds after which a run claimed by a worker that stopped renewing (killed, lost) is redone by another.")
 @click.option("--dry-run", is_flag=True, help="Only validate the config and list the runs.")
-@click.option("--progress/--no-progress", default=True)
+@click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
 def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # noqa: ANN001
@@ -65,8 +65,8 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
 @click.option("--pivot", default=None, help="Varied key whose values become columns, e.g. network.kind.")
 @click.option("--best-by", default=None, help="Varied key to choose on validation accuracy, e.g. train.l2.")
 @click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save accuracy vs --x (one curve per --series).")
-@click.option("--x", "x_axis", default="rho_net", show_default=True)
-@click.option("--series", default=None)
+@click.option("--x", "x_axis", default="rho_net", show_default=True, help="Record key on the plot's x axis, e.g. rho_net or parameters.")
+@click.option("--series", default=None, help="Varied key with one curve per value, e.g. network.kind.")
 @json_option
 @handle_errors
 def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) -> None:  # noqa: ANN001

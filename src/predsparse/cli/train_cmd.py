@@ -6,21 +6,24 @@ import click
 
 from predsparse.cli.common import emit_json, float_list, handle_errors, int_list, json_option
 from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import (CLASH_TYPE_HELP, D_OUT_HELP, DITHER_HELP, EPOCHS_HELP, KIND_CHOICES, KIND_HELP, LIMIT_HELP,
+                                   PROGRESS_HELP, deprecated_alias, removed_option)
 from predsparse.errors import InputError
 
-PATTERN_CHOICES = ["clash-free", "structured", "random", "fc"]
+PATTERN_CHOICES = KIND_CHOICES
 
 
 def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
     """Options shared by commands that load a dataset."""
     opts = [
         click.option("--dataset", required=True, help="fashion-mnist, mnist, morse[:preset], an .npz file or an IDX directory."),
-        click.option("--normalize", type=click.Choice(["unit", "standard", "none"]), default="unit", show_default=True),
+        click.option("--normalize", type=click.Choice(["unit", "standard", "none"]), default="unit", show_default=True,
+                     help="Feature scaling from the training split: unit (divide by the largest absolute value), standard (zero mean, unit variance per feature) or none."),
         click.option("--pca", "pca_k", type=POSITIVE_INT, default=None, help="Reduce features to K principal components (less redundancy)."),
         click.option("--pad-to", type=POSITIVE_INT, default=None, help="Zero-pad inputs to this width (the hardware used 1024 for MNIST)."),
-        click.option("--limit-train", type=POSITIVE_INT, default=None, help="Use a seeded random subset of the training split."),
-        click.option("--limit-val", type=POSITIVE_INT, default=None),
-        click.option("--limit-test", type=POSITIVE_INT, default=None),
+        click.option("--limit-train", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="training")),
+        click.option("--limit-val", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="validation")),
+        click.option("--limit-test", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="test")),
         click.option("--data-seed", type=int, default=0, show_default=True, help="Seeds the validation split and subsets."),
         # Stored on the click context (not a function argument) so every command using these options gets it.
         click.option("--param", "dataset_params", multiple=True, metavar="KEY=VALUE", expose_value=False,
@@ -70,31 +73,33 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @dataset_options
 @click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features; 'auto' "
               "as the first entry follows the data); with --conv, the classifier's sizes above the conv features, e.g. 100,10.")
-@click.option("--out-degree", default=None, help="d_out_net, one per junction, e.g. 20,10 (omit for fully connected).")
-@click.option("--density", default=None, help="Instead of --out-degree: target density per junction (or one for all).")
-@click.option("--pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True)
+@click.option("--d-out", "out_degree", default=None, help=D_OUT_HELP)
+@deprecated_alias("--out-degree", "--d-out", "out_degree")
+@click.option("--density", default=None, help="Instead of --d-out: target density per junction (or one for all).")
+@click.option("--kind", "pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True, help=KIND_HELP)
+@deprecated_alias("--pattern", "--kind", "pattern")
 @click.option("--z", default=None, help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer; "
               "default N_{i-1}/gcd(N_{i-1}, 4), memory depth 4 where it divides).")
-@click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True)
-@click.option("--dither/--no-dither", default=False, help="Clash-free memory dither.")
+@click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
 @click.option("--conv", default=None, help="A dense CNN front end under the sparse classifier: channels per conv block, "
               "e.g. 16,32 (1-D for sequence data, 2-D for images).")
 @click.option("--kernel-size", type=int, default=3, show_default=True, help="With --conv: odd kernel size.")
 @click.option("--pool", type=POSITIVE_INT, default=2, show_default=True, help="With --conv: max-pool size after each block.")
-@click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu", show_default=True)
-@click.option("--dropout", type=float, default=0.0, show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
+@click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu", show_default=True,
+              help="Hidden-layer activation.")
+@click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout probability on hidden layers.")
+@click.option("--epochs", type=int, default=10, show_default=True, help=EPOCHS_HELP)
+@click.option("--batch-size", type=int, default=256, show_default=True, help="Training samples per step.")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True, help="Optimizer.")
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
 @click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR).")
-@click.option("--max-model-gb", type=float, default=None, help="Refuse models whose estimated training memory exceeds "
-              "this (default $PREDSPARSE_MAX_MODEL_GB or 8 GiB).")
+@removed_option("--max-model-gb", "--memory-limit", " (a size with a unit, e.g. --memory-limit 8G; on every command)")
 @click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", type=OutputPath(), default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
-@click.option("--progress/--no-progress", default=True)
+@click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Data-parallel (DDP) processes for this one training; under torchrun: the world size.")
 @json_option
@@ -102,7 +107,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
     clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device,
-    max_model_gb, save_path, checkpoint, progress, workers, as_json,
+    save_path, checkpoint, progress, workers, as_json,
 ) -> None:  # noqa: ANN001
     """Train a pre-defined sparse MLP (optionally under a dense CNN front end) and print test accuracy,
     rho_net, parameters and time."""
@@ -116,7 +121,7 @@ def train(
     spec = spec_from_options(layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool,
                              activation, dropout, seed)
     if spec.layers[0] != "auto" and not spec.conv:  # everything but the match with the data, before loading it
-        spec.validate((spec.layers[0],), max_gb=max_model_gb)
+        spec.validate((spec.layers[0],))
     try:
         torch_device = torch.device(device)
     except RuntimeError:
@@ -125,7 +130,7 @@ def train(
         raise InputError(f"--device {device}: CUDA is not available on this machine")
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device)
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-    spec.validate(ds.feature_shape, max_gb=max_model_gb)
+    spec.validate(ds.feature_shape)
     kept: dict = {}
     rec = run(spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept)
     if workers > 1:
@@ -138,7 +143,7 @@ def train(
         "dataset": rec["dataset"],
         "network": net.summary(),
         "cnn": getattr(model, "config", None),
-        "pattern": pattern,
+        "kind": pattern,
         **{k: rec[k] for k in ("test_acc", "best_val_acc", "best_epoch", "rho_net", "parameters")},
         "seconds": rec["wall_seconds"],
         "workers": workers,
@@ -149,7 +154,7 @@ def train(
         "versions": rec["versions"],
     }
     if save_path:
-        save_model(save_path, model, info={k: summary[k] for k in ("pattern", "test_acc", "config", "dataset")})
+        save_model(save_path, model, info={k: summary[k] for k in ("kind", "test_acc", "config", "dataset")})
     if as_json:
         emit_json(summary)
         return
@@ -181,12 +186,12 @@ def spec_from_options(layers, out_degree, density, pattern, z, clash_type, dithe
     channels = int_list(conv, "conv") or []
     if channels and first_auto:
         raise InputError("--layers with --conv lists the classifier above the conv features (no 'auto'): e.g. 100,10")
-    d_out = int_list(out_degree, "out-degree")
+    d_out = int_list(out_degree, "d-out")
     dens = float_list(density, "density") if density is not None else None
     if dens is not None and d_out is not None:
-        raise InputError("give --out-degree or --density, not both")
+        raise InputError("give --d-out or --density, not both")
     if pattern != "fc" and d_out is None and dens is None:
-        raise InputError(f"--pattern {pattern} needs --out-degree (or --density); use --pattern fc for fully connected")
+        raise InputError(f"--kind {pattern} needs --d-out (or --density); use --kind fc for fully connected")
     return ModelSpec(
         layers=("auto", *n_net) if channels or first_auto else tuple(n_net),
         d_out=None if pattern == "fc" else d_out,

@@ -44,6 +44,6 @@ def demo_config(
             "train": {"epochs": epochs, "batch_size": 128, "lr": 3e-3},
         },
         "grid": {"network.kind": list(kinds or DEMO_KINDS)},
-        "variants": [{"network.kind": "fc"}, *[{"network.out_degrees": list(d)} for d in DEMO_OUT_DEGREES]],
+        "variants": [{"network.kind": "fc"}, *[{"network.d_out": list(d)} for d in DEMO_OUT_DEGREES]],
     }
     return parse_config(raw, source="demo")

@@ -23,7 +23,7 @@ import numpy as np
 from predsparse.errors import InputError
 from predsparse.experiments.reproduce_verdicts import VERDICTS
 from predsparse.experiments.store import ResultStore, canonical
-from predsparse.experiments.sweep import SweepConfig, expand, load_config, run_sweep
+from predsparse.experiments.sweep import SweepConfig, _key, expand, load_config, run_sweep
 
 MANIFEST = Path(__file__).resolve().parents[3] / "configs" / "reproduce" / "manifest.toml"
 QUICK_DATA = {"limit_train": 600, "limit_val": 300, "limit_test": 300}
@@ -130,7 +130,7 @@ def validate(cfg: SweepConfig) -> int:
         if layers[0] == "auto":
             layers[0] = _features(data, net.get("conv"))
         kind = net.get("kind", "structured")
-        dout = net.get("out_degrees")
+        dout = net.get("d_out")
         if dout is None and net.get("density") is not None and kind != "fc":
             dout = out_degrees_for_density(layers, net["density"])
         key = canonical([layers, dout, kind, net.get("z")])
@@ -233,11 +233,13 @@ def rows_of(claim: Claim, store: ResultStore, quick: bool = False) -> list[dict[
     out = []
     for cfg in claim_configs(claim, quick):
         # a run's place in the config orders variants (e.g. the Morse ladder) however the runs finished
-        want = {canonical({k: r[k] for k in ("dataset", "network", "train", "seed")}): i for i, r in enumerate(expand(cfg))}
+        runs = expand(cfg)
+        want = {canonical(_key(r)): i for i, r in enumerate(runs)}
         for row in store.rows(cfg.name):
             k = canonical(row["key"])
-            if k in want:
-                out.append({**row["result"], **row["key"], "sweep": cfg.name, "order": want[k]})
+            if k in want:  # the run as the config says it now (network.d_out), not the store's key spelling
+                run = {f: runs[want[k]][f] for f in ("dataset", "network", "train", "seed")}
+                out.append({**row["result"], **run, "sweep": cfg.name, "order": want[k]})
     return out
 
 

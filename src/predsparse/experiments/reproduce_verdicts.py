@@ -42,18 +42,18 @@ def _rho1(r: dict[str, Any]) -> float:
     if r.get("junction_densities"):
         return float(r["junction_densities"][0])
     net = r["network"]
-    if net.get("kind") == "fc" or (net.get("out_degrees") is None and net.get("density") is None):
+    if net.get("kind") == "fc" or (net.get("d_out") is None and net.get("density") is None):
         return 1.0
-    if net.get("out_degrees") is not None:
-        return net["out_degrees"][0] / (r.get("layers") or net["layers"])[1]
+    if net.get("d_out") is not None:
+        return net["d_out"][0] / (r.get("layers") or net["layers"])[1]
     return float(net["density"][0] if isinstance(net["density"], list) else net["density"])
 
 
 def _dout(r: dict[str, Any]) -> tuple[int, ...] | None:
     """The run's configured d_out_net (random patterns store per-neuron degrees, so not the result's)."""
-    if r["network"].get("kind") == "fc" or r["network"].get("out_degrees") is None:
+    if r["network"].get("kind") == "fc" or r["network"].get("d_out") is None:
         return None
-    return tuple(r["network"]["out_degrees"])
+    return tuple(r["network"]["d_out"])
 
 
 # ---------------------------------------------------------------------------------------------------

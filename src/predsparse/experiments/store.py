@@ -32,6 +32,15 @@ CREATE TABLE IF NOT EXISTS runs (
 COLUMNS = {"sweep", "key", "result", "created"}
 
 
+def _current_names(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row whose varied keys (records written before the rename) say network.out_degrees, read as
+    network.d_out. The row's key keeps the spelling runs are keyed by (see ``sweep._key``)."""
+    varied = row["result"].get("varied") if isinstance(row["result"], dict) else None
+    if isinstance(varied, dict) and "network.out_degrees" in varied:
+        row["result"]["varied"] = {("network.d_out" if k == "network.out_degrees" else k): v for k, v in varied.items()}
+    return row
+
+
 def canonical(obj: Any) -> str:
     """A stable JSON text for ``obj`` (sorted keys, no spaces)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
@@ -142,7 +151,7 @@ class ResultStore:
         """Each stored run as ``{"sweep", "key", "result"}``."""
         q = "SELECT sweep, key, result FROM runs" + (" WHERE sweep = :s" if sweep else "") + " ORDER BY created, key"
         for s, k, r in self._q(q, **({"s": sweep} if sweep else {})).fetchall():
-            yield {"sweep": s, "key": json.loads(k), "result": json.loads(r)}
+            yield _current_names({"sweep": s, "key": json.loads(k), "result": json.loads(r)})
 
     def sweeps(self) -> list[str]:
         return [r[0] for r in self._q("SELECT DISTINCT sweep FROM runs ORDER BY sweep")]

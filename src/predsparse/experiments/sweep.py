@@ -7,16 +7,17 @@ A config (TOML or JSON) looks like::
     [base.dataset]            # load_dataset options: name, morse, normalize, pca_k, pad_to, limit_*
     name = "morse"
     morse = { train_per_class = 400, val_per_class = 100, test_per_class = 100 }
-    [base.network]            # layers, out_degrees | density, kind, z, clash_type, dither, activation, dropout, conv
+    [base.network]            # layers, d_out | density, kind, z, clash_type, dither, activation, dropout, conv
     layers = [64, 1024, 64]   # "auto" as the first entry takes the dataset's feature count (or the conv output's)
     [base.train]              # TrainConfig fields: epochs, batch_size, lr, optimizer, l2, ...
     epochs = 10
     [grid]                    # every combination of these dotted keys
     "network.kind" = ["clash-free", "structured", "random"]
     [[variants]]              # one run family per entry (zipped, not crossed)
-    "network.out_degrees" = [256, 16]
+    "network.d_out" = [256, 16]
 
-Every key is checked before anything runs (a typo is an error naming the key and the valid ones).
+Every key is checked before anything runs (a typo is an error naming the key and the valid ones). The old spelling
+``network.out_degrees`` is read as ``network.d_out`` with one warning line (for one release).
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ from predsparse.experiments.store import ResultStore, canonical
 from predsparse.train import TrainConfig
 
 DATASET_KEYS = {"name", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
-NETWORK_KEYS = {"layers", "out_degrees", "density", "kind", "z", "clash_type", "dither", "activation", "dropout", "conv",
+NETWORK_KEYS = {"layers", "d_out", "density", "kind", "z", "clash_type", "dither", "activation", "dropout", "conv",
                 "kernel_size", "pool"}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
 SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}
 TOP_KEYS = {"name", "seeds", "base", "grid", "variants", "description", "store"}
 # what a run uses when the config leaves a varied key unset (shown in reports)
-DEFAULTS = {"network.kind": "structured", "network.out_degrees": None, "train.l2": 0.0, "dataset.pca_k": None}
+DEFAULTS = {"network.kind": "structured", "network.d_out": None, "train.l2": 0.0, "dataset.pca_k": None}
 
 
 @dataclass
@@ -84,10 +85,36 @@ def load_config(path: str | Path) -> SweepConfig:
     return parse_config(raw, source=str(path))
 
 
+# deprecated network keys -> their names now (read with a warning; the store keys runs by the old names, see _key)
+RENAMED_NETWORK_KEYS = {"out_degrees": "d_out"}
+
+
+def _renamed(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """``raw`` with deprecated network keys renamed (base.network and dotted grid/variant keys), one warning each."""
+    raw = copy.deepcopy(raw)
+    used: list[str] = []
+    net = raw.get("base", {}).get("network") if isinstance(raw.get("base"), dict) else None
+    tables = [t for t in [raw.get("grid"), *(raw.get("variants") or [])] if isinstance(t, dict)]
+    for old, new in RENAMED_NETWORK_KEYS.items():
+        if isinstance(net, dict) and old in net:
+            if new in net:
+                raise InputError(f"{source}: base.network has both {old} (deprecated) and {new}: keep {new}")
+            net[new] = net.pop(old)
+            used.append(old)
+        for t in tables:
+            if f"network.{old}" in t:
+                t[f"network.{new}"] = t.pop(f"network.{old}")
+                used.append(old)
+    for old in dict.fromkeys(used):
+        print(f"warning: {source}: network.{old} is deprecated, use network.{RENAMED_NETWORK_KEYS[old]}", file=sys.stderr)
+    return raw
+
+
 def parse_config(raw: dict[str, Any], source: str = "config") -> SweepConfig:
     """Validate every key of a config dict; errors name the key and the valid ones."""
     if not isinstance(raw, dict):
         raise InputError(f"{source}: a sweep config must be a table/object at the top level")
+    raw = _renamed(raw, source)
     unknown = set(raw) - TOP_KEYS
     if unknown:
         raise InputError(f"{source}: unknown top-level key(s) {sorted(unknown)}; valid: {sorted(TOP_KEYS)}")
@@ -157,11 +184,10 @@ def expand(cfg: SweepConfig) -> list[dict[str, Any]]:
 
 
 def run_spec(run: dict[str, Any]):  # noqa: ANN201 - a ModelSpec
-    """The :class:`~predsparse.train.spec.ModelSpec` of one sweep run (``network.out_degrees`` is ``d_out``)."""
+    """The :class:`~predsparse.train.spec.ModelSpec` of one sweep run."""
     from predsparse.train.spec import ModelSpec
 
     net = dict(run["network"])
-    net["d_out"] = net.pop("out_degrees", None)
     net.setdefault("kind", DEFAULTS["network.kind"])
     try:
         return ModelSpec.from_dict({**net, "seed": run["seed"]})
@@ -231,7 +257,7 @@ def estimated_weights(cfg: SweepConfig) -> int:
         if layers and layers[0] == "auto":
             layers[0] = layers[1] if len(layers) > 1 and isinstance(layers[1], int) else 1000
         full = [int(a) * int(b) for a, b in zip(layers[:-1], layers[1:])]
-        dout = net.get("out_degrees")
+        dout = net.get("d_out")
         if net.get("kind") != "fc" and dout:
             w = sum(int(a) * int(d) for a, d in zip(layers[:-1], dout))
         elif net.get("kind") != "fc" and net.get("density") is not None:
@@ -343,4 +369,8 @@ def run_sweep(
 
 
 def _key(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: run[k] for k in ("dataset", "network", "train", "seed")}
+    """What the store keys a run by. Renamed network keys keep their old names here, so a store written
+    before the rename resumes the same rows (:meth:`ResultStore.rows` shows them under the new names)."""
+    old = {new: old for old, new in RENAMED_NETWORK_KEYS.items()}
+    net = {old.get(k, k): v for k, v in run["network"].items()}
+    return {"dataset": run["dataset"], "network": net, "train": run["train"], "seed": run["seed"]}

@@ -73,6 +73,17 @@ class Pattern:
         """``d_out`` as an int when every left neuron has the same out-degree, else the per-neuron array."""
         return _uniform(self.out_degrees)
 
+    # the seed's spellings (``out_degree``/``in_degree`` above are the design's fixed names, kept)
+    @property
+    def d_out(self) -> int | np.ndarray:
+        """Same as :attr:`out_degree`: ``d_out``, an int for a regular pattern, else per left neuron."""
+        return self.out_degree
+
+    @property
+    def d_in(self) -> int | np.ndarray:
+        """Same as :attr:`in_degree`: ``d_in``, an int for a regular pattern, else per right neuron."""
+        return self.in_degree
+
     @property
     def is_regular(self) -> bool:
         """True when every right neuron has the same in-degree (the fast fixed-degree kernels apply)."""

@@ -159,6 +159,7 @@ def clash_free(
     seed: int = 0,
     seeds: Any = None,
     perms: Any = None,
+    clash_type: int | None = None,
 ) -> Pattern:
     """Hardware-friendly interleaver pattern: every clock cycle reads each of the ``z`` memories once.
 
@@ -175,7 +176,13 @@ def clash_free(
     Explicit ``seeds``/``perms`` replace the random draw (``seed`` is then unused). When ``d_in`` does
     not divide ``n_in`` a right neuron can straddle two sweeps; random draws that would repeat an edge
     there are redrawn, explicit ones are rejected with an error.
+
+    ``clash_type`` is the project's spelling of ``type`` (the design's fixed name, kept): give either.
     """
+    if clash_type is not None:
+        if type != 2 and type != clash_type:
+            raise InputError(f"clash_type={clash_type!r} and type={type!r} disagree: give one")
+        type = clash_type  # noqa: A001
     d_in, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     rng = np.random.default_rng(seed)
     explicit = seeds is not None

@@ -82,7 +82,7 @@ def check_layers(layers: Sequence[int]) -> list[int]:
 
 def network(
     layers: Sequence[int],
-    out_degrees: Sequence[int] | None,
+    d_out: Sequence[int] | None,
     kind: str | Sequence[str] = "structured",
     *,
     z: Sequence[int] | None = None,
@@ -90,21 +90,21 @@ def network(
     clash_type: int = 2,
     dither: bool = False,
 ) -> NetworkPatterns:
-    """Build every junction of ``N_net = layers`` with ``d_out_net = out_degrees``.
+    """Build every junction of ``N_net = layers`` with ``d_out_net = d_out``.
 
-    ``kind`` may differ per junction. ``out_degrees=None`` means fully connected. Junction ``i`` uses
+    ``kind`` may differ per junction. ``d_out=None`` means fully connected. Junction ``i`` uses
     seed ``seed + i`` so junctions differ but the whole network is reproducible from one seed. All
     constraints are checked for every junction before any pattern is drawn.
     """
     layers = check_layers(layers)
     n_j = len(layers) - 1
     kinds = [kind] * n_j if isinstance(kind, str) else list(kind)
-    if out_degrees is None:
-        out_degrees = list(layers[1:])
+    if d_out is None:
+        d_out = list(layers[1:])
         kinds = ["fc"] * n_j if isinstance(kind, str) and kind == "fc" else kinds
-    out_degrees = list(out_degrees)
-    if len(out_degrees) != n_j:
-        raise InputError(f"out-degrees {out_degrees} has {len(out_degrees)} entries: need one per junction ({n_j})")
+    d_out = list(d_out)
+    if len(d_out) != n_j:
+        raise InputError(f"d_out {d_out} has {len(d_out)} entries: need one per junction ({n_j})")
     if len(kinds) != n_j:
         raise InputError(f"pattern kinds {kinds} has {len(kinds)} entries: need one per junction ({n_j})")
     zs: list[int | None] = [None] * n_j if z is None else list(z)
@@ -115,10 +115,10 @@ def network(
         if k == "fc":
             continue
         try:
-            in_degree_for(layers[i], layers[i + 1], out_degrees[i])
+            in_degree_for(layers[i], layers[i + 1], d_out[i])
         except InputError as exc:
             if k == "random":
-                check_size(out_degrees[i], f"junction {i + 1} out-degree")
+                check_size(d_out[i], f"junction {i + 1} out-degree")
                 continue
             raise InputError(f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): {exc}") from None
         if k == "clash-free":
@@ -135,7 +135,7 @@ def network(
                     kinds[i],
                     layers[i],
                     layers[i + 1],
-                    out_degrees[i],
+                    d_out[i],
                     z=zs[i],
                     seed=seed + i,
                     clash_type=clash_type,

@@ -206,7 +206,7 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
         params = res["parameters"]
         per_epoch = float(np.mean([h["seconds"] for h in res["history"]]))
         info = {
-            "conv": cand["conv"], "layers": net.layers, "out_degrees": cand["out_degrees"], "kind": cand["kind"],
+            "conv": cand["conv"], "layers": net.layers, "d_out": cand["d_out"], "kind": cand["kind"],
             "rho_net": net.rho_net, "junction_densities": net.densities, "parameters": params, "lr": cand["lr"], "l2": cand["l2"],
             "batch_size": cand["batch_size"], "dropout": cand["dropout"], "activation": space.activation,
             "val_acc": res["best_val_acc"], "test_acc": res["test_acc"], "seconds_per_epoch": per_epoch, "scatter": sc,
@@ -251,7 +251,7 @@ def first_failure(study) -> str:  # noqa: ANN001
 
 def candidate_spec(cand: dict[str, Any], space: SearchSpace, seed: int) -> ModelSpec:
     """The model of a sampled candidate (``layers[0]`` is the data's features or the conv front end's output)."""
-    return ModelSpec(layers=tuple(cand["layers"]), d_out=None if cand["kind"] == "fc" else tuple(cand["out_degrees"]),
+    return ModelSpec(layers=tuple(cand["layers"]), d_out=None if cand["kind"] == "fc" else tuple(cand["d_out"]),
                      kind=cand["kind"], conv=tuple(cand["conv"]), activation=space.activation, dropout=cand["dropout"],
                      seed=seed)
 
@@ -305,9 +305,9 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
     parts = ["predsparse train", f"--dataset {dataset}"]
     if conv:
         parts.append("--conv " + ",".join(map(str, conv)))
-    parts += ["--layers " + ",".join(map(str, layers)), f"--pattern {best['kind']}"]
+    parts += ["--layers " + ",".join(map(str, layers)), f"--kind {best['kind']}"]
     if best["kind"] != "fc":
-        parts.append("--out-degree " + ",".join(map(str, best["out_degrees"])))
+        parts.append("--d-out " + ",".join(map(str, best.get("d_out", best.get("out_degrees")))))  # out_degrees: studies stored before the rename
     if best["kind"] == "clash-free":
         parts.append("--z " + ",".join(map(str, default_z(best["layers"]))))
     if best.get("activation", "relu") != "relu":

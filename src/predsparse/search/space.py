@@ -111,7 +111,7 @@ def sample(
     return {
         "conv": conv,
         "layers": layers,
-        "out_degrees": out_degrees,
+        "d_out": out_degrees,
         "kind": "fc" if all_full else kind,
         "lr": lr,
         "l2": l2,

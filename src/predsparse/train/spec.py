@@ -14,7 +14,6 @@ clash-free edges-per-clock per junction (default :func:`default_z`).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -24,12 +23,6 @@ from predsparse.errors import InputError
 KINDS = ("clash-free", "structured", "random", "fc")
 ACTIVATION_NAMES = ("relu", "sigmoid", "tanh")
 
-#: Bytes a model needs per connection (edge) while training: the pattern's two int64 indices, the float32
-#: weight, its gradient and two Adam moments, and the kernels' transposed index/weight layouts.
-BYTES_PER_EDGE = 48
-#: Refuse models whose estimated training memory exceeds this many GiB unless raised (option or env var).
-DEFAULT_MAX_MODEL_GB = 8.0
-MAX_MODEL_GB_ENV = "PREDSPARSE_MAX_MODEL_GB"
 
 
 def default_z(layers: Sequence[int], depth: int = 4) -> list[int]:
@@ -42,22 +35,6 @@ def default_z(layers: Sequence[int], depth: int = 4) -> list[int]:
     rule; they agree wherever 4 divides the layer, which covers the demo's figures.)
     """
     return [int(p) // math.gcd(int(p), depth) for p in layers[:-1]]
-
-
-def max_model_bytes(max_gb: float | None = None) -> int:
-    """The memory limit for one model: ``max_gb``, else ``$PREDSPARSE_MAX_MODEL_GB``, else 8 GiB."""
-    if max_gb is None:
-        env = os.environ.get(MAX_MODEL_GB_ENV)
-        if env:
-            try:
-                max_gb = float(env)
-            except ValueError:
-                raise InputError(f"{MAX_MODEL_GB_ENV}={env!r} is not a number of GiB") from None
-        else:
-            max_gb = DEFAULT_MAX_MODEL_GB
-    if not (math.isfinite(max_gb) and max_gb > 0):
-        raise InputError(f"model memory limit {max_gb!r} GiB must be a positive number")
-    return int(max_gb * 2**30)
 
 
 def _tuple(v: Any) -> Any:
@@ -105,7 +82,7 @@ class ModelSpec:
         return cls(**d)
 
     # ------------------------------------------------------------------ checks
-    def resolve(self, feature_shape: Sequence[int], *, max_gb: float | None = None) -> ModelSpec:
+    def resolve(self, feature_shape: Sequence[int]) -> ModelSpec:
         """This spec with every default made concrete for data of ``feature_shape``: numeric ``layers``,
         ``d_out`` (from ``density``; ``None`` for fc), ``z`` (clash-free). Raises a one-line
         :class:`~predsparse.errors.InputError` for anything that would fail later, before anything is drawn."""
@@ -137,7 +114,7 @@ class ModelSpec:
         n_j = len(layers) - 1
         d_out = self.d_out
         if d_out is not None and self.density is not None:
-            raise InputError("give d_out (--out-degree) or density (--density), not both")
+            raise InputError("give d_out (--d-out) or density (--density), not both")
         if self.kind == "fc":
             d_out = None
         elif d_out is None and self.density is not None:
@@ -151,7 +128,7 @@ class ModelSpec:
                     raise InputError(f"density {rho!r} is not a number in (0, 1]")
             d_out = tuple(out_degrees_for_density(layers, list(dens) if isinstance(dens, tuple) else dens))
         elif d_out is None:
-            raise InputError(f"pattern kind {self.kind} needs d_out (--out-degree) or a density; use kind fc for fully connected")
+            raise InputError(f"pattern kind {self.kind} needs d_out (--d-out) or a density; use kind fc for fully connected")
         z = None
         if d_out is not None:
             if not isinstance(d_out, tuple) or len(d_out) != n_j:
@@ -178,14 +155,14 @@ class ModelSpec:
                         raise InputError(f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): {exc}") from None
         resolved = replace(self, layers=tuple(int(n) for n in layers), d_out=d_out, density=None if d_out else self.density,
                            z=z)
-        _check_memory(resolved, input_shape, max_gb)
+        _check_memory(resolved, input_shape)
         return resolved
 
-    def validate(self, feature_shape: Sequence[int], *, max_gb: float | None = None) -> None:
+    def validate(self, feature_shape: Sequence[int]) -> None:
         """Raise a one-line :class:`~predsparse.errors.InputError` if this spec cannot be built for data
         of ``feature_shape`` (degrees not whole, ``z`` not dividing, layer sizes vs the data, conv shapes,
-        estimated memory over the limit); draws nothing."""
-        self.resolve(feature_shape, max_gb=max_gb)
+        estimated memory over :func:`predsparse.limits.memory_limit`); draws nothing."""
+        self.resolve(feature_shape)
 
     def edges(self, feature_shape: Sequence[int]) -> int:
         """Connections of the resolved network (without drawing it)."""
@@ -221,20 +198,17 @@ def _edges(r: ModelSpec) -> int:
     return sum(a * d for (a, _), d in zip(pairs, r.d_out))
 
 
-def _check_memory(r: ModelSpec, input_shape: tuple[int, ...] | None, max_gb: float | None) -> None:
-    """Refuse a model whose estimated training memory exceeds the limit, before any pattern is drawn."""
-    limit = max_model_bytes(max_gb)
-    est = BYTES_PER_EDGE * _edges(r) + 16 * sum(r.layers[1:])
+def _check_memory(r: ModelSpec, input_shape: tuple[int, ...] | None) -> None:
+    """Refuse a model whose estimated training memory exceeds :func:`predsparse.limits.memory_limit` (the one
+    limit: ``--memory-limit`` / ``PREDSPARSE_MEMORY_LIMIT``, default half of RAM), before any pattern is drawn."""
+    from predsparse.limits import check_memory, network_bytes
+
+    est = network_bytes(r.layers, r.d_out)
     if input_shape is not None:  # conv weights (dense, small next to the classifier but counted)
         k = r.kernel_size ** (len(input_shape) - 1)
         chans = [input_shape[0], *r.conv]
         est += 16 * sum(a * b * k for a, b in zip(chans[:-1], chans[1:]))
-    if est > limit:
-        raise InputError(
-            f"layers {list(r.layers)} need about {est / 2**30:.1f} GiB to train ({_edges(r):,} connections x "
-            f"{BYTES_PER_EDGE} bytes), over the limit of {limit / 2**30:.1f} GiB; raise it with --max-model-gb or "
-            f"{MAX_MODEL_GB_ENV} if this is meant"
-        )
+    check_memory(est, f"a model with layers {list(r.layers)} and {_edges(r):,} connections")
 
 
 def draw_network(spec: ModelSpec, feature_shape: Sequence[int]):  # noqa: ANN201 - patterns.NetworkPatterns
