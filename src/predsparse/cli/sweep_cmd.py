@@ -57,6 +57,12 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
     jobs_note = f" ({counts['jobs']} jobs)" if counts["jobs"] > 1 else ""
     click.echo(f"{cfg.name}: {counts['ran']} runs done{jobs_note}, {counts['skipped']} already stored in {store}")
     click.echo(format_table(*summary_table(rows)))
+    diverged = [r for r in rows if r["result"].get("diverged")]
+    if diverged:  # trained on, flagged: their accuracies above are those of a diverged network
+        click.echo(f"\n{len(diverged)} of {len(rows)} runs diverged (flagged in their stored rows as 'diverged'):")
+        for r in diverged:
+            label = " ".join(f"{k.split('.')[-1]}={v}" for k, v in r["result"].get("varied", {}).items())
+            click.echo(f"  {label} seed={r['result'].get('seed')}: {r['result']['diverged']}")
 
 
 @click.command("report")

@@ -205,7 +205,10 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     from predsparse.train.run import run as run_model
 
     ds = run_dataset(run, dataset_cache)
-    rec = run_model(run_spec(run), TrainConfig(**run["train"], seed=int(run["seed"])), ds)
+    # A diverging run is a result of the grid (e.g. the largest learning rate), not a reason to stop the others:
+    # it trains on and its row says why it diverged, unless the config sets train.stop_on_divergence = true.
+    train = {"stop_on_divergence": False, **run["train"]}
+    rec = run_model(run_spec(run), TrainConfig(**train, seed=int(run["seed"])), ds)
     rec.pop("history", None)  # per-epoch curves stay out of the store (as before); the rest is the record
     return rec
 
