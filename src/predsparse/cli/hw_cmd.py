@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
+from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 
@@ -106,10 +107,10 @@ def hw() -> None:
 
 data_opts = [
     click.option("--dataset", required=True, help="fashion-mnist (padded to N_0), mnist, morse[:preset], or an .npz file."),
-    click.option("--epochs", type=int, default=1, show_default=True),
-    click.option("--train-limit", "--limit-train", "train_limit", type=int, default=None,
+    click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True),
+    click.option("--train-limit", "--limit-train", "train_limit", type=POSITIVE_INT, default=None,
                  help="Train on a seeded random subset of this many training inputs."),
-    click.option("--test-limit", "--limit-test", "test_limit", type=int, default=None, help="Seeded subset of the test split."),
+    click.option("--test-limit", "--limit-test", "test_limit", type=POSITIVE_INT, default=None, help="Seeded subset of the test split."),
     click.option("--progress/--no-progress", default=True),
 ]
 
@@ -129,8 +130,8 @@ def data_options(f):  # noqa: ANN001, ANN201
 @click.option("--level", type=click.Choice(["arch", "cycle"]), default="arch", show_default=True,
               help="cycle: clock-by-clock model with explicit memories (slow; small networks).")
 @click.option("--reference/--no-reference", default=True, help="Also train the floating-point twin.")
-@click.option("--export", "export_dir", default=None, help="Write the trained memories (hex) into this directory.")
-@click.option("--out", "out_path", default=None, help="Write the full result as JSON (atomically).")
+@click.option("--export", "export_dir", type=OutputPath(directory=True), default=None, help="Write the trained memories (hex) into this directory.")
+@click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the full result as JSON (atomically).")
 @json_option
 @handle_errors
 def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
@@ -235,7 +236,7 @@ def _print_cost(name: str, r: dict[str, Any]) -> None:
 
 @hw.command("export")
 @network_options
-@click.option("--out", "out_dir", required=True, help="Directory for the hex memory files (created; files replaced atomically).")
+@click.option("--out", "out_dir", type=OutputPath(directory=True), required=True, help="Directory for the hex memory files (created; files replaced atomically).")
 @json_option
 @handle_errors
 def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
@@ -260,7 +261,7 @@ def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
 @click.option("--activations", default="sigmoid,relu", show_default=True)
 @click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True)
 @click.option("--reference/--no-reference", default=True)
-@click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+@click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the rows as JSON (atomically).")
 @json_option
 @handle_errors
 def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
@@ -295,11 +296,11 @@ def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patte
 @hw.command("hazard")
 @network_options
 @click.option("--dataset", default=None, help="Also train each design and report test accuracy.")
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--train-limit", "--limit-train", "train_limit", type=int, default=None)
-@click.option("--test-limit", "--limit-test", "test_limit", type=int, default=None)
+@click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True)
+@click.option("--train-limit", "--limit-train", "train_limit", type=POSITIVE_INT, default=None)
+@click.option("--test-limit", "--limit-test", "test_limit", type=POSITIVE_INT, default=None)
 @click.option("--progress/--no-progress", default=True)
-@click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+@click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the rows as JSON (atomically).")
 @json_option
 @handle_errors
 def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
 from predsparse.cli.train_cmd import dataset_options, load_from_options
 
 
@@ -35,7 +35,7 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--conv-channels", default="8,16,32", show_default=True, help="Channel choices per conv block.")
 @click.option("--scatter-threshold", type=float, default=None, help="Re-draw (then reject) patterns with lower scatter.")
 @click.option("--no-prune", is_flag=True, help="Train every candidate to the end.")
-@click.option("--storage", default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
+@click.option("--storage", type=StorePath(), default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
 @click.option("--study", "study_name", default="predsparse-search", show_default=True, help="Study name (same name resumes).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/search", show_default=True, help="Where the summary and Pareto plot go.")

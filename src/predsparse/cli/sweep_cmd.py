@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from predsparse.cli.common import emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
 
 
 @click.command("sweep")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--store", default="runs/results.db", show_default=True,
+@click.option("--store", type=StorePath(), default="runs/results.db", show_default=True,
               help="Results store: a SQLite file (created if absent) or a postgresql://USER@HOST/DB URL shared by many workers.")
 @click.option("--jobs", default="1", show_default=True,
               help="Runs trained at once on this machine, each in its own process with cores/N threads; 'auto' picks N "
