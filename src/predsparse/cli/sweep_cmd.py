@@ -36,8 +36,10 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
     cfg = load_config(config)
     jobs = parse_jobs(jobs)
     runs = expand(cfg)
+    # every grid point's model and training settings, as a real run checks them, before the store is created
+    # (a bad config leaves no empty results file behind)
+    validate_runs(runs, {}, cfg.name)
     if dry_run:
-        validate_runs(runs, {}, cfg.name)  # every grid point's model, as a real run would check it
         if as_json:
             emit_json({"name": cfg.name, "runs": runs})
         else:
@@ -49,7 +51,7 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
 
     st = ResultStore(store)
     store = display_url(store)  # printed below: never the password
-    counts = run_sweep(cfg, st, progress=progress and not as_json, jobs=jobs, lease=lease)
+    counts = run_sweep(cfg, st, progress=progress and not as_json, jobs=jobs, lease=lease, validated=True)
     rows = ordered(st.rows(cfg.name))
     if as_json:
         emit_json({"name": cfg.name, **counts, "store": store, "rows": rows})
