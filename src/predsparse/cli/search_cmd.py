@@ -61,7 +61,10 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     settings = SearchSettings(trials=trials, w_c=w_c, multi_objective=multi, epochs=epochs, seed=seed,
                               scatter_threshold=scatter_threshold, prune=not no_prune, storage=storage,
                               study_name=study_name, jobs=parse_jobs(jobs), heartbeat=heartbeat, max_trials=max_trials)
-    make_storage(settings)  # a bad --storage is one line before the data is loaded
+    if not storage.startswith("sqlite"):  # a server URL is connected to (one line if it fails) before the data loads
+        make_storage(settings)
+    # a SQLite --storage (its path checked while parsing) is created only once the data has loaded: a bad
+    # --dataset leaves no empty study file behind
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     summary = run_search(ds, space, settings, progress=progress and not as_json)
     best = summary["best"][0] if summary["best"] else None
