@@ -99,7 +99,7 @@ def test_damaged_dataset(tmp_path, content):
 
 
 def test_good_outputs_still_written(tmp_path):
-    out = tmp_path / "mem"  # a directory output is created
+    out = tmp_path / "new" / "mem"  # a directory output is created, with its parents
     res = run(["hw", "export", *SMALL, "--out", out])
     assert res.exit_code == 0, res.output
     assert any(out.iterdir())

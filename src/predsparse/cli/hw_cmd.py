@@ -143,6 +143,12 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
     cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     if level == "cycle":
         cfg.validate(level="cycle")
+    if export_dir:  # refused before the simulation, not after it
+        from predsparse.hardware.export import TABLE_MAX_WIDTH
+
+        if cfg.fmt.width > TABLE_MAX_WIDTH:
+            raise InputError(f"--export: format {cfg.fmt} is {cfg.fmt.width} bits: memory files (full tables) need "
+                             f"W <= {TABLE_MAX_WIDTH}")
     _, prep = _prepare(cfg, dataset, train_limit, test_limit, cfg.seed)
     data = prep(cfg)
     res = simulate(cfg, data, epochs=epochs, schedule=schedule, bp_hazard=bp_hazard, level=level, reference=reference,
