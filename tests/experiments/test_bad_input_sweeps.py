@@ -136,3 +136,13 @@ def test_diverged_run_is_recorded_not_fatal(tmp_path):
     cfg2["base"]["train"]["stop_on_divergence"] = True
     assert_refused(run(["sweep", write(tmp_path, cfg2, "s2.json"), "--store", tmp_path / "r.db", "--no-progress"]),
                    "diverged")
+
+
+def test_reproduce_bad_store_and_out(tmp_path):
+    """``reproduce`` checks its store and output directory while parsing, before any claim is trained."""
+    (tmp_path / "f").write_text("x")
+    cases = [(["--store", tmp_path], "--store"), (["--store", tmp_path / "f" / "r.db"], "--store"),
+             (["--out", tmp_path / "f"], "--out"), (["--out", tmp_path / "f" / "sub"], "--out")]
+    for args, needle in cases:
+        assert_refused(run(["reproduce", "--quick", "--no-progress", *args]), needle)
+    assert files_in(tmp_path) == {"f"}
