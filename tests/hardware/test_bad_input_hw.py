@@ -91,6 +91,14 @@ def test_zero_and_nan_values(tmp_path, args, needle):
     assert files_in(tmp_path) == before
 
 
+@pytest.mark.parametrize("command", ["cost", "export", "hazard"])
+def test_absurd_sizes_refused_with_estimate_and_limit(tmp_path, command):
+    extra = ["--out", tmp_path / "o"] if command == "export" else []
+    args = ["hw", command, "--layers", "100000000,10", "--out-degree", "1", "--z", "20000000", *extra]
+    assert_refused(run(args, env={"PREDSPARSE_MEMORY_LIMIT": "1G"}), "100,000,000 edges", "limit of 1.0 GiB")
+    assert files_in(tmp_path) == set()
+
+
 @pytest.mark.parametrize("content", [b"", b"not a zip", b"PK\x03\x04junk"])
 def test_damaged_dataset(tmp_path, content):
     p = tmp_path / "d.npz"

@@ -62,6 +62,10 @@ def build_config(preset: str, layers: str | None, out_degree: str | None, z: str
     if clock_mhz is not None:
         fields["clock_hz"] = clock_mhz * 1e6
     n_j = len(fields.get("layers", (1024, 64, 32) if preset == "fpga" else ())) - 1
+    if fields.get("layers") and fields.get("out_degrees"):  # absurd sizes refused before any pattern is drawn
+        from predsparse.limits import PATTERN_EDGE_BYTES, check_network
+
+        check_network(fields["layers"], fields["out_degrees"], per_edge=PATTERN_EDGE_BYTES)
     if seed_vectors is not None:
         fields["seed_vectors"] = parse_seed_vectors(seed_vectors, max(n_j, 1))
     if preset == "fpga":
