@@ -60,7 +60,7 @@ def test_read_only_directory_is_refused(tmp_path, monkeypatch):
     """os.access decides (root writes anywhere, so the directory is marked read-only for the check itself)."""
     import os
 
-    import predsparse.cli.common as common
+    from predsparse.cli import common
 
     ro = tmp_path / "ro"
     ro.mkdir()

@@ -119,8 +119,8 @@ def test_wrong_arrays_in_pattern_npz(tmp_path, arrays, needle):
     (b'{"format": "predsparse-pattern/1", "kind": "fc", "n_in": "8", "n_out": 4}', "n_in"),
     (b'{"format": "predsparse-pattern/1", "kind": "fc", "n_in": 8}', "n_out"),
     (b'{"format": "predsparse-pattern/1", "kind": "fc", "n_in": 100000000, "n_out": 100000000}', "limit"),
-    (b'{"format": "predsparse-pattern/1", "kind": "clash_free", "n_in": 8, "n_out": 4, "out_degree": 2, "z": 4,'
-     b' "type": 2, "seeds": "x"}', ""),
+    ((b'{"format": "predsparse-pattern/1", "kind": "clash_free", "n_in": 8, "n_out": 4, "out_degree": 2, "z": 4,'
+      b' "type": 2, "seeds": "x"}'), ""),
     (b"[" * 100000, "JSON"),
 ])
 def test_damaged_compact_json(tmp_path, content, needle):

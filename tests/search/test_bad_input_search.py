@@ -76,7 +76,7 @@ def test_read_only_out_and_storage(tmp_path):
 def test_every_trial_failing_is_an_error_with_the_first_reason(tmp_path, monkeypatch):
     """Every candidate's training diverges (stood in for by the run function raising what fit raises): the search
     exits 2 naming the first failed trial and its reason, and writes no summary."""
-    import predsparse.search.runner as runner
+    from predsparse.search import runner
 
     def diverging(*_args, **_kwargs):
         raise DivergenceError("training diverged: training loss 6e+04 at epoch 1 is over 10x its start (1.1)",
