@@ -17,4 +17,9 @@ def require(condition: bool, message: str) -> None:
 
 class DivergenceError(InputError):
     """Training diverged (NaN loss, a loss far beyond its start, or a network stuck at chance); the message
-    says what was seen and how to continue (a lower learning rate, or ``stop_on_divergence=False``)."""
+    says what was seen and how to continue (a lower learning rate, or ``stop_on_divergence=False``).
+    ``reason`` is what was seen alone (e.g. for a command line to add its own option's name)."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message

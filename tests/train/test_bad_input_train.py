@@ -86,7 +86,23 @@ def test_train_config_rejects_non_bool_stop():
 def test_cli_divergence_one_line(tmp_path):
     data = save_npz(tmp_path / "d.npz")
     assert_refused(run(["train", "--dataset", data, "--layers", "6,8,3", "--d-out", "4,3", "--epochs", "4",
-                        "--lr", "10", "--no-progress"]), "diverged")
+                        "--lr", "10", "--no-progress"]), "diverged", "--keep-diverging")
+    assert files_in(tmp_path) == {"d.npz"}
+
+
+def test_cli_keep_diverging_flags_summary_and_json(tmp_path):
+    import json
+
+    data = save_npz(tmp_path / "d.npz")
+    args = ["train", "--dataset", data, "--layers", "6,8,3", "--d-out", "4,3", "--epochs", "4", "--lr", "10",
+            "--no-progress", "--keep-diverging"]
+    res = run(args)
+    assert res.exit_code == 0, res.output
+    assert "DIVERGED" in res.stdout and "its start" in res.stdout
+    out = json.loads(run([*args, "--json"]).stdout)
+    assert "its start" in out["diverged"] and len(out["history"]) == 4
+    healthy = json.loads(run([*args[:-2], "--lr", "0.01", "--json"]).stdout)
+    assert healthy["diverged"] is None
 
 
 @pytest.mark.parametrize("option", ["--save", "--checkpoint"])

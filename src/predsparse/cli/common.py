@@ -68,19 +68,20 @@ def float_list(text: str | None, name: str) -> list[float] | None:
         raise InputError(f"--{name} {text!r} is not a comma-separated list of numbers") from None
 
 
-def check_output_path(path: str | os.PathLike, option: str, *, directory: bool = False) -> Path:
+def check_output_path(path: str | os.PathLike, option: str, *, directory: bool = False, parents: bool = False) -> Path:
     """Refuse, before any work, an output that could not be written: InputError naming ``option`` and the rule.
 
     A file output (``directory=False``) must not be a directory and its directory must exist and be writable.
     A directory output may not exist yet (it is created), but then its nearest existing parent must be a
-    writable directory; if it exists it must be a writable directory."""
+    writable directory; if it exists it must be a writable directory. ``parents=True``: a file output whose
+    directory the command creates (the nearest existing parent must then be a writable directory)."""
     p = Path(path)
     if str(path) == "":
         raise InputError(f"{option} '': give a path")
     if directory:
         if p.exists():
             if not p.is_dir():
-                raise InputError(f"{option} {str(path)!r} is a file: it must be a directory (or not exist yet)")
+                raise InputError(f"{option} {str(path)!r} is a file, not a directory: give a directory (or a path not there yet)")
             where = p
         else:
             where = next((a for a in p.absolute().parents if a.exists()), Path("/"))
@@ -90,6 +91,10 @@ def check_output_path(path: str | os.PathLike, option: str, *, directory: bool =
         if p.is_dir():
             raise InputError(f"{option} {str(path)!r} is a directory: it must be a file path")
         where = p.parent if str(p.parent) else Path(".")
+        if parents and not where.exists():
+            where = next((a for a in p.absolute().parents if a.exists()), Path("/"))
+            if not where.is_dir():
+                raise InputError(f"{option} {str(path)!r}: {where} is a file, so the directory cannot be created")
         if not where.is_dir():
             raise InputError(f"{option} {str(path)!r}: directory {str(where)!r} does not exist (create it first)")
     if not os.access(where, os.W_OK | os.X_OK):
@@ -105,16 +110,57 @@ class OutputPath(click.ParamType):
 
     name = "path"
 
-    def __init__(self, *, directory: bool = False) -> None:
-        self.directory = directory
+    def __init__(self, *, directory: bool = False, parents: bool = False) -> None:
+        self.directory, self.parents = directory, parents
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         option = (param.opts[0] if param is not None and param.opts else "output path")
         try:
-            check_output_path(value, option, directory=self.directory)
+            check_output_path(value, option, directory=self.directory, parents=self.parents)
         except InputError as exc:
             self.fail(str(exc).removeprefix(f"{option} "), param, ctx)
         return str(value)
+
+
+def check_store_path(target: str, option: str) -> str:
+    """Refuse, before any work, a results store (a SQLite file path or ``sqlite:///FILE``) that could not be
+    written: not a directory, its directory (created if absent) under a writable one, the file writable if it
+    exists. Other database URLs (``postgresql://...``) are checked when connecting."""
+    text = str(target)
+    if text == "":
+        raise InputError(f"{option} '': give a file path or a database URL")
+    if "://" in text:
+        if not text.startswith("sqlite:///"):
+            return text
+        text = text[len("sqlite:///"):].split("?", 1)[0]
+        if text in ("", ":memory:"):
+            return str(target)
+    p = Path(text)
+    if p.is_dir():
+        raise InputError(f"{option} {str(target)!r} is a directory: it must be a database file path")
+    where = next((a for a in p.absolute().parents if a.exists()), Path("/"))  # created up to here if absent
+    if not where.is_dir():
+        raise InputError(f"{option} {str(target)!r}: {where} is a file, so the store's directory cannot be created")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {str(target)!r}: directory {str(where)!r} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{option} {str(target)!r}: the file exists and is not writable")
+    return str(target)
+
+
+class StorePath(click.ParamType):
+    """A click type for a writable store (:func:`check_store_path`): a SQLite file or a database URL."""
+
+    name = "store"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value is None:
+            return value
+        option = (param.opts[0] if param is not None and param.opts else "store")
+        try:
+            return check_store_path(value, option)
+        except InputError as exc:
+            self.fail(str(exc).removeprefix(f"{option} "), param, ctx)
 
 
 class FiniteFloat(click.ParamType):

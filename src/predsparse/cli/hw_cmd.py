@@ -9,6 +9,7 @@ import click
 
 from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
 from predsparse.cli.common import CLASH_TYPE_HELP, D_OUT_HELP, EPOCHS_HELP, LIMIT_HELP, PROGRESS_HELP, deprecated_alias
+from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 
@@ -64,6 +65,10 @@ def build_config(preset: str, layers: str | None, out_degree: str | None, z: str
     if clock_mhz is not None:
         fields["clock_hz"] = clock_mhz * 1e6
     n_j = len(fields.get("layers", (1024, 64, 32) if preset == "fpga" else ())) - 1
+    if fields.get("layers") and fields.get("out_degrees"):  # absurd sizes refused before any pattern is drawn
+        from predsparse.limits import PATTERN_EDGE_BYTES, check_network
+
+        check_network(fields["layers"], fields["out_degrees"], per_edge=PATTERN_EDGE_BYTES)
     if seed_vectors is not None:
         fields["seed_vectors"] = parse_seed_vectors(seed_vectors, max(n_j, 1))
     if preset == "fpga":
@@ -112,10 +117,10 @@ def hw() -> None:
 
 data_opts = [
     click.option("--dataset", required=True, help="fashion-mnist (padded to N_0), mnist, morse[:preset], or an .npz file."),
-    click.option("--epochs", type=int, default=1, show_default=True, help=EPOCHS_HELP),
-    click.option("--limit-train", "train_limit", type=int, default=None, help=LIMIT_HELP.format(split="training")),
+    click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True, help=EPOCHS_HELP),
+    click.option("--limit-train", "train_limit", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="training")),
     deprecated_alias("--train-limit", "--limit-train", "train_limit"),
-    click.option("--limit-test", "test_limit", type=int, default=None, help=LIMIT_HELP.format(split="test")),
+    click.option("--limit-test", "test_limit", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="test")),
     deprecated_alias("--test-limit", "--limit-test", "test_limit"),
     click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP),
 ]
@@ -137,8 +142,8 @@ def data_options(f):  # noqa: ANN001, ANN201
 @click.option("--level", type=click.Choice(["arch", "cycle"]), default="arch", show_default=True,
               help="cycle: clock-by-clock model with explicit memories (slow; small networks).")
 @click.option("--reference/--no-reference", default=True, help="Also train the floating-point twin.")
-@click.option("--export", "export_dir", default=None, help="Write the trained memories (hex) into this directory.")
-@click.option("--out", "out_path", default=None, help="Write the full result as JSON (atomically).")
+@click.option("--export", "export_dir", type=OutputPath(directory=True), default=None, help="Write the trained memories (hex) into this directory.")
+@click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the full result as JSON (atomically).")
 @json_option
 @handle_errors
 def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
@@ -150,6 +155,12 @@ def simulate_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pa
     cfg = build_config(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed, clock_mhz, lr_rounding)
     if level == "cycle":
         cfg.validate(level="cycle")
+    if export_dir:  # refused before the simulation, not after it
+        from predsparse.hardware.export import TABLE_MAX_WIDTH
+
+        if cfg.fmt.width > TABLE_MAX_WIDTH:
+            raise InputError(f"--export: format {cfg.fmt} is {cfg.fmt.width} bits: memory files (full tables) need "
+                             f"W <= {TABLE_MAX_WIDTH}")
     _, prep = _prepare(cfg, dataset, train_limit, test_limit, cfg.seed)
     data = prep(cfg)
     res = simulate(cfg, data, epochs=epochs, schedule=schedule, bp_hazard=bp_hazard, level=level, reference=reference,
@@ -243,7 +254,7 @@ def _print_cost(name: str, r: dict[str, Any]) -> None:
 
 @hw.command("export")
 @network_options
-@click.option("--out", "out_dir", required=True, help="Directory for the hex memory files (created; files replaced atomically).")
+@click.option("--out", "out_dir", type=OutputPath(directory=True), required=True, help="Directory for the hex memory files (created; files replaced atomically).")
 @json_option
 @handle_errors
 def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
@@ -269,7 +280,7 @@ def export_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patt
 @click.option("--schedule", type=click.Choice(["pipelined", "sequential"]), default="pipelined", show_default=True,
               help=SCHEDULE_HELP)
 @click.option("--reference/--no-reference", default=True, help="Also train the floating-point twin.")
-@click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+@click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the rows as JSON (atomically).")
 @json_option
 @handle_errors
 def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,
@@ -304,13 +315,13 @@ def sweep_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, patte
 @hw.command("hazard")
 @network_options
 @click.option("--dataset", default=None, help="Also train each design and report test accuracy.")
-@click.option("--epochs", type=int, default=1, show_default=True, help=EPOCHS_HELP)
-@click.option("--limit-train", "train_limit", type=int, default=None, help=LIMIT_HELP.format(split="training"))
+@click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True, help=EPOCHS_HELP)
+@click.option("--limit-train", "train_limit", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="training"))
 @deprecated_alias("--train-limit", "--limit-train", "train_limit")
-@click.option("--limit-test", "test_limit", type=int, default=None, help=LIMIT_HELP.format(split="test"))
+@click.option("--limit-test", "test_limit", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="test"))
 @deprecated_alias("--test-limit", "--limit-test", "test_limit")
 @click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
-@click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+@click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the rows as JSON (atomically).")
 @json_option
 @handle_errors
 def hazard_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors, seed,

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from predsparse.cli.common import EPOCHS_HELP, LIMIT_HELP, deprecated_alias, emit_json, handle_errors, json_option
+from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 
@@ -20,12 +21,12 @@ def register(hw: click.Group, network_options: Any, build_config: Any, write_jso
                   help="Inputs run through the cycle-level model per design (lost contributions, bit-exactness).")
     @click.option("--dataset", default=None, help="Also train (architecture model) and report test accuracy next to the float twin.")
     @click.option("--epochs", type=click.IntRange(1, 1000), default=3, show_default=True, help=EPOCHS_HELP)
-    @click.option("--limit-train", "train_limit", type=int, default=None, help=LIMIT_HELP.format(split="training"))
+    @click.option("--limit-train", "train_limit", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="training"))
     @deprecated_alias("--train-limit", "--limit-train", "train_limit")
-    @click.option("--limit-test", "test_limit", type=int, default=None, help=LIMIT_HELP.format(split="test"))
+    @click.option("--limit-test", "test_limit", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="test"))
     @deprecated_alias("--test-limit", "--limit-test", "test_limit")
-    @click.option("--plot", "plot_path", default=None, help="Draw inputs/s against added resources (png/pdf/svg).")
-    @click.option("--out", "out_path", default=None, help="Write the rows as JSON (atomically).")
+    @click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Draw inputs/s against added resources (png/pdf/svg).")
+    @click.option("--out", "out_path", type=OutputPath(), default=None, help="Write the rows as JSON (atomically).")
     @json_option
     @handle_errors
     def pipeline_study_cmd(preset, layers, out_degree, z, fmt, activation, lr_shift, P, pattern, clash_type, dither, seed_vectors,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import click
 import numpy as np
 
 from predsparse.cli.common import emit_json, handle_errors, json_option
+from predsparse.cli.common import OutputPath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 
@@ -50,8 +52,10 @@ def _check_target(path: str, option: str) -> Path:
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Random seed (same seed and parameters give the same bytes).")
-@click.option("--out", default=None, metavar="FILE", help="Where to write the .npz (keys xtr..yte plus a JSON 'meta'). Required.")
-@click.option("--plot", default=None, metavar="PNG", help="Also draw example frames of every class into this PNG.")
+@click.option("--out", type=OutputPath(parents=True), default=None, metavar="FILE",
+              help="Where to write the .npz (keys xtr..yte plus a JSON 'meta'). Required.")
+@click.option("--plot", type=OutputPath(parents=True), default=None, metavar="PNG",
+              help="Also draw example frames of every class into this PNG.")
 @json_option
 @handle_errors
 def generate_cmd(preset: str, params: tuple[str, ...], seed: str, out: str | None, plot: str | None, as_json: bool) -> None:
@@ -134,6 +138,8 @@ def metrics_cmd(file: str, compat: str | None, threshold: str, as_json: bool) ->
         thr = float(threshold)
     except ValueError:
         raise InputError(f"--threshold {threshold!r} is not a number") from None
+    if not (math.isfinite(thr) and thr > 0):  # 0 would make V_thresh 0 for any data; NaN compares false everywhere
+        raise InputError(f"--threshold {threshold!r} must be a finite number > 0 (an L1/N0 distance, e.g. 0.05)")
     ds = _load(file)
     t0 = time.perf_counter()
     values = difficulty(ds, compat=compat, threshold=thr)
@@ -189,7 +195,7 @@ def default_trainer(kind: str = "auto") -> tuple[Any, str]:
 
 @morse.command("study")
 @click.option("--full", is_flag=True, help="Full size (5000/1000/1000 samples per class, 30 epochs); default is reduced.")
-@click.option("--out", default="runs/morse_study", show_default=True, metavar="DIR",
+@click.option("--out", type=OutputPath(directory=True), default="runs/morse_study", show_default=True, metavar="DIR",
               help="Directory for results.db (one row per dataset; reruns resume), table.md and one plot per metric.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for data generation and training.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the number of training epochs.")

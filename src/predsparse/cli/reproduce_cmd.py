@@ -9,15 +9,16 @@ from pathlib import Path
 import click
 
 from predsparse.cli.common import PROGRESS_HELP, emit_json, handle_errors, json_option
+from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
 from predsparse.errors import InputError
 
 
 @click.command("reproduce")
 @click.option("--quick", is_flag=True, help="Tiny subsets and 2 epochs (minutes, for CI); the default is the seed's scale.")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Runs in parallel (passed to the sweep engine).")
-@click.option("--store", default=None, help="Results database (default runs/reproduce.db; resumable).")
+@click.option("--store", type=StorePath(), default=None, help="Results database (default runs/reproduce.db; resumable).")
 @click.option("--claims", "claim_ids", default=None, help="Comma-separated claim ids (default: all); see --list.")
-@click.option("--out", default=None, help="Where the table, verdicts.json and one figure per claim go "
+@click.option("--out", type=OutputPath(directory=True), default=None, help="Where the table, verdicts.json and one figure per claim go "
               "(default runs/reproduce, or runs/reproduce-quick).")
 @click.option("--manifest", default=None, help="The manifest (default configs/reproduce/manifest.toml).")
 @click.option("--list", "list_only", is_flag=True, help="List the claims and their configs, run nothing.")

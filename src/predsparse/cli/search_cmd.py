@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from predsparse.cli.common import PROGRESS_HELP, SEED_HELP, emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
 from predsparse.cli.train_cmd import dataset_options, load_from_options
 
 
@@ -36,7 +36,7 @@ from predsparse.cli.train_cmd import dataset_options, load_from_options
 @click.option("--conv-channels", default="8,16,32", show_default=True, help="Channel choices per conv block.")
 @click.option("--scatter-threshold", type=float, default=None, help="Re-draw (then reject) patterns with lower scatter.")
 @click.option("--no-prune", is_flag=True, help="Train every candidate to the end.")
-@click.option("--storage", default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
+@click.option("--storage", type=StorePath(), default="sqlite:///runs/search.db", show_default=True, help="Optuna storage URL (SQLite or PostgreSQL).")
 @click.option("--study", "study_name", default="predsparse-search", show_default=True, help="Study name (same name resumes).")
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/search", show_default=True, help="Where the summary and Pareto plot go.")
@@ -62,7 +62,10 @@ def search(dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test
     settings = SearchSettings(trials=trials, w_c=w_c, multi_objective=multi, epochs=epochs, seed=seed,
                               scatter_threshold=scatter_threshold, prune=not no_prune, storage=storage,
                               study_name=study_name, jobs=parse_jobs(jobs), heartbeat=heartbeat, max_trials=max_trials)
-    make_storage(settings)  # a bad --storage is one line before the data is loaded
+    if not storage.startswith("sqlite"):  # a server URL is connected to (one line if it fails) before the data loads
+        make_storage(settings)
+    # a SQLite --storage (its path checked while parsing) is created only once the data has loaded: a bad
+    # --dataset leaves no empty study file behind
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     summary = run_search(ds, space, settings, progress=progress and not as_json)
     best = summary["best"][0] if summary["best"] else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from predsparse.cli.common import PROGRESS_HELP, emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
 
 
 @click.command("sweep")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--store", default="runs/results.db", show_default=True,
+@click.option("--store", type=StorePath(), default="runs/results.db", show_default=True,
               help="Results store: a SQLite file (created if absent) or a postgresql://USER@HOST/DB URL shared by many workers.")
 @click.option("--jobs", default="1", show_default=True,
               help="Runs trained at once on this machine, each in its own process with cores/N threads; 'auto' picks N "
@@ -36,8 +36,10 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
     cfg = load_config(config)
     jobs = parse_jobs(jobs)
     runs = expand(cfg)
+    # every grid point's model and training settings, as a real run checks them, before the store is created
+    # (a bad config leaves no empty results file behind)
+    validate_runs(runs, {}, cfg.name)
     if dry_run:
-        validate_runs(runs, {}, cfg.name)  # every grid point's model, as a real run would check it
         if as_json:
             emit_json({"name": cfg.name, "runs": runs})
         else:
@@ -49,7 +51,7 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
 
     st = ResultStore(store)
     store = display_url(store)  # printed below: never the password
-    counts = run_sweep(cfg, st, progress=progress and not as_json, jobs=jobs, lease=lease)
+    counts = run_sweep(cfg, st, progress=progress and not as_json, jobs=jobs, lease=lease, validated=True)
     rows = ordered(st.rows(cfg.name))
     if as_json:
         emit_json({"name": cfg.name, **counts, "store": store, "rows": rows})
@@ -57,6 +59,12 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
     jobs_note = f" ({counts['jobs']} jobs)" if counts["jobs"] > 1 else ""
     click.echo(f"{cfg.name}: {counts['ran']} runs done{jobs_note}, {counts['skipped']} already stored in {store}")
     click.echo(format_table(*summary_table(rows)))
+    diverged = [r for r in rows if r["result"].get("diverged")]
+    if diverged:  # trained on, flagged: their accuracies above are those of a diverged network
+        click.echo(f"\n{len(diverged)} of {len(rows)} runs diverged (flagged in their stored rows as 'diverged'):")
+        for r in diverged:
+            label = " ".join(f"{k.split('.')[-1]}={v}" for k, v in r["result"].get("varied", {}).items())
+            click.echo(f"  {label} seed={r['result'].get('seed')}: {r['result']['diverged']}")
 
 
 @click.command("report")

@@ -8,7 +8,7 @@ from predsparse.cli.common import emit_json, float_list, handle_errors, int_list
 from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
 from predsparse.cli.common import (CLASH_TYPE_HELP, D_OUT_HELP, DITHER_HELP, EPOCHS_HELP, KIND_CHOICES, KIND_HELP, LIMIT_HELP,
                                    PROGRESS_HELP, deprecated_alias, removed_option)
-from predsparse.errors import InputError
+from predsparse.errors import DivergenceError, InputError
 
 PATTERN_CHOICES = KIND_CHOICES
 
@@ -99,6 +99,8 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 @removed_option("--max-model-gb", "--memory-limit", " (a size with a unit, e.g. --memory-limit 8G; on every command)")
 @click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", type=OutputPath(), default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
+@click.option("--keep-diverging", is_flag=True, help="Let a diverging run (loss far beyond its start, stuck at chance) "
+              "train on, flagged in the summary and the JSON, instead of stopping it with an error.")
 @click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Data-parallel (DDP) processes for this one training; under torchrun: the world size.")
@@ -107,7 +109,7 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 def train(
     dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
     clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device,
-    save_path, checkpoint, progress, workers, as_json,
+    save_path, checkpoint, keep_diverging, progress, workers, as_json,
 ) -> None:  # noqa: ANN001
     """Train a pre-defined sparse MLP (optionally under a dense CNN front end) and print test accuracy,
     rho_net, parameters and time."""
@@ -128,11 +130,16 @@ def train(
         raise InputError(f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {device}: CUDA is not available on this machine")
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device,
+                         stop_on_divergence=not keep_diverging)
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     spec.validate(ds.feature_shape)
     kept: dict = {}
-    rec = run(spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept)
+    try:
+        rec = run(spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept)
+    except DivergenceError as exc:  # the same line, naming this command's option to keep going
+        raise InputError(f"training diverged: {exc.reason}: lower the learning rate (now {lr:g}), or train on, "
+                         "flagged, with --keep-diverging") from None
     if workers > 1:
         from predsparse.train.distributed import is_main_process
 
@@ -147,6 +154,7 @@ def train(
         **{k: rec[k] for k in ("test_acc", "best_val_acc", "best_epoch", "rho_net", "parameters")},
         "seconds": rec["wall_seconds"],
         "workers": workers,
+        "diverged": rec["diverged"],  # the reason, or null
         "history": rec["history"],
         "config": rec["train"],
         "spec": rec["spec"],
@@ -170,6 +178,8 @@ def train(
     click.echo(f"best epoch   {rec['best_epoch']} (val acc {100 * rec['best_val_acc']:.2f} %)")
     click.echo(f"test acc     {100 * rec['test_acc']:.2f} %")
     click.echo(f"time         {rec['wall_seconds']:.1f} s")
+    if rec["diverged"]:  # only reachable with --keep-diverging
+        click.echo(f"DIVERGED     {rec['diverged']}")
     if save_path:
         click.echo(f"saved        {save_path}")
 

@@ -182,6 +182,14 @@ def run_study(
         raise InputError(f"--out {str(out_dir)!r} exists and is not a directory: the study writes a directory")
     entries = ladder(config)
     train_config = {"hidden": config.hidden, "epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr}
+    from predsparse.limits import check_network
+    from predsparse.morse.generator import CODEBOOKS, check_params
+
+    for e in entries:  # every dataset and model of the ladder, before the first is made or anything is written
+        p = check_params("baseline", **e["overrides"])
+        width = p["frame_len"] * p["dilation"]
+        check_network([width, config.hidden, len(CODEBOOKS[p["codebook"]])], None,
+                      f"the study's network [{width}, {config.hidden}, {len(CODEBOOKS[p['codebook']])}] ({e['knob']}={e['value']})")
 
     from tqdm import tqdm
 

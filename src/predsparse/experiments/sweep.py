@@ -231,7 +231,10 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     from predsparse.train.run import run as run_model
 
     ds = run_dataset(run, dataset_cache)
-    rec = run_model(run_spec(run), TrainConfig(**run["train"], seed=int(run["seed"])), ds)
+    # A diverging run is a result of the grid (e.g. the largest learning rate), not a reason to stop the others:
+    # it trains on and its row says why it diverged, unless the config sets train.stop_on_divergence = true.
+    train = {"stop_on_divergence": False, **run["train"]}
+    rec = run_model(run_spec(run), TrainConfig(**train, seed=int(run["seed"])), ds)
     rec.pop("history", None)  # per-epoch curves stay out of the store (as before); the rest is the record
     return rec
 
@@ -329,8 +332,12 @@ def run_sweep(
     runner: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = run_one,
     jobs: int | str = 1,
     lease: float = LEASE_SECONDS,
+    validated: bool = False,
 ) -> dict[str, int]:
     """Run every run not yet in ``store`` (resume), storing each as it finishes. Returns counts.
+
+    ``validated=True``: the caller has already checked every run with :func:`validate_runs` (the CLI does, before
+    it creates the store), so the datasets are not loaded twice.
 
     ``jobs``: N worker processes on this machine (``"auto"``: from the model size and the cores), each with
     ``cores // N`` threads, claiming runs like workers on other machines do. The stored rows are the same
@@ -342,7 +349,7 @@ def run_sweep(
     runs = expand(cfg)
     done = store.done_keys(cfg.name)
     stored = len(done & {canonical(_key(r)) for r in runs})
-    if runner is run_one:  # every run's model is checked before the first trains (a custom runner checks its own)
+    if runner is run_one and not validated:  # every run's model is checked before the first trains (a custom runner checks its own)
         validate_runs([r for r in runs if canonical(_key(r)) not in done], {}, cfg.name)
     todo = len(runs) - stored
     n = resolve_jobs(jobs, estimated_weights(cfg), work_items=max(1, todo)) if todo else 1

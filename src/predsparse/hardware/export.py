@@ -77,8 +77,10 @@ def export_memories(
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.exists():
-        raise InputError(f"{parent}: no such directory for the export")
+    try:  # the command line checked, while parsing, that the nearest existing parent is a writable directory
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{parent}: cannot create the export's directory ({exc.strerror})") from None
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.", suffix=".tmp"))
     files: dict[str, Any] = {}
     try:

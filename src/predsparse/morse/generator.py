@@ -166,6 +166,7 @@ def generate(preset: str | None = "baseline", *, seed: int = 0, **overrides: Any
         raise InputError(f"seed {seed!r} is not valid: the seed must be a whole number >= 0")
     params = resolve_params(preset, **overrides)
     _check_fit(params)
+    _check_size(params)
 
     n_tr, n_va, n_te = params["train_per_class"], params["val_per_class"], params["test_per_class"]
     width = params["frame_len"] * params["dilation"]
@@ -201,6 +202,15 @@ def generate(preset: str | None = "baseline", *, seed: int = 0, **overrides: Any
         "codes": [c for _, c in book],
     }
     return Dataset(**arrays, num_classes=len(book), meta=meta)
+
+
+def check_params(preset: str | None = "baseline", **overrides: Any) -> dict[str, Any]:
+    """Everything :func:`generate` checks before drawing (values, symbols fit the frame, memory), without
+    drawing; returns the resolved parameters. Lets a study refuse its last dataset before making its first."""
+    params = resolve_params(preset, **overrides)
+    _check_fit(params)
+    _check_size(params)
+    return params
 
 
 def symbol_length_range(code: str, params: dict[str, Any]) -> tuple[int, int]:
@@ -280,6 +290,16 @@ def _validate(p: dict[str, Any]) -> None:
     for key in ("val_per_class", "test_per_class"):
         if p[key] < 0:
             raise InputError(f"{key}={p[key]} is not valid: it must be >= 0")
+
+
+def _check_size(p: dict[str, Any]) -> None:
+    """Refuse, before drawing anything, a dataset that would not fit in memory (the estimate and the limit in the
+    line): float32 frames held twice at the peak (per-class parts, then the concatenated, shuffled splits)."""
+    from predsparse.limits import check_memory, dataset_bytes
+
+    samples = len(CODEBOOKS[p["codebook"]]) * (p["train_per_class"] + p["val_per_class"] + p["test_per_class"])
+    width = p["frame_len"] * p["dilation"]
+    check_memory(2 * dataset_bytes(samples, width), f"a Morse dataset of {samples:,} samples x {width:,} values")
 
 
 def _check_fit(p: dict[str, Any]) -> None:

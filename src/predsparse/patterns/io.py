@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,24 +41,86 @@ def save(pattern: Pattern, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> Pattern:
-    """Load a pattern written by :func:`save` (no code is executed: JSON or plain npz arrays)."""
+    """Load a pattern written by :func:`save` (no code is executed: JSON or plain npz arrays).
+
+    Every way the file can be damaged (not JSON/npz, truncated, bad deflate data, missing or wrong arrays,
+    fields of the wrong type, indices out of range, sizes over the memory limit) is one :class:`InputError`
+    naming the file."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such pattern file")
-    if path.suffix == ".json":
-        try:
-            spec = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(spec, dict) or spec.get("format") != "predsparse-pattern/1":
-            raise InputError(f"{path}: not a predsparse pattern file (missing format 'predsparse-pattern/1')")
-        return from_spec(spec)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a pattern file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            shape, rows, cols = z["shape"], z["rows"], z["cols"]
-            meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z else {}
-    except KeyError as exc:
-        raise InputError(f"{path}: missing array {exc} in pattern file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: unreadable pattern file ({exc})") from None
-    return Pattern(int(shape[1]), int(shape[0]), rows, cols, kind=meta.get("kind", "custom"), params=meta.get("params", {}))
+        return _load_json(path) if path.suffix == ".json" else _load_npz(path)
+    except InputError as exc:
+        text = str(exc)
+        raise InputError(text if text.startswith(str(path)) else f"{path}: {text}") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/numpy format errors: the file is damaged
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise InputError(f"{path}: damaged pattern file ({type(exc).__name__}{': ' + first if first else ''})") from None
+
+
+def _whole(spec: dict, key: str) -> int:
+    value = spec.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"field {key!r} = {value!r} must be a whole number")
+    return value
+
+
+def _load_json(path: Path) -> Pattern:
+    from predsparse.limits import check_memory, pattern_bytes
+
+    try:
+        spec = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(spec, dict) or spec.get("format") != "predsparse-pattern/1":
+        raise InputError("not a predsparse pattern file (missing format 'predsparse-pattern/1')")
+    kind = spec.get("kind")
+    if kind in ("fc", "clash_free"):
+        n_in, n_out = _whole(spec, "n_in"), _whole(spec, "n_out")
+        if n_in < 1 or n_out < 1:
+            raise InputError(f"sizes n_in={n_in}, n_out={n_out} must be >= 1")
+        edges = n_in * n_out if kind == "fc" else n_in * max(_whole(spec, "out_degree"), 0)
+        # regenerating draws the edges: refuse a size that would not fit before drawing it
+        check_memory(pattern_bytes(n_in, n_out, edges), f"the pattern of {path} ({edges:,} edges)")
+    return from_spec(spec)
+
+
+def _load_npz(path: Path) -> Pattern:
+    from predsparse.limits import check_memory
+
+    with np.load(path, allow_pickle=False) as z:
+        if not hasattr(z, "files"):
+            raise InputError("holds a single array, not a pattern npz (shape, rows, cols, meta)")
+        missing = [k for k in ("shape", "rows", "cols") if k not in z.files]
+        if missing:
+            raise InputError(f"missing array(s) {missing} in pattern file (a pattern npz has shape, rows, cols, meta)")
+        sizes = 0
+        for k in ("rows", "cols", "meta"):
+            try:
+                sizes += int(z.zip.getinfo(k + ".npy").file_size)
+            except (AttributeError, KeyError):
+                pass
+        check_memory(2 * sizes, f"{path} (uncompressed)")
+        shape, rows, cols = z["shape"], z["rows"], z["cols"]
+        meta_raw = z["meta"] if "meta" in z.files else None
+    if shape.shape != (2,) or shape.dtype.kind not in "iu":
+        raise InputError(f"array 'shape' must hold 2 whole numbers (n_out, n_in), not {shape.dtype} {shape.shape}")
+    for name, arr in (("rows", rows), ("cols", cols)):
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            raise InputError(f"array {name!r} must be a 1-D array of whole numbers, not {arr.dtype} {arr.shape}")
+    meta: Any = {}
+    if meta_raw is not None:
+        if meta_raw.dtype != np.uint8:
+            raise InputError(f"array 'meta' must be UTF-8 JSON bytes (uint8), not {meta_raw.dtype}")
+        try:
+            meta = json.loads(meta_raw.tobytes().decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise InputError(f"array 'meta' is not valid JSON ({str(exc)[:200]})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("kind", "custom"), str) \
+            or not isinstance(meta.get("params", {}), dict):
+        raise InputError("array 'meta' must be a JSON object with a text 'kind' and an object 'params'")
+    n_out, n_in = (int(v) for v in shape)
+    return Pattern(n_in, n_out, rows, cols, kind=meta.get("kind", "custom"), params=meta.get("params", {}))

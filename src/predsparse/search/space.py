@@ -52,7 +52,8 @@ class SearchSpace:
             raise InputError(f"activation {self.activation!r} is not one of relu, sigmoid, tanh")
         if self.max_conv < 0:
             raise InputError(f"max conv layers {self.max_conv} must be >= 0")
-        if self.max_conv and (not self.conv_channels or min(self.conv_channels) < 1):
+        # checked even without conv blocks: a 0 among the choices is a mistake, not "ignored"
+        if (self.max_conv and not self.conv_channels) or (self.conv_channels and min(self.conv_channels) < 1):
             raise InputError(f"conv channel choices {self.conv_channels} must be a non-empty list of numbers >= 1")
 
     def max_parameters(self, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None) -> int:

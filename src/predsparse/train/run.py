@@ -35,7 +35,7 @@ def run(
     ``junction_densities``, ``d_out_net``, ``d_in_net``, ``edges``, ``parameters``, ``seconds`` (training, summed over resumes),
     ``wall_seconds`` (this call), ``dataset``
     (summary), ``versions``, ``seeds``, ``spec`` (resolved: concrete layers, ``d_out`` and ``z``), ``train``
-    (the config) and ``history`` (one entry per epoch).
+    (the config), ``history`` (one entry per epoch) and ``diverged`` (the reason, or None).
 
     ``workers > 1`` trains data-parallel (DDP) processes. ``network`` trains these patterns instead of drawing the
     spec's: patterns already drawn for it (:func:`~predsparse.train.spec.draw_network`), or custom ones of the
@@ -80,4 +80,7 @@ def run(
         "spec": resolved.to_dict(),
         "train": asdict(config),
         "history": res.history,
+        # why the run looks diverged (a loss far beyond its start, stuck at chance), or None; only set when
+        # config.stop_on_divergence=False let it run on (otherwise DivergenceError stopped it)
+        "diverged": getattr(res, "diverged", None),
     }

@@ -147,7 +147,7 @@ class RunBook:
             return
         if getattr(config, "stop_on_divergence", True):
             raise DivergenceError(f"training diverged: {reason}: lower the learning rate (now {config.lr}), or let it "
-                                  "run on, flagged, with TrainConfig(stop_on_divergence=False)")
+                                  "run on, flagged, with TrainConfig(stop_on_divergence=False)", reason=reason)
         self.diverged = self.diverged or reason
 
     def add(self, rec: dict[str, float], model: nn.Module) -> None:
