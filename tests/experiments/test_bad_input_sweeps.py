@@ -20,7 +20,7 @@ def config(tmp_path, **changes) -> dict:
         "name": "t",
         "seeds": [0],
         "base": {"dataset": {"name": str(save_npz(tmp_path / "d.npz"))},
-                 "network": {"layers": [6, 8, 3], "out_degrees": [4, 3]}, "train": {"epochs": 1}},
+                 "network": {"layers": [6, 8, 3], "d_out": [4, 3]}, "train": {"epochs": 1}},
         "grid": {"network.kind": ["structured", "random"]},
     }
     cfg.update(changes)
@@ -44,9 +44,9 @@ def refused(tmp_path, cfg_path, *fragments, extra=()):
 @pytest.mark.parametrize("dry", [False, True])
 def test_bad_grid_point_late_in_the_grid(tmp_path, dry):
     # the first runs are fine; the last grid point's degree exceeds its junction: no run trains, no store
-    cfg = config(tmp_path, grid={"network.kind": ["structured", "random"], "network.out_degrees": [[4, 3], [4, 9]]})
+    cfg = config(tmp_path, grid={"network.kind": ["structured", "random"], "network.d_out": [[4, 3], [4, 9]]})
     line = refused(tmp_path, write(tmp_path, cfg), "run 2", extra=["--dry-run"] if dry else [])
-    assert "out_degrees=[4, 9]" in line
+    assert "d_out=[4, 9]" in line
 
 
 def test_bad_kind_last(tmp_path):

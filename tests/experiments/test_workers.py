@@ -22,7 +22,7 @@ import pytest
 import predsparse
 from predsparse.claims import Claims, KeepAlive, db_url, new_owner
 from predsparse.experiments.store import ResultStore, canonical
-from predsparse.experiments.sweep import _key, expand, parse_config, run_sweep
+from predsparse.experiments.sweep import parse_config, run_sweep
 
 CLI = [sys.executable, "-c", "import sys; from predsparse.cli import main; sys.exit(main())"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(predsparse.__file__).parents[1]), "OMP_NUM_THREADS": "1"}

@@ -162,7 +162,6 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
     n_in, n_out = dataset.num_features, dataset.num_classes
     input_shape = input_shape_for(dataset.feature_shape) if space.max_conv else None
     max_params = space.max_parameters(n_in, n_out, input_shape)
-    t_start = time.perf_counter()
     if emit is None:  # the caller's process: run the workers here or in --jobs processes, then summarise
         return run_workers_and_summarise(dataset, space, settings, max_params, progress=progress)
     storage = make_storage(settings)
