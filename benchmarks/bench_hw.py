@@ -28,7 +28,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--inputs", type=int, default=5000)
     ap.add_argument("--cycle-inputs", type=int, default=100)
-    ap.add_argument("--cycle-factor", type=int, default=20, help="the fast cycle engine runs this many times more inputs")
+    ap.add_argument(
+        "--cycle-factor", type=int, default=20, help="the fast cycle engine runs this many times more inputs"
+    )
     ap.add_argument("--reference-inputs", type=int, default=3000, help="inputs for the (slow) numpy reference engine")
     ap.add_argument("--repeats", type=int, default=3, help="best of N runs")
     ap.add_argument("--out", default=None)
@@ -41,7 +43,7 @@ def main() -> None:
     y = rng.integers(0, 10, args.inputs)
     rows = []
 
-    def bench(name: str, make, n: int, fn) -> None:  # noqa: ANN001
+    def bench(name: str, make, n: int, fn) -> None:
         best = cpu = float("inf")
         for _ in range(args.repeats):
             obj = make()
@@ -49,10 +51,20 @@ def main() -> None:
             fn(obj)
             best = min(best, time.perf_counter() - t0)
             cpu = min(cpu, time.process_time() - c0)  # CPU time: less disturbed by other jobs on a shared machine
-        rows.append({"model": name, "inputs": n, "seconds": best, "inputs_per_s": n / best, "cpu_seconds": cpu,
-                     "inputs_per_cpu_s": n / cpu})
-        print(f"{name:<46} {n / best:>9.0f} inputs/s wall {n / cpu:>9.0f} inputs/s CPU  ({n} inputs, best of {args.repeats})",
-              flush=True)
+        rows.append(
+            {
+                "model": name,
+                "inputs": n,
+                "seconds": best,
+                "inputs_per_s": n / best,
+                "cpu_seconds": cpu,
+                "inputs_per_cpu_s": n / cpu,
+            }
+        )
+        print(
+            f"{name:<46} {n / best:>9.0f} inputs/s wall {n / cpu:>9.0f} inputs/s CPU  ({n} inputs, best of {args.repeats})",
+            flush=True,
+        )
 
     # warm the compiled engine (numba compiles on first use, cached on disk afterwards)
     ArchSimulator(cfg).train_samples(x[:8], y[:8], num_classes=10)
@@ -60,17 +72,30 @@ def main() -> None:
         for mode in ("ideal", "exact"):
             for engine in ("reference", "fast"):
                 n = args.inputs if engine == "fast" else min(args.inputs, args.reference_inputs)
-                bench(f"arch {sched} bp={mode} engine={engine}", lambda: ArchSimulator(cfg, schedule=sched, bp_hazard=mode), n,
-                      lambda s: s.train_samples(x[:n], y[:n], num_classes=10, engine=engine))
-    bench("float reference pipelined", lambda: FloatReference(cfg), args.inputs, lambda r: r.train_samples(pix / 256, y, num_classes=10))
+                bench(
+                    f"arch {sched} bp={mode} engine={engine}",
+                    lambda: ArchSimulator(cfg, schedule=sched, bp_hazard=mode),
+                    n,
+                    lambda s: s.train_samples(x[:n], y[:n], num_classes=10, engine=engine),
+                )
+    bench(
+        "float reference pipelined",
+        lambda: FloatReference(cfg),
+        args.inputs,
+        lambda r: r.train_samples(pix / 256, y, num_classes=10),
+    )
     bench("arch inference (FF only, batched)", lambda: ArchSimulator(cfg), args.inputs, lambda s: s.predict(x))
     nc = args.cycle_inputs
     CycleSimulator(cfg).train_samples(x[:2], y[:2], num_classes=10)  # compile the cycle block
     for mode in ("ideal", "exact"):
         for engine in ("reference", "fast"):
             n = nc if engine == "reference" else nc * args.cycle_factor
-            bench(f"cycle pipelined bp={mode} engine={engine}", lambda: CycleSimulator(cfg, mode=mode, engine=engine), n,
-                  lambda c: c.train_samples(x[:n], y[:n], num_classes=10))
+            bench(
+                f"cycle pipelined bp={mode} engine={engine}",
+                lambda: CycleSimulator(cfg, mode=mode, engine=engine),
+                n,
+                lambda c: c.train_samples(x[:n], y[:n], num_classes=10),
+            )
     load = os.getloadavg()
     print(f"load average (1, 5, 15 min) at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     out = {

@@ -38,8 +38,12 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--rounds", type=int, default=15, help="timed rounds per measurement (median)")
     ap.add_argument("--quiet-wait", type=float, default=20.0, help="max seconds to wait for an idle machine per block")
-    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                    help="wall: perf_counter; cpu: process CPU time (only meaningful with --threads 1 on a busy machine)")
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: perf_counter; cpu: process CPU time (only meaningful with --threads 1 on a busy machine)",
+    )
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (n=512, 3 rounds)")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
@@ -62,8 +66,8 @@ from predsparse.nn.ops import BACKENDS, NumbaCPU  # noqa: E402
 torch.set_num_threads(ARGS.threads)
 
 try:
-    import sparseprop.modules.linear as _spl  # noqa: E402
-    from sparseprop import backend as sppb  # noqa: E402
+    import sparseprop.modules.linear as _spl
+    from sparseprop import backend as sppb
 
     SPARSEPROP = True
 except Exception as exc:  # not installable here, or broken
@@ -240,8 +244,12 @@ def thread_row(n: int, batch: int, density: float) -> dict:
         torch.set_num_threads(th)
         out[th] = timeit({"ours": fns["ours"], "dense": fns["dense"]})
     torch.set_num_threads(ARGS.threads)
-    return {"ours_1": out[1]["ours"] * 1e3, "ours_T": out[ARGS.threads]["ours"] * 1e3,
-            "dense_1": out[1]["dense"] * 1e3, "dense_T": out[ARGS.threads]["dense"] * 1e3}
+    return {
+        "ours_1": out[1]["ours"] * 1e3,
+        "ours_T": out[ARGS.threads]["ours"] * 1e3,
+        "dense_1": out[1]["dense"] * 1e3,
+        "dense_T": out[ARGS.threads]["dense"] * 1e3,
+    }
 
 
 # --- table ------------------------------------------------------------------------------------------
@@ -257,8 +265,28 @@ def main() -> None:
     results: dict = {"n": n, "batch": batch, "threads": ARGS.threads, "rows": []}
 
     def add(density, measure, unit, vals, ratio_txt, goal_txt, met):
-        rows.append([f"{density * 100:g}%", measure, unit, *[fmt(vals.get(k)) for k in ("ours", "dense", "masked", "csr", "sparseprop")], ratio_txt, goal_txt, met])
-        results["rows"].append({"density": density, "measure": measure, "unit": unit, "values": vals, "ratio": ratio_txt, "goal": goal_txt, "met": met})
+        rows.append(
+            [
+                f"{density * 100:g}%",
+                measure,
+                unit,
+                *[fmt(vals.get(k)) for k in ("ours", "dense", "masked", "csr", "sparseprop")],
+                ratio_txt,
+                goal_txt,
+                met,
+            ]
+        )
+        results["rows"].append(
+            {
+                "density": density,
+                "measure": measure,
+                "unit": unit,
+                "values": vals,
+                "ratio": ratio_txt,
+                "goal": goal_txt,
+                "met": met,
+            }
+        )
 
     def yes(ok):
         return "yes" if ok else "NO"
@@ -272,8 +300,15 @@ def main() -> None:
             if SPARSEPROP:
                 vals["sparseprop"] = r["sparseprop.fwd"] if op == "fwd" else r["sparseprop.bwd"]
             frac = ours / dense
-            add(d, name + (" (SP: both grads)" if op != "fwd" and SPARSEPROP else ""), "GFLOP/s", vals,
-                f"{frac * 100:.0f}% of dense", f">={op_goal * 100:.0f}%", yes(frac >= op_goal))
+            add(
+                d,
+                name + (" (SP: both grads)" if op != "fwd" and SPARSEPROP else ""),
+                "GFLOP/s",
+                vals,
+                f"{frac * 100:.0f}% of dense",
+                f">={op_goal * 100:.0f}%",
+                yes(frac >= op_goal),
+            )
         for bs in [batch] + ([ARGS.small_batch] if ARGS.small_batch and ARGS.small_batch != batch else []):
             for opt_name in ("sgd", "adam"):
                 s = step_row(n, bs, d, opt_name)
@@ -288,28 +323,44 @@ def main() -> None:
                 if d in step_goal and bs == batch:
                     goals.insert(0, f">={step_goal[d]:g}x dense")
                     oks.insert(0, s["dense"] / s["ours"] >= step_goal[d])
-                add(d, f"train step {opt_name.upper()} B={bs}", "ms", s, ", ".join(parts), ", ".join(goals),
-                    yes(all(oks)) + ("" if sp is not None else " (SP unmeasured)"))
+                add(
+                    d,
+                    f"train step {opt_name.upper()} B={bs}",
+                    "ms",
+                    s,
+                    ", ".join(parts),
+                    ", ".join(goals),
+                    yes(all(oks)) + ("" if sp is not None else " (SP unmeasured)"),
+                )
         if d == 0.1 or len(dens) == 1:
             t = thread_row(n, batch, d)
             sc = t["ours_1"] / t["ours_T"]
-            add(d, f"step SGD 1 thr -> {ARGS.threads} thr", "ms",
+            add(
+                d,
+                f"step SGD 1 thr -> {ARGS.threads} thr",
+                "ms",
                 {"ours": t["ours_T"], "dense": t["dense_T"]},
                 f"ours {t['ours_1']:.1f}->{t['ours_T']:.1f} ms = {sc:.2f}x (dense {t['dense_1'] / t['dense_T']:.2f}x)",
-                ">=1.6x" if ARGS.threads == 2 else "-", yes(sc >= 1.6) if ARGS.threads == 2 else "-")
+                ">=1.6x" if ARGS.threads == 2 else "-",
+                yes(sc >= 1.6) if ARGS.threads == 2 else "-",
+            )
 
     head = ["density", "measure", "unit", "ours", "dense", "masked", "torch-csr", "sparseprop", "ratio", "goal", "met"]
     widths = [max(len(str(row[i])) for row in rows + [head]) for i in range(len(head))]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
-    print(f"# predsparse bench_kernels: {n}x{n} structured junction, fp32, batch {batch}, {ARGS.threads} threads, "
-          f"{ARGS.clock} clock, torch {torch.__version__}, numba {kernels_cpu.numba_module().__version__}, "
-          f"sparseprop {'yes' if SPARSEPROP else 'NOT INSTALLED: ' + SPARSEPROP_ERR}")
+    print(
+        f"# predsparse bench_kernels: {n}x{n} structured junction, fp32, batch {batch}, {ARGS.threads} threads, "
+        f"{ARGS.clock} clock, torch {torch.__version__}, numba {kernels_cpu.numba_module().__version__}, "
+        f"sparseprop {'yes' if SPARSEPROP else 'NOT INSTALLED: ' + SPARSEPROP_ERR}"
+    )
     print(f"# {kernels_cpu.instruction_sets()}")
     print(line)
     print("-" * len(line))
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-    print(f"# CPU busy before the timed blocks (all processes, median/max): {np.median(OTHERS) * 100:.0f}% / {max(OTHERS) * 100:.0f}%")
+    print(
+        f"# CPU busy before the timed blocks (all processes, median/max): {np.median(OTHERS) * 100:.0f}% / {max(OTHERS) * 100:.0f}%"
+    )
     if ARGS.json:
         results["busy"] = OTHERS
         with open(ARGS.json, "w") as f:

@@ -41,12 +41,22 @@ CONFIGS: dict[str, tuple[dict[str, str], int | None]] = {
     "spin10k": ({"PREDSPARSE_THREADING": "off", "GOMP_SPINCOUNT": "10000"}, None),
     "spin100k": ({"PREDSPARSE_THREADING": "off", "GOMP_SPINCOUNT": "100000"}, None),
     "workqueue": ({"PREDSPARSE_THREADING": "off", "NUMBA_THREADING_LAYER": "workqueue"}, None),
-    "wq+passive": ({"PREDSPARSE_THREADING": "off", "NUMBA_THREADING_LAYER": "workqueue",
-                    "OMP_WAIT_POLICY": "PASSIVE"}, None),
+    "wq+passive": (
+        {"PREDSPARSE_THREADING": "off", "NUMBA_THREADING_LAYER": "workqueue", "OMP_WAIT_POLICY": "PASSIVE"},
+        None,
+    ),
 }
 WORKLOADS = ("mlp", "linear", "nn.Linear", "conv")
-THREAD_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "NUMBA_THREADING_LAYER", "OMP_NUM_THREADS",
-               "PREDSPARSE_THREADS", "PREDSPARSE_THREADING", "MKL_NUM_THREADS")
+THREAD_VARS = (
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "KMP_BLOCKTIME",
+    "NUMBA_THREADING_LAYER",
+    "OMP_NUM_THREADS",
+    "PREDSPARSE_THREADS",
+    "PREDSPARSE_THREADING",
+    "MKL_NUM_THREADS",
+)
 
 
 def parse() -> argparse.Namespace:
@@ -81,10 +91,10 @@ def stop_busy(procs: list[subprocess.Popen]) -> None:
 
 # --- the worker: one set-up; times the workload the parent names on stdin ------------------------------------------------------
 def worker(args: argparse.Namespace, threads: int | None) -> None:
-    import predsparse  # noqa: F401 - applies the library's threading set-up (unless PREDSPARSE_THREADING=off)
     import torch
     from torch import nn
 
+    import predsparse  # noqa: F401 - applies the library's threading set-up (unless PREDSPARSE_THREADING=off)
     from predsparse import patterns as P
     from predsparse.nn import SparseLinear, SparseMLP
 
@@ -115,13 +125,21 @@ def worker(args: argparse.Namespace, threads: int | None) -> None:
             def data():
                 return (x,), {}, None
         else:
-            model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                  nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+            model = nn.Sequential(
+                nn.Conv2d(1, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(32, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(32 * 7 * 7, 10),
+            )
             x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
 
             def data():
                 return (x,), {}, y
+
         opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
 
         def step():
@@ -138,8 +156,7 @@ def worker(args: argparse.Namespace, threads: int | None) -> None:
     for s in steps.values():  # compile / cache-load the kernels, warm the allocator
         for _ in range(5):
             s()
-    out: dict = {"threads": torch.get_num_threads(), "env": {k: os.environ.get(k) for k in THREAD_VARS},
-                 "times": {}}
+    out: dict = {"threads": torch.get_num_threads(), "env": {k: os.environ.get(k) for k in THREAD_VARS}, "times": {}}
     try:
         import numba
 
@@ -186,14 +203,21 @@ def main() -> None:
             if name == "default":  # the user's own explicit settings pass through only to the library default
                 env.update({k: v for k, v in os.environ.items() if k in THREAD_VARS})
             env.update(env_add)
-            cmd = [sys.executable, __file__, "--worker", "-" if threads is None else str(threads),
-                   "--workloads", args.workloads]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--worker",
+                "-" if threads is None else str(threads),
+                "--workloads",
+                args.workloads,
+            ]
             procs[name] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for name in names:
             res[name] = json.loads(procs[name].stdout.readline())
             res[name]["times"] = {}
-            print(f"  {name:11s} ready ({res[name]['threads']} threads, numba layer {res[name].get('layer')})",
-                  flush=True)
+            print(
+                f"  {name:11s} ready ({res[name]['threads']} threads, numba layer {res[name].get('layer')})", flush=True
+            )
         for load in loads:
             busy = start_busy(load, args.busy_max)
             try:
@@ -215,8 +239,10 @@ def main() -> None:
             p.wait(timeout=60)
     with open("/proc/loadavg") as f:
         la = " ".join(f.read().split()[:3])
-    print(f"# predsparse bench_load: ms per training step (median of {args.rounds} interleaved rounds, {args.seconds:g} s per cell), 0/1/2 busy processes, "
-          f"{os.cpu_count()} cores; {isa()}; load average at the end {la} (busy processes of this run included)")
+    print(
+        f"# predsparse bench_load: ms per training step (median of {args.rounds} interleaved rounds, {args.seconds:g} s per cell), 0/1/2 busy processes, "
+        f"{os.cpu_count()} cores; {isa()}; load average at the end {la} (busy processes of this run included)"
+    )
     for name in res:
         e = {k: v for k, v in res[name]["env"].items() if v is not None}
         print(f"#   {name}: {res[name]['threads']} threads, numba {res[name].get('layer')}, env {e or '{}'}")
@@ -228,11 +254,16 @@ def main() -> None:
     best = {(ld, w): min(res[n]["times"][f"{ld}/{w}"] for n in names) for ld in loads for w in works}
     for ld in loads:
         for w in works:
-            cells = [f"{res[n]['times'][f'{ld}/{w}']:.2f} ({res[n]['times'][f'{ld}/{w}'] / best[(ld, w)]:.2f}x)"
-                     for n in names]
+            cells = [
+                f"{res[n]['times'][f'{ld}/{w}']:.2f} ({res[n]['times'][f'{ld}/{w}'] / best[(ld, w)]:.2f}x)"
+                for n in names
+            ]
             print(f"{ld:4d} {w:10s} " + " ".join(f"{c:>15s}" for c in cells))
     if "default" in res:
-        for label, lds in (("idle (0 busy)", [ld for ld in loads if ld == 0]), ("under load", [ld for ld in loads if ld])):
+        for label, lds in (
+            ("idle (0 busy)", [ld for ld in loads if ld == 0]),
+            ("under load", [ld for ld in loads if ld]),
+        ):
             if lds:
                 worst = max(res["default"]["times"][f"{ld}/{w}"] / best[(ld, w)] for ld in lds for w in works)
                 goal = f" (goal <= 1.3x: {'met' if worst <= 1.3 else 'NOT met'})" if label == "under load" else ""

@@ -89,12 +89,28 @@ def child(n: int, d_out: int, batch: int, backend: str) -> None:
         opt.step()
         t3 = time.perf_counter()
     step_peak = _status("VmHWM")
-    print(json.dumps({
-        "n": n, "d_out": d_out, "edges": layer.edges, "density": layer.density, "batch": batch, "backend": backend,
-        "base": base, "pattern_peak": pat_peak, "layer_peak": layer_peak if reset else None, "built": built,
-        "layer_resident": layer_resident, "activation_bytes": x.numel() * 4,
-        "step_peak": step_peak, "pattern_s": t_pat - t0, "layer_s": t1 - t_pat, "step_s": t3 - t2,
-    }))
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "d_out": d_out,
+                "edges": layer.edges,
+                "density": layer.density,
+                "batch": batch,
+                "backend": backend,
+                "base": base,
+                "pattern_peak": pat_peak,
+                "layer_peak": layer_peak if reset else None,
+                "built": built,
+                "layer_resident": layer_resident,
+                "activation_bytes": x.numel() * 4,
+                "step_peak": step_peak,
+                "pattern_s": t_pat - t0,
+                "layer_s": t1 - t_pat,
+                "step_s": t3 - t2,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -112,7 +128,9 @@ def main() -> None:
         n, d = (int(v) for v in case.split(":"))
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(n), str(d), str(a.batch), a.backend],
-            capture_output=True, text=True, env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
         )
         if out.returncode != 0:
             print(f"n={n} d_out={d}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
@@ -121,8 +139,10 @@ def main() -> None:
         rows.append(r)
     mib = 2**20
     print(f"# predsparse bench_memory: one structured n x n junction, fp32, Adam, batch {a.batch}, backend {a.backend}")
-    head = (f"{'n':>7} {'density':>9} {'|W|':>11} {'pattern peak':>12} {'layer peak':>10} {'layer':>6} {'B/edge':>6} "
-            f"{'+Adam state':>11} {'step peak':>9} {'B*n*4 MiB':>9} {'step s':>7} {'dense W alone':>13}")
+    head = (
+        f"{'n':>7} {'density':>9} {'|W|':>11} {'pattern peak':>12} {'layer peak':>10} {'layer':>6} {'B/edge':>6} "
+        f"{'+Adam state':>11} {'step peak':>9} {'B*n*4 MiB':>9} {'step s':>7} {'dense W alone':>13}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -130,13 +150,20 @@ def main() -> None:
         dense = r["n"] * r["n"] * 4
         dense_txt = f"{dense / 2**30:.1f} GiB" if dense >= 2**30 else f"{dense / mib:.0f} MiB"
         lp = "-" if r["layer_peak"] is None else f"{(r['layer_peak'] - r['base']) / mib:.0f}"
-        print(f"{r['n']:>7} {r['density'] * 100:>8.4f}% {r['edges']:>11,} {(r['pattern_peak'] - r['base']) / mib:>12.0f} "
-              f"{lp:>10} {layer / mib:>6.0f} {layer / r['edges']:>6.0f} {(r['built'] - r['base']) / mib:>11.0f} "
-              f"{(r['step_peak'] - r['base']) / mib:>9.0f} {r['activation_bytes'] / mib:>9.1f} {r['step_s']:>7.3f} {dense_txt:>13}")
+        print(
+            f"{r['n']:>7} {r['density'] * 100:>8.4f}% {r['edges']:>11,} {(r['pattern_peak'] - r['base']) / mib:>12.0f} "
+            f"{lp:>10} {layer / mib:>6.0f} {layer / r['edges']:>6.0f} {(r['built'] - r['base']) / mib:>11.0f} "
+            f"{(r['step_peak'] - r['base']) / mib:>9.0f} {r['activation_bytes'] / mib:>9.1f} {r['step_s']:>7.3f} {dense_txt:>13}"
+        )
     print("# MiB above the baseline process. pattern peak: while the generator runs; layer peak: while SparseLinear")
-    print("# and Adam are built from it; layer: resident after that (weights, gradient-free index buffers); +Adam state:")
+    print(
+        "# and Adam are built from it; layer: resident after that (weights, gradient-free index buffers); +Adam state:"
+    )
     print("# resident after a first step (adds the gradient and Adam's two moments); step peak: highest during a step,")
-    print("# which adds the batch's activations and their gradients (a few copies of B*n*4 bytes) to the resident model")
+    print(
+        "# which adds the batch's activations and their gradients (a few copies of B*n*4 bytes) to the resident model"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -146,11 +146,15 @@ def main() -> None:
             secs = [h["seconds"] for h in r.history]
             res[m]["epoch_s"].extend(secs)
             res[m]["acc"].append(r.test_acc)
-            print(f"  seed {seed} {m:13s} epoch s {', '.join(f'{s:.2f}' for s in secs)}  test acc {r.test_acc:.4f}",
-                  flush=True)
-    print(f"# predsparse bench_mlp_epoch: Fashion-MNIST {'-'.join(map(str, LAYERS))}, clash-free d_out={d_out}, "
-          f"|W|={edges} (net density {rho * 100:.1f}%), batch {ARGS.batch_size}, Adam, {ARGS.epochs} epochs x "
-          f"{ARGS.seeds} seeds, {ARGS.threads} threads, {len(ds.xtr)} training samples, torch {torch.__version__}")
+            print(
+                f"  seed {seed} {m:13s} epoch s {', '.join(f'{s:.2f}' for s in secs)}  test acc {r.test_acc:.4f}",
+                flush=True,
+            )
+    print(
+        f"# predsparse bench_mlp_epoch: Fashion-MNIST {'-'.join(map(str, LAYERS))}, clash-free d_out={d_out}, "
+        f"|W|={edges} (net density {rho * 100:.1f}%), batch {ARGS.batch_size}, Adam, {ARGS.epochs} epochs x "
+        f"{ARGS.seeds} seeds, {ARGS.threads} threads, {len(ds.xtr)} training samples, torch {torch.__version__}"
+    )
     print(f"# {kernels_cpu.instruction_sets()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'model':14s} {'s/epoch (median)':>17s} {'test acc (mean +- std over seeds)':>34s}")
     for m in models:
@@ -169,8 +173,10 @@ def main() -> None:
         diffs = [a - b for a, b in zip(res["sparse"]["acc"], res["masked"]["acc"])]
         spread = max(statistics.stdev(res["masked"]["acc"]) if len(res["masked"]["acc"]) > 1 else 0.0, 0.002)
         same = all(abs(d) <= 2 * spread for d in diffs)
-        print(f"sparse - masked test accuracy per seed: {', '.join(f'{d:+.4f}' for d in diffs)} "
-              f"(goal: within noise, |diff| <= 2 x max(seed std, 0.002) = {2 * spread:.4f}: {'met' if same else 'NOT met'})")
+        print(
+            f"sparse - masked test accuracy per seed: {', '.join(f'{d:+.4f}' for d in diffs)} "
+            f"(goal: within noise, |diff| <= 2 x max(seed std, 0.002) = {2 * spread:.4f}: {'met' if same else 'NOT met'})"
+        )
 
 
 if __name__ == "__main__":
@@ -180,7 +186,9 @@ if __name__ == "__main__":
         net = P.network(LAYERS, [int(v) for v in ARGS.d_out.split(",")], "clash-free", z=[196, 200, 50], seed=0)
         b1 = batch1(net.patterns)
         r = b1["fc"] / b1["sparse"]
-        print(f"batch-1 forward (eval, no_grad): sparse {b1['sparse']:.1f} us, fc {b1['fc']:.1f} us: {r:.2f}x "
-              f"(goal >= 5x: {'met' if r >= 5 else 'NOT met'})")
+        print(
+            f"batch-1 forward (eval, no_grad): sparse {b1['sparse']:.1f} us, fc {b1['fc']:.1f} us: {r:.2f}x "
+            f"(goal >= 5x: {'met' if r >= 5 else 'NOT met'})"
+        )
     print(f"# total {time.time() - t0:.0f} s")
     sys.exit(0)

@@ -58,18 +58,30 @@ def main() -> None:
             }
         )
         del ds
-    info = {"predsparse": __version__, "numpy": np.__version__, "python": platform.python_version(),
-            "machine": platform.machine(), "processor": platform.processor() or "unknown",
-            "repeat": args.repeat, "seed": args.seed}
+    info = {
+        "predsparse": __version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or "unknown",
+        "repeat": args.repeat,
+        "seed": args.seed,
+    }
     if args.json:
         print(json.dumps({"info": info, "rows": rows}, indent=2))
         return
-    print(f"predsparse {info['predsparse']}, numpy {info['numpy']}, python {info['python']}, "
-          f"{info['machine']}; best/median of {args.repeat}, seed {args.seed}")
-    print(f"{'dataset':<32} {'samples':>8} {'frame':>6} {'MB':>7} {'generate best':>14} {'median':>8} {'metrics best':>13} {'median':>8}")
+    print(
+        f"predsparse {info['predsparse']}, numpy {info['numpy']}, python {info['python']}, "
+        f"{info['machine']}; best/median of {args.repeat}, seed {args.seed}"
+    )
+    print(
+        f"{'dataset':<32} {'samples':>8} {'frame':>6} {'MB':>7} {'generate best':>14} {'median':>8} {'metrics best':>13} {'median':>8}"
+    )
     for r in rows:
-        print(f"{r['dataset']:<32} {r['samples']:>8} {r['values_per_frame']:>6} {r['MB']:>7} "
-              f"{r['gen_best_s']:>13.2f}s {r['gen_median_s']:>7.2f}s {r['metrics_best_s']:>12.2f}s {r['metrics_median_s']:>7.2f}s")
+        print(
+            f"{r['dataset']:<32} {r['samples']:>8} {r['values_per_frame']:>6} {r['MB']:>7} "
+            f"{r['gen_best_s']:>13.2f}s {r['gen_median_s']:>7.2f}s {r['metrics_best_s']:>12.2f}s {r['metrics_median_s']:>7.2f}s"
+        )
 
 
 if __name__ == "__main__":

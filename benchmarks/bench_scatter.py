@@ -47,18 +47,27 @@ def main() -> None:
         r = timed(lambda pat=pat: junction_scatter(pat, wins, wins), args.repeats)
         rows.append({"case": f"junction 1024x1024, d_out={d_out} ({pat.edges} edges), 64 windows each side", **r})
     fc = P.fully_connected(1024, 1024)
-    rows.append({"case": "junction 1024x1024 fully connected (1048576 edges)", **timed(lambda: junction_scatter(fc, wins, wins), args.repeats)})
+    rows.append(
+        {
+            "case": "junction 1024x1024 fully connected (1048576 edges)",
+            **timed(lambda: junction_scatter(fc, wins, wins), args.repeats),
+        }
+    )
     net = P.network([1024, 64, 16], [4, 16], "clash-free", z=[128, 32], seed=0)
     img = {0: windows_2d(28, 28, 4, 4, layer_size=1024)}
-    rows.append({
-        "case": "network 1024-64-16 clash-free, 784/64/10 matter, 4x4 image windows (6 entries)",
-        **timed(lambda: network_scatter(net, windows=img, matter=[784, 64, 10]), args.repeats),
-    })
+    rows.append(
+        {
+            "case": "network 1024-64-16 clash-free, 784/64/10 matter, 4x4 image windows (6 entries)",
+            **timed(lambda: network_scatter(net, windows=img, matter=[784, 64, 10]), args.repeats),
+        }
+    )
     big = P.network([1024, 1024, 1024, 16], [64, 64, 16], "structured", seed=0)
-    rows.append({
-        "case": "network 1024-1024-1024-16 structured, default windows (8 entries, path product)",
-        **timed(lambda: network_scatter(big), args.repeats),
-    })
+    rows.append(
+        {
+            "case": "network 1024-1024-1024-16 structured, default windows (8 entries, path product)",
+            **timed(lambda: network_scatter(big), args.repeats),
+        }
+    )
     meta = {
         "python": platform.python_version(),
         "numpy": np.__version__,

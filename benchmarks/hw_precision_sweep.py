@@ -60,7 +60,7 @@ def main() -> None:
     cfg = fpga_reference()
     ds = load("fashion-mnist", seed=0)
 
-    def prep(c):  # noqa: ANN001, ANN202
+    def prep(c):
         return prepare(ds, c, train_limit=args.train_limit, seed=0)
 
     data = prep(cfg)
@@ -80,13 +80,19 @@ def main() -> None:
             "|---|---|---|---|---|---|",
         ]
         for e in res["epochs"]:
-            md.append(f"| {e['epoch']} | {pct(e['train_acc_online'])} | {pct(e['test_acc'])} | {pct(e['float_train_acc_online'])} | "
-                      f"{pct(e['float_test_acc'])} | {e['sim_inputs_per_s']:.0f} |")
+            md.append(
+                f"| {e['epoch']} | {pct(e['train_acc_online'])} | {pct(e['test_acc'])} | {pct(e['float_train_acc_online'])} | "
+                f"{pct(e['float_test_acc'])} | {e['sim_inputs_per_s']:.0f} |"
+            )
         hw = res["hardware"]
-        md += ["", f"Hardware: {hw['clocks_per_input']} clocks/input, {hw['us_per_input_at_clock']:.2f} us/input at 15 MHz, "
-               f"stalls/block {hw['stall_cycles_per_block']}, hidden neurons seeing only padding "
-               f"{hw['neurons']['hidden_padding_only']}/{hw['neurons']['hidden_neurons']}, "
-               f"simulated hardware time per epoch {hw['hardware_s_per_epoch']:.3f} s.", ""]
+        md += [
+            "",
+            f"Hardware: {hw['clocks_per_input']} clocks/input, {hw['us_per_input_at_clock']:.2f} us/input at 15 MHz, "
+            f"stalls/block {hw['stall_cycles_per_block']}, hidden neurons seeing only padding "
+            f"{hw['neurons']['hidden_padding_only']}/{hw['neurons']['hidden_neurons']}, "
+            f"simulated hardware time per epoch {hw['hardware_s_per_epoch']:.3f} s.",
+            "",
+        ]
         print("\n".join(md[-12:]), flush=True)
 
     if "sweep" in parts:
@@ -100,10 +106,12 @@ def main() -> None:
             "|---|---|---|---|---|---|",
         ]
         for r in rows:
-            md.append(f"| {r['activation']} | {r['format']} | {r['width']} | {' / '.join(pct(v) for v in r['test_acc_per_epoch'])} | "
-                      f"{pct(r['test_acc'])} | {pct(r.get('float_test_acc'))} |")
+            md.append(
+                f"| {r['activation']} | {r['format']} | {r['width']} | {' / '.join(pct(v) for v in r['test_acc_per_epoch'])} | "
+                f"{pct(r['test_acc'])} | {pct(r.get('float_test_acc'))} |"
+            )
         md.append("")
-        print("\n".join(md[-len(rows) - 5:]), flush=True)
+        print("\n".join(md[-len(rows) - 5 :]), flush=True)
 
     if "hazard" in parts:
         t0 = time.perf_counter()
@@ -112,12 +120,21 @@ def main() -> None:
         for name, mode in (("released, zero seeds j2", "exact"), ("bypass, zero seeds j2", "ideal")):
             r = simulate(zero, data, epochs=args.hazard_epochs, bp_hazard=mode, reference=False)
             lost = r["hardware"]["bp_lost_contributions_per_input"][0]
-            rows.append({
-                "design": name, "bp_mode": mode, "z_net": list(zero.z), "d_out_net": list(zero.out_degrees), "P": zero.P,
-                "seed_vectors": list(zero.seed_vectors), "lost_per_input": lost["lost"] if mode == "exact" else 0,
-                "contributions_per_input": lost["contributions"], "clocks_per_input": r["hardware"]["clocks_per_input"],
-                "test_acc_per_epoch": [e["test_acc"] for e in r["epochs"]], "test_acc": r["epochs"][-1]["test_acc"],
-            })
+            rows.append(
+                {
+                    "design": name,
+                    "bp_mode": mode,
+                    "z_net": list(zero.z),
+                    "d_out_net": list(zero.out_degrees),
+                    "P": zero.P,
+                    "seed_vectors": list(zero.seed_vectors),
+                    "lost_per_input": lost["lost"] if mode == "exact" else 0,
+                    "contributions_per_input": lost["contributions"],
+                    "clocks_per_input": r["hardware"]["clocks_per_input"],
+                    "test_acc_per_epoch": [e["test_acc"] for e in r["epochs"]],
+                    "test_acc": r["epochs"][-1]["test_acc"],
+                }
+            )
         results["hazard"] = rows
         md += [
             f"## (c) BP read-modify-write hazard and fixes ({args.hazard_epochs} epochs, {time.perf_counter() - t0:.0f} s)",
@@ -126,11 +143,13 @@ def main() -> None:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
-            md.append(f"| {r['design']} | {r['z_net']} | {r['d_out_net']} | {r['P']} | {r['seed_vectors']} | "
-                      f"{r['lost_per_input']} / {r['contributions_per_input']} | {r['clocks_per_input']} | {r.get('multipliers', '-')} | "
-                      f"{r.get('extra') or '-'} | {' / '.join(pct(v) for v in r['test_acc_per_epoch'])} |")
+            md.append(
+                f"| {r['design']} | {r['z_net']} | {r['d_out_net']} | {r['P']} | {r['seed_vectors']} | "
+                f"{r['lost_per_input']} / {r['contributions_per_input']} | {r['clocks_per_input']} | {r.get('multipliers', '-')} | "
+                f"{r.get('extra') or '-'} | {' / '.join(pct(v) for v in r['test_acc_per_epoch'])} |"
+            )
         md.append("")
-        print("\n".join(md[-len(rows) - 5:]), flush=True)
+        print("\n".join(md[-len(rows) - 5 :]), flush=True)
 
     if "rounding" in parts:
         t0 = time.perf_counter()
@@ -139,8 +158,16 @@ def main() -> None:
             for rnd in ("half-up", "half-even"):
                 c = cfg.with_(fmt=fmt, lr_rounding=rnd)
                 r = simulate(c, prep(c), epochs=args.rounding_epochs, reference=False)
-                rows.append({"format": str(c.fmt), "lr_rounding": rnd, "epochs": [
-                    {"test_acc": e["test_acc"], **{f"j1_{k}": v for k, v in e["weights"][0].items()}} for e in r["epochs"]]})
+                rows.append(
+                    {
+                        "format": str(c.fmt),
+                        "lr_rounding": rnd,
+                        "epochs": [
+                            {"test_acc": e["test_acc"], **{f"j1_{k}": v for k, v in e["weights"][0].items()}}
+                            for e in r["epochs"]
+                        ],
+                    }
+                )
         results["rounding"] = rows
         md += [
             f"## (d) Learning-rate rounding ({args.rounding_epochs} epochs, {time.perf_counter() - t0:.0f} s)",
@@ -150,11 +177,13 @@ def main() -> None:
         ]
         for r in rows:
             ep = r["epochs"]
-            md.append(f"| {r['format']} | {r['lr_rounding']} | {' / '.join(pct(e['test_acc']) for e in ep)} | "
-                      f"{' / '.join(format(e['j1_w_mean'], '+.3f') for e in ep)} | {' / '.join(pct(e['j1_w_saturated']) for e in ep)} | "
-                      f"{' / '.join(pct(e['j1_b_saturated']) for e in ep)} |")
+            md.append(
+                f"| {r['format']} | {r['lr_rounding']} | {' / '.join(pct(e['test_acc']) for e in ep)} | "
+                f"{' / '.join(format(e['j1_w_mean'], '+.3f') for e in ep)} | {' / '.join(pct(e['j1_w_saturated']) for e in ep)} | "
+                f"{' / '.join(pct(e['j1_b_saturated']) for e in ep)} |"
+            )
         md.append("")
-        print("\n".join(md[-len(rows) - 5:]), flush=True)
+        print("\n".join(md[-len(rows) - 5 :]), flush=True)
 
     results["wall_s"] = time.perf_counter() - t_all
     atomic_write(os.path.join(args.out_dir, "results.json"), json.dumps(results, indent=2, default=str))

@@ -66,8 +66,9 @@ def idx_bytes(arr: np.ndarray) -> bytes:
     return head + arr.tobytes()
 
 
-def write_idx_dir(directory: Path, *, n_train: int = 30, n_test: int = 10, gz: bool = False,
-                  overrides: dict[str, bytes] | None = None) -> Path:
+def write_idx_dir(
+    directory: Path, *, n_train: int = 30, n_test: int = 10, gz: bool = False, overrides: dict[str, bytes] | None = None
+) -> Path:
     """A tiny MNIST-style directory (4x4 images, 3 classes); ``overrides`` replaces a file's bytes by stem."""
     rng = np.random.default_rng(0)
     files = {

@@ -24,7 +24,9 @@ def _pg_bin() -> Path | None:
     found = shutil.which("initdb")
     if found:
         return Path(found).parent
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0)
+    dirs = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0
+    )
     for d in reversed(dirs):
         if (Path(d) / "initdb").exists() and (Path(d) / "pg_ctl").exists():
             return Path(d)
@@ -68,11 +70,30 @@ def postgres_server():
     data, log = root / "data", root / "server.log"
     kw = {"user": user} if user else {}
     try:
-        subprocess.run([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "predsparse", "--no-sync"],
-                       check=True, capture_output=True, **kw)
-        subprocess.run([str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                        "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-                        "start"], check=True, capture_output=True, **kw)
+        subprocess.run(
+            [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "predsparse", "--no-sync"],
+            check=True,
+            capture_output=True,
+            **kw,
+        )
+        subprocess.run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **kw,
+        )
     except (subprocess.CalledProcessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(root, ignore_errors=True)
@@ -112,6 +133,7 @@ def backend(request, tmp_path):
 def toy_npz(tmp_path: Path):
     """A factory writing ``helpers.toy(**kw)`` (Gaussian clusters, train/val/test) to an npz; returns its path."""
     import numpy as np
+
     from helpers import toy
 
     def make(name: str = "toy.npz", **kw) -> Path:
@@ -134,4 +156,3 @@ def fashion_mnist_small():
     from predsparse.data import load_dataset
 
     return load_dataset("fashion-mnist", limit_train=3000, limit_val=1000, limit_test=1000)
-

@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -40,7 +41,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def save_figure(fig, path: str | os.PathLike, **kwargs) -> None:  # noqa: ANN001 - a matplotlib Figure
+def save_figure(fig, path: str | os.PathLike, **kwargs: Any) -> None:  # noqa: ANN001 - a matplotlib Figure
     """``fig.savefig`` through a temporary file; the format comes from ``path``'s suffix."""
     fmt = Path(path).suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:

@@ -40,8 +40,12 @@ def db_url(url: str) -> str:
     import importlib.util
 
     scheme, sep, rest = url.partition("://")
-    if sep and scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None \
-            and importlib.util.find_spec("psycopg2") is not None:
+    if (
+        sep
+        and scheme in ("postgresql", "postgres")
+        and importlib.util.find_spec("psycopg") is None
+        and importlib.util.find_spec("psycopg2") is not None
+    ):
         return f"postgresql+psycopg2://{rest}"
     return url
 
@@ -132,62 +136,104 @@ class Claims:
         """Take ``item`` if nobody holds a live claim on it; None when another worker does."""
         r = self._exec(
             f"INSERT INTO {TABLE} (scope, item, owner, expires, attempts) VALUES (:s, :i, :o, {self.now} + :l, 1) "
-            "ON CONFLICT (scope, item) DO NOTHING", s=scope, i=item, o=owner, l=lease)
+            "ON CONFLICT (scope, item) DO NOTHING",
+            s=scope,
+            i=item,
+            o=owner,
+            l=lease,
+        )
         if r.rowcount == 1:
             return Claim(scope, item, owner, 1)
-        row = self._exec(f"SELECT owner, attempts, expires < {self.now} FROM {TABLE} WHERE scope = :s AND item = :i",
-                         s=scope, i=item).fetchone()
+        row = self._exec(
+            f"SELECT owner, attempts, expires < {self.now} FROM {TABLE} WHERE scope = :s AND item = :i", s=scope, i=item
+        ).fetchone()
         if row is None:  # released between the two statements: try once more
             return self.claim(scope, item, owner, lease)
         old, attempts, expired = row
         if not (expired or owner_is_dead(old)):
             return None
         # compare-and-swap on the old owner: of several workers taking over, exactly one wins
-        r = self._exec(f"UPDATE {TABLE} SET owner = :o, expires = {self.now} + :l, attempts = attempts + 1, ref = NULL "
-                       "WHERE scope = :s AND item = :i AND owner = :old", o=owner, l=lease, s=scope, i=item, old=old)
+        r = self._exec(
+            f"UPDATE {TABLE} SET owner = :o, expires = {self.now} + :l, attempts = attempts + 1, ref = NULL "
+            "WHERE scope = :s AND item = :i AND owner = :old",
+            o=owner,
+            l=lease,
+            s=scope,
+            i=item,
+            old=old,
+        )
         return Claim(scope, item, owner, attempts + 1) if r.rowcount == 1 else None
 
     def register(self, scope: str, owner: str) -> int:
         """A number no other caller of ``scope`` ever got (0, 1, 2, ... in order of arrival; never reused)."""
         k = 0
         while True:
-            r = self._exec(f"INSERT INTO {TABLE} (scope, item, owner, expires, attempts) VALUES (:s, :i, :o, 0, 1) "
-                           "ON CONFLICT (scope, item) DO NOTHING", s=scope, i=str(k), o=owner)
+            r = self._exec(
+                f"INSERT INTO {TABLE} (scope, item, owner, expires, attempts) VALUES (:s, :i, :o, 0, 1) "
+                "ON CONFLICT (scope, item) DO NOTHING",
+                s=scope,
+                i=str(k),
+                o=owner,
+            )
             if r.rowcount == 1:
                 return k
             k += 1
 
     def renew(self, claim: Claim, lease: float) -> bool:
         """Extend the lease; False when the claim was lost (taken over after it expired)."""
-        r = self._exec(f"UPDATE {TABLE} SET expires = {self.now} + :l WHERE scope = :s AND item = :i AND owner = :o",
-                       l=lease, s=claim.scope, i=claim.item, o=claim.owner)
+        r = self._exec(
+            f"UPDATE {TABLE} SET expires = {self.now} + :l WHERE scope = :s AND item = :i AND owner = :o",
+            l=lease,
+            s=claim.scope,
+            i=claim.item,
+            o=claim.owner,
+        )
         return r.rowcount == 1
 
     def set_ref(self, claim: Claim, ref: str | None) -> bool:
         """Attach what the claim is working on (e.g. an Optuna trial id)."""
-        r = self._exec(f"UPDATE {TABLE} SET ref = :r WHERE scope = :s AND item = :i AND owner = :o",
-                       r=ref, s=claim.scope, i=claim.item, o=claim.owner)
+        r = self._exec(
+            f"UPDATE {TABLE} SET ref = :r WHERE scope = :s AND item = :i AND owner = :o",
+            r=ref,
+            s=claim.scope,
+            i=claim.item,
+            o=claim.owner,
+        )
         return r.rowcount == 1
 
     def take_over_ref(self, scope: str, item: str, ref: str, owner: str, lease: float) -> Claim | None:
         """Take a claim whose work ``ref`` is known to be over (e.g. its trial failed); one caller wins."""
-        row = self._exec(f"SELECT attempts FROM {TABLE} WHERE scope = :s AND item = :i AND ref = :r",
-                         s=scope, i=item, r=ref).fetchone()
+        row = self._exec(
+            f"SELECT attempts FROM {TABLE} WHERE scope = :s AND item = :i AND ref = :r", s=scope, i=item, r=ref
+        ).fetchone()
         if row is None:
             return None
-        r = self._exec(f"UPDATE {TABLE} SET owner = :o, expires = {self.now} + :l, attempts = attempts + 1, ref = NULL "
-                       "WHERE scope = :s AND item = :i AND ref = :r", o=owner, l=lease, s=scope, i=item, r=ref)
+        r = self._exec(
+            f"UPDATE {TABLE} SET owner = :o, expires = {self.now} + :l, attempts = attempts + 1, ref = NULL "
+            "WHERE scope = :s AND item = :i AND ref = :r",
+            o=owner,
+            l=lease,
+            s=scope,
+            i=item,
+            r=ref,
+        )
         return Claim(scope, item, owner, row[0] + 1) if r.rowcount == 1 else None
 
     def release(self, claim: Claim) -> None:
         """Give the item back at once (the worker stopped without finishing it)."""
-        self._exec(f"DELETE FROM {TABLE} WHERE scope = :s AND item = :i AND owner = :o",
-                   s=claim.scope, i=claim.item, o=claim.owner)
+        self._exec(
+            f"DELETE FROM {TABLE} WHERE scope = :s AND item = :i AND owner = :o",
+            s=claim.scope,
+            i=claim.item,
+            o=claim.owner,
+        )
 
     def rows(self, scope: str) -> list[dict[str, Any]]:
         """Every claim of ``scope`` (held, expired or finished) with its attempts count."""
-        res = self._exec(f"SELECT item, owner, attempts, ref, expires < {self.now} FROM {TABLE} WHERE scope = :s "
-                         "ORDER BY item", s=scope)
+        res = self._exec(
+            f"SELECT item, owner, attempts, ref, expires < {self.now} FROM {TABLE} WHERE scope = :s ORDER BY item",
+            s=scope,
+        )
         return [{"item": i, "owner": o, "attempts": a, "ref": r, "expired": bool(e)} for i, o, a, r, e in res]
 
 

@@ -90,8 +90,9 @@ def network_edges(layers: Sequence[int], d_out: Sequence[int] | None = None) -> 
     """Edges of a network: ``sum(n_i * d_out_i)``, or the fully connected count where a degree is None."""
     layers = [int(n) for n in layers]
     degs = list(d_out) if d_out is not None else [None] * (len(layers) - 1)
-    return sum(n * (n_next if d is None else min(int(d), n_next))
-               for n, n_next, d in zip(layers[:-1], layers[1:], degs))
+    return sum(
+        n * (n_next if d is None else min(int(d), n_next)) for n, n_next, d in zip(layers[:-1], layers[1:], degs)
+    )
 
 
 def network_bytes(layers: Sequence[int], d_out: Sequence[int] | None = None, *, per_edge: int = EDGE_BYTES) -> int:
@@ -105,9 +106,11 @@ def dataset_bytes(samples: int, features: int, itemsize: int = 4) -> int:
     return int(samples) * int(features) * itemsize
 
 
-def check_network(layers: Sequence[int], d_out: Sequence[int] | None = None, what: str | None = None, *,
-                  per_edge: int = EDGE_BYTES) -> None:
+def check_network(
+    layers: Sequence[int], d_out: Sequence[int] | None = None, what: str | None = None, *, per_edge: int = EDGE_BYTES
+) -> None:
     """:func:`check_memory` for a network given by its layer sizes and out-degrees (None: fully connected)."""
     edges = network_edges(layers, d_out)
-    check_memory(network_bytes(layers, d_out, per_edge=per_edge),
-                 what or f"a network {list(layers)} with {edges:,} edges")
+    check_memory(
+        network_bytes(layers, d_out, per_edge=per_edge), what or f"a network {list(layers)} with {edges:,} edges"
+    )

@@ -79,13 +79,19 @@ def _child(target: Callable[..., Any], args: tuple, threads: int, index: int, q:
         q.put((index, "input-error", str(exc)))
     except KeyboardInterrupt:
         q.put((index, "exit", "interrupted"))
-    except BaseException:  # noqa: BLE001 - reported to the parent with its traceback
+    except BaseException:
         q.put((index, "crash", traceback.format_exc()))
 
 
-def run_workers(target: Callable[..., Any], args: tuple, jobs: int, *, threads: int | None = None,
-                on_event: Callable[[int, str, str], None] | None = None,
-                poll: Callable[[], None] | None = None) -> list[int]:
+def run_workers(
+    target: Callable[..., Any],
+    args: tuple,
+    jobs: int,
+    *,
+    threads: int | None = None,
+    on_event: Callable[[int, str, str], None] | None = None,
+    poll: Callable[[], None] | None = None,
+) -> list[int]:
     """Run ``target(*args, emit=..., worker_index=i)`` in ``jobs`` spawned processes and wait for all.
 
     ``on_event(worker, kind, label)`` sees each ``emit`` (e.g. ``"start"``/``"done"`` with a run's name);
@@ -97,8 +103,10 @@ def run_workers(target: Callable[..., Any], args: tuple, jobs: int, *, threads: 
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     threads = threads or threads_per_job(jobs)
-    procs = [ctx.Process(target=_child, args=(target, args, threads, i, q), daemon=True, name=f"predsparse-worker-{i}")
-             for i in range(jobs)]
+    procs = [
+        ctx.Process(target=_child, args=(target, args, threads, i, q), daemon=True, name=f"predsparse-worker-{i}")
+        for i in range(jobs)
+    ]
     for p in procs:
         p.start()
     errors: list[tuple[str, str]] = []

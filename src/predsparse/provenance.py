@@ -14,8 +14,7 @@ PACKAGES = ("predsparse", "torch", "numpy", "scipy", "numba", "optuna", "matplot
 def versions() -> dict[str, Any]:
     """Versions of predsparse and its dependencies (None where not installed), Python, the platform, the CPU
     count and, when torch is already loaded, its thread count. Importing nothing heavy: cheap to call."""
-    out: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                           "cpus": os.cpu_count()}
+    out: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
     for pkg in PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)

@@ -50,7 +50,9 @@ def loads_object(text: str | bytes, what: str) -> dict[str, Any]:
     try:
         obj = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(f"{what}: not valid JSON ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise InputError(
+            f"{what}: not valid JSON ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
     if not isinstance(obj, dict):
         raise InputError(f"{what}: expected a JSON object, found {type(obj).__name__}")
     return obj

@@ -23,15 +23,27 @@ ALLOWED = {
     "cli": {"train", "nn", "patterns", "data", "morse", "hardware", "search", "experiments"},
 }
 # leaf modules import only other leaves (and nothing that imports them back)
-LEAF_ALLOWED = {"errors": set(), "atomic": set(), "provenance": set(), "claims": set(), "serialize": {"atomic", "errors"},
-                "limits": {"errors"}, "threads": {"errors"}, "parallel": {"errors", "threads"}}
+LEAF_ALLOWED = {
+    "errors": set(),
+    "atomic": set(),
+    "provenance": set(),
+    "claims": set(),
+    "serialize": {"atomic", "errors"},
+    "limits": {"errors"},
+    "threads": {"errors"},
+    "parallel": {"errors", "threads"},
+}
 
 
 def _imports(path: Path) -> set[str]:
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names] if node.module == "predsparse" else [node.module]
+            names = (
+                [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                if node.module == "predsparse"
+                else [node.module]
+            )
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         else:

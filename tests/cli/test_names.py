@@ -10,8 +10,18 @@ from predsparse.cli import main
 from predsparse.cli.common import _AliasOption
 
 # spellings that are gone from the visible interface (some stay as hidden deprecated aliases)
-OLD = {"--out-degree", "--pattern", "--type", "--in", "--train-limit", "--val-limit", "--test-limit", "--max-model-gb",
-       "--kinds-list", "--dout"}
+OLD = {
+    "--out-degree",
+    "--pattern",
+    "--type",
+    "--in",
+    "--train-limit",
+    "--val-limit",
+    "--test-limit",
+    "--max-model-gb",
+    "--kinds-list",
+    "--dout",
+}
 # concept -> the only visible spellings allowed anywhere
 CONCEPTS = {
     "out-degree": {"--d-out"},
@@ -43,7 +53,9 @@ def visible(cmd: click.Command) -> list[click.Option]:
 
 
 def test_every_option_of_every_command_has_help_text():
-    missing = [f"{name} {'/'.join(p.opts)}" for name, cmd in commands() for p in visible(cmd) if not (p.help or "").strip()]
+    missing = [
+        f"{name} {'/'.join(p.opts)}" for name, cmd in commands() for p in visible(cmd) if not (p.help or "").strip()
+    ]
     assert missing == []
 
 
@@ -69,7 +81,9 @@ def test_out_is_always_a_path_and_seeds_and_epochs_are_integers():
             if "--out" in p.opts:
                 assert not isinstance(p.type, (click.types.IntParamType, click.IntRange)), f"{name} --out is a number"
             if p.opts[0] in ("--seed", "--epochs", "--data-seed"):
-                assert isinstance(p.type, (click.types.IntParamType, click.IntRange)), f"{name} {p.opts[0]} is {p.type.name}"
+                assert isinstance(p.type, (click.types.IntParamType, click.IntRange)), (
+                    f"{name} {p.opts[0]} is {p.type.name}"
+                )
 
 
 def test_every_deprecated_alias_names_an_option_of_its_command():
@@ -92,16 +106,29 @@ def invoke(args: list[str]) -> click.testing.Result:
 COUNT = ["pattern", "count", "--n-in", "9", "--n-out", "6", "--z", "3", "--json"]
 
 
-@pytest.mark.parametrize("args, old, new", [
-    ([*COUNT, "--clash-type", "1"], ["--out-degree", "2"], ["--d-out", "2"]),
-    ([*COUNT, "--d-out", "2"], ["--type", "1"], ["--clash-type", "1"]),
-    (["pattern", "show", "--n-in", "8", "--n-out", "4", "--d-out", "2", "--z", "2", "--json"],
-     ["--pattern", "clash-free"], ["--kind", "clash-free"]),
-    (["pattern", "scatter", "--layers", "8,4,2", "--d-out", "2,1", "--json"], ["--pattern", "random"], ["--kind", "random"]),
-    (["hw", "cost", "--layers", "16,8,4", "--z", "8,4", "--json"], ["--out-degree", "2,2"], ["--d-out", "2,2"]),
-    (["hw", "cost", "--layers", "16,8,4", "--d-out", "2,2", "--z", "8,4", "--json"], ["--pattern", "structured"],
-     ["--kind", "structured"]),
-])
+@pytest.mark.parametrize(
+    "args, old, new",
+    [
+        ([*COUNT, "--clash-type", "1"], ["--out-degree", "2"], ["--d-out", "2"]),
+        ([*COUNT, "--d-out", "2"], ["--type", "1"], ["--clash-type", "1"]),
+        (
+            ["pattern", "show", "--n-in", "8", "--n-out", "4", "--d-out", "2", "--z", "2", "--json"],
+            ["--pattern", "clash-free"],
+            ["--kind", "clash-free"],
+        ),
+        (
+            ["pattern", "scatter", "--layers", "8,4,2", "--d-out", "2,1", "--json"],
+            ["--pattern", "random"],
+            ["--kind", "random"],
+        ),
+        (["hw", "cost", "--layers", "16,8,4", "--z", "8,4", "--json"], ["--out-degree", "2,2"], ["--d-out", "2,2"]),
+        (
+            ["hw", "cost", "--layers", "16,8,4", "--d-out", "2,2", "--z", "8,4", "--json"],
+            ["--pattern", "structured"],
+            ["--kind", "structured"],
+        ),
+    ],
+)
 def test_old_spelling_gives_the_same_output_and_exactly_one_warning_line(args, old, new):
     r_new, r_old = invoke([*args, *new]), invoke([*args, *old])
     assert r_new.exit_code == 0, r_new.output
@@ -124,12 +151,15 @@ def test_a_deprecated_alias_is_checked_like_the_new_option():
     assert r.exit_code == 2 and "--d-out" in r.stderr or "two" in r.stderr
 
 
-@pytest.mark.parametrize("args, new", [
-    (["pattern", "show", "--n-in", "8", "--out", "4", "--d-out", "2"], "--n-out"),
-    (["pattern", "show", "--in", "8", "--n-out", "4", "--d-out", "2"], "--n-in"),
-    (["pattern", "count", "--in", "9", "--out", "6", "--d-out", "2", "--z", "3"], "--n-in"),
-    (["train", "--dataset", "morse", "--layers", "64,10", "--kind", "fc", "--max-model-gb", "8"], "--memory-limit"),
-])
+@pytest.mark.parametrize(
+    "args, new",
+    [
+        (["pattern", "show", "--n-in", "8", "--out", "4", "--d-out", "2"], "--n-out"),
+        (["pattern", "show", "--in", "8", "--n-out", "4", "--d-out", "2"], "--n-in"),
+        (["pattern", "count", "--in", "9", "--out", "6", "--d-out", "2", "--z", "3"], "--n-in"),
+        (["train", "--dataset", "morse", "--layers", "64,10", "--kind", "fc", "--max-model-gb", "8"], "--memory-limit"),
+    ],
+)
 def test_removed_size_spellings_are_refused_naming_the_new_option(args, new):
     r = invoke(args)
     assert r.exit_code == 2
@@ -142,20 +172,29 @@ def test_old_config_key_is_read_as_d_out_and_resumes_the_rows_stored_before_the_
     from predsparse.experiments.sweep import _key, expand, parse_config
 
     def cfg(key: str) -> dict:
-        return {"name": "s", "seeds": [0], "base": {"dataset": {"name": "morse"}, "network": {"layers": [64, 32, 8]},
-                                                    "train": {"epochs": 1}},
-                "variants": [{"network.kind": "fc"}, {f"network.{key}": [8, 2]}]}
+        return {
+            "name": "s",
+            "seeds": [0],
+            "base": {"dataset": {"name": "morse"}, "network": {"layers": [64, 32, 8]}, "train": {"epochs": 1}},
+            "variants": [{"network.kind": "fc"}, {f"network.{key}": [8, 2]}],
+        }
 
     new = parse_config(cfg("d_out"))
     assert capsys.readouterr().err == ""
     old = parse_config(cfg("out_degrees"), source="old.toml")
-    assert capsys.readouterr().err.splitlines() == ["warning: old.toml: network.out_degrees is deprecated, use network.d_out"]
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: old.toml: network.out_degrees is deprecated, use network.d_out"
+    ]
     assert old.varied == new.varied == ["network.kind", "network.d_out"]
     runs = expand(new)
     assert [canonical(_key(r)) for r in expand(old)] == [canonical(_key(r)) for r in runs]
     # the key a store written before the rename holds for the sparse run, spelled out by hand
-    before = {"dataset": {"name": "morse"}, "network": {"layers": [64, 32, 8], "out_degrees": [8, 2]},
-              "train": {"epochs": 1}, "seed": 0}
+    before = {
+        "dataset": {"name": "morse"},
+        "network": {"layers": [64, 32, 8], "out_degrees": [8, 2]},
+        "train": {"epochs": 1},
+        "seed": 0,
+    }
     assert canonical(_key(runs[1])) == canonical(before)
     assert runs[1]["network"]["d_out"] == [8, 2]
 

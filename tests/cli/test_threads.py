@@ -19,8 +19,15 @@ from click.testing import CliRunner
 from predsparse.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "PREDSPARSE_THREADS", "PREDSPARSE_THREADING",
-        "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+VARS = (
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "KMP_BLOCKTIME",
+    "PREDSPARSE_THREADS",
+    "PREDSPARSE_THREADING",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 # after the set-up: torch's count, and numba's count as a kernel call leaves it (the kernels follow torch)
 PROBE = """
@@ -59,7 +66,9 @@ def test_import_after_torch_is_reported_late():
     assert r["info"]["late"] is True
 
 
-@pytest.mark.parametrize("var,value", [("OMP_WAIT_POLICY", "ACTIVE"), ("GOMP_SPINCOUNT", "1000"), ("KMP_BLOCKTIME", "5")])
+@pytest.mark.parametrize(
+    "var,value", [("OMP_WAIT_POLICY", "ACTIVE"), ("GOMP_SPINCOUNT", "1000"), ("KMP_BLOCKTIME", "5")]
+)
 def test_user_wait_settings_are_left_alone(var, value):
     r = _run("import predsparse\n" + PROBE, {var: value})
     assert r["env"][var] == value
@@ -83,17 +92,22 @@ def test_set_threads_after_torch_loaded():
     assert (r["torch"], r["numba"]) == (1, 1)
 
 
-@pytest.mark.parametrize("args", [
-    ["--threads", "1", "demo", "--help"],
-    ["demo", "--threads", "1", "--help"],
-    ["pattern", "study", "--threads", "1", "--help"],
-    ["pattern", "--threads", "1", "show", "--help"],
-    ["morse", "--threads", "1", "--help"],
-    ["hw", "--threads", "1", "--help"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--threads", "1", "demo", "--help"],
+        ["demo", "--threads", "1", "--help"],
+        ["pattern", "study", "--threads", "1", "--help"],
+        ["pattern", "--threads", "1", "show", "--help"],
+        ["morse", "--threads", "1", "--help"],
+        ["hw", "--threads", "1", "--help"],
+    ],
+)
 def test_cli_threads_option_takes_effect(args):
-    code = ("import sys\nfrom predsparse.cli import main\n"
-            f"try:\n    main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n" + PROBE)
+    code = (
+        "import sys\nfrom predsparse.cli import main\n"
+        f"try:\n    main({args!r}, standalone_mode=False)\nexcept SystemExit:\n    pass\n" + PROBE
+    )
     r = _run(code)
     assert (r["torch"], r["numba"]) == (1, 1)
 
@@ -102,8 +116,13 @@ def test_malformed_env_threads_is_refused_by_the_cli():
     env = {k: v for k, v in os.environ.items() if k not in VARS}
     env["PREDSPARSE_THREADS"] = "two"
     env["PYTHONPATH"] = str(ROOT / "src")
-    p = subprocess.run([sys.executable, "-c", "from predsparse.cli import main; main(['demo', '--help'])"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", "from predsparse.cli import main; main(['demo', '--help'])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2 and p.stderr.strip() == "error: PREDSPARSE_THREADS='two' must be a whole number >= 1"
 
 

@@ -7,6 +7,9 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from bad_input import (
     assert_refused,
     idx_bytes,
@@ -15,9 +18,6 @@ from bad_input import (
     toy_arrays,
     write_idx_dir,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from predsparse.data import Dataset, load_dataset, load_idx_dir, load_npz, read_idx
 from predsparse.errors import InputError
 
@@ -33,6 +33,7 @@ def refused(fn, *args, **kwargs) -> str:
 
 
 # --- IDX ---------------------------------------------------------------------------------------------------
+
 
 def test_idx_round_trip_plain_and_gz(tmp_path):
     d = write_idx_dir(tmp_path / "plain")
@@ -108,6 +109,7 @@ def test_idx_random_damage_is_clean(tmp_path, data):
 
 # --- npz and datasets ----------------------------------------------------------------------------------------
 
+
 def test_npz_empty_validation_or_test_split(tmp_path):
     a = toy_arrays()
     for k in ("va", "te"):
@@ -137,8 +139,12 @@ def test_npz_pickled_objects_are_not_loaded(tmp_path):
 
 def test_zero_limits_and_pca_refused(tmp_path):
     p = save_npz(tmp_path / "d.npz")
-    for opts, frag in (({"limit_train": 0}, "limit_train"), ({"limit_val": -3}, "limit_val"),
-                       ({"pca_k": -1}, "pca"), ({"pad_to": 0}, "pad_to")):
+    for opts, frag in (
+        ({"limit_train": 0}, "limit_train"),
+        ({"limit_val": -3}, "limit_val"),
+        ({"pca_k": -1}, "pca"),
+        ({"pad_to": 0}, "pad_to"),
+    ):
         assert frag in refused(load_dataset, str(p), **opts)
     for opt in ("--limit-train", "--limit-val", "--limit-test", "--pca", "--pad-to"):
         assert_refused(run(["train", "--dataset", p, *TRAIN, opt, "0"]), opt)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from bad_input import assert_refused, files_in, run
 
+from bad_input import assert_refused, files_in, run
 from predsparse.experiments.store import ResultStore
 
 
@@ -17,8 +17,19 @@ def stored(tmp_path):
     path = tmp_path / "r.db"
     st = ResultStore(path)
     for i, kind in enumerate(("structured", "random")):
-        st.put("t", {"kind": kind}, {"test_acc": 0.8 + i / 100, "best_val_acc": 0.8, "rho_net": 0.5, "parameters": 10,
-                                    "varied": {"network.kind": kind}, "seed": 0, "run_index": i})
+        st.put(
+            "t",
+            {"kind": kind},
+            {
+                "test_acc": 0.8 + i / 100,
+                "best_val_acc": 0.8,
+                "rho_net": 0.5,
+                "parameters": 10,
+                "varied": {"network.kind": kind},
+                "seed": 0,
+                "run_index": i,
+            },
+        )
     st.close()
     return path
 
@@ -53,14 +64,17 @@ def runs_with_other_columns(path):
     return path
 
 
-@pytest.mark.parametrize("make, needle", [
-    (lambda p: bytes_file(p, b""), "not a predsparse results"),
-    (lambda p: bytes_file(p, b"some notes\n"), "not a predsparse results"),
-    (lambda p: bytes_file(p, b"SQLite format 3\x00" + b"\x00" * 84), "not a predsparse results"),
-    (other_sqlite, "not a predsparse results"),
-    (runs_with_other_columns, "not a predsparse results"),
-    (optuna_study, "not a predsparse results"),
-])
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda p: bytes_file(p, b""), "not a predsparse results"),
+        (lambda p: bytes_file(p, b"some notes\n"), "not a predsparse results"),
+        (lambda p: bytes_file(p, b"SQLite format 3\x00" + b"\x00" * 84), "not a predsparse results"),
+        (other_sqlite, "not a predsparse results"),
+        (runs_with_other_columns, "not a predsparse results"),
+        (optuna_study, "not a predsparse results"),
+    ],
+)
 def test_not_a_results_store_is_refused_unchanged(tmp_path, make, needle):
     path = make(tmp_path / "in.db")
     before, listing = path.read_bytes(), files_in(tmp_path)

@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from bad_input import assert_refused, files_in, run, save_npz
 
+from bad_input import assert_refused, files_in, run, save_npz
 from predsparse.experiments.store import ResultStore
 
 
@@ -19,8 +19,11 @@ def config(tmp_path, **changes) -> dict:
     cfg = {
         "name": "t",
         "seeds": [0],
-        "base": {"dataset": {"name": str(save_npz(tmp_path / "d.npz"))},
-                 "network": {"layers": [6, 8, 3], "d_out": [4, 3]}, "train": {"epochs": 1}},
+        "base": {
+            "dataset": {"name": str(save_npz(tmp_path / "d.npz"))},
+            "network": {"layers": [6, 8, 3], "d_out": [4, 3]},
+            "train": {"epochs": 1},
+        },
         "grid": {"network.kind": ["structured", "random"]},
     }
     cfg.update(changes)
@@ -54,21 +57,30 @@ def test_bad_kind_last(tmp_path):
     refused(tmp_path, write(tmp_path, cfg), "run 3", "bogus")
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('name = "t"\n[base]\ndataset = 5\n[base.network]\nlayers = [6, 3]\n', "base.dataset"),
-    ('name = "t"\n[base.dataset]\nname = 5\n[base.network]\nlayers = [6, 3]\n', "dataset.name"),
-    ('name = "t"\nepochs = 3\n', "unknown top-level key"),
-    ('name = "t"\n[base.network]\nlayers = [6, 3]\nlayer = 2\n[base.dataset]\nname = "x"\n', "base.network"),
-    ('name = "t"\n[base.dataset]\nname = "x"\n[base.network]\nlayers = [6, 3]\n[grid]\n"train.lr_typo" = [1]\n',
-     "train.lr_typo"),
-    ('name = "t"\n[base.dataset]\nname = "{data}"\n[base.network]\nlayers = [6, 3]\nkind = "fc"\n[base.train]\nepochs = "three"\n',
-     "epochs"),
-    ('name = "t"\n[base.dataset]\nname = "{data}"\n[base.network]\nlayers = [6, 3]\nkind = "fc"\n[base.train]\nepochs = 0\n',
-     "epochs"),
-    ('name = "t"\nseeds = []\n[base.dataset]\nname = "{data}"\n[base.network]\nlayers = [6, 3]\n', "seeds"),
-    ('name = "t"\n[base\n', "malformed"),
-    ("", "name"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('name = "t"\n[base]\ndataset = 5\n[base.network]\nlayers = [6, 3]\n', "base.dataset"),
+        ('name = "t"\n[base.dataset]\nname = 5\n[base.network]\nlayers = [6, 3]\n', "dataset.name"),
+        ('name = "t"\nepochs = 3\n', "unknown top-level key"),
+        ('name = "t"\n[base.network]\nlayers = [6, 3]\nlayer = 2\n[base.dataset]\nname = "x"\n', "base.network"),
+        (
+            'name = "t"\n[base.dataset]\nname = "x"\n[base.network]\nlayers = [6, 3]\n[grid]\n"train.lr_typo" = [1]\n',
+            "train.lr_typo",
+        ),
+        (
+            'name = "t"\n[base.dataset]\nname = "{data}"\n[base.network]\nlayers = [6, 3]\nkind = "fc"\n[base.train]\nepochs = "three"\n',
+            "epochs",
+        ),
+        (
+            'name = "t"\n[base.dataset]\nname = "{data}"\n[base.network]\nlayers = [6, 3]\nkind = "fc"\n[base.train]\nepochs = 0\n',
+            "epochs",
+        ),
+        ('name = "t"\nseeds = []\n[base.dataset]\nname = "{data}"\n[base.network]\nlayers = [6, 3]\n', "seeds"),
+        ('name = "t"\n[base\n', "malformed"),
+        ("", "name"),
+    ],
+)
 def test_bad_toml_configs(tmp_path, text, needle):
     data = save_npz(tmp_path / "d.npz")
     refused(tmp_path, write(tmp_path, text.replace("{data}", str(data)), "s.toml"), needle)
@@ -87,9 +99,22 @@ def test_non_utf8_no_traceback_in_a_real_process(tmp_path):
     p = tmp_path / "s.toml"
     p.write_bytes(b"\x80\x81 = 1\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    res = subprocess.run([sys.executable, "-c", "from predsparse.cli import main; main()", "sweep", str(p), "--store",
-                          str(tmp_path / "r.db")],
-                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from predsparse.cli import main; main()",
+            "sweep",
+            str(p),
+            "--store",
+            str(tmp_path / "r.db"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in res.stderr
@@ -134,15 +159,20 @@ def test_diverged_run_is_recorded_not_fatal(tmp_path):
     # a config that asks to stop on divergence stops the sweep with one line
     cfg2 = {**cfg, "name": "t2"}
     cfg2["base"]["train"]["stop_on_divergence"] = True
-    assert_refused(run(["sweep", write(tmp_path, cfg2, "s2.json"), "--store", tmp_path / "r.db", "--no-progress"]),
-                   "diverged")
+    assert_refused(
+        run(["sweep", write(tmp_path, cfg2, "s2.json"), "--store", tmp_path / "r.db", "--no-progress"]), "diverged"
+    )
 
 
 def test_reproduce_bad_store_and_out(tmp_path):
     """``reproduce`` checks its store and output directory while parsing, before any claim is trained."""
     (tmp_path / "f").write_text("x")
-    cases = [(["--store", tmp_path], "--store"), (["--store", tmp_path / "f" / "r.db"], "--store"),
-             (["--out", tmp_path / "f"], "--out"), (["--out", tmp_path / "f" / "sub"], "--out")]
+    cases = [
+        (["--store", tmp_path], "--store"),
+        (["--store", tmp_path / "f" / "r.db"], "--store"),
+        (["--out", tmp_path / "f"], "--out"),
+        (["--out", tmp_path / "f" / "sub"], "--out"),
+    ]
     for args, needle in cases:
         assert_refused(run(["reproduce", "--quick", "--no-progress", *args]), needle)
     assert files_in(tmp_path) == {"f"}

@@ -12,7 +12,18 @@ from predsparse.cli import main
 from predsparse.experiments.demo import DEMO_OUT_DEGREES, demo_config
 from predsparse.experiments.store import ResultStore
 
-ARGS = ["demo", "--per-class", "4", "--epochs", "1", "--seeds", "0", "--kinds", "structured,clash-free", "--no-progress"]
+ARGS = [
+    "demo",
+    "--per-class",
+    "4",
+    "--epochs",
+    "1",
+    "--seeds",
+    "0",
+    "--kinds",
+    "structured,clash-free",
+    "--no-progress",
+]
 
 
 def test_demo_small_end_to_end_and_resume(tmp_path):
@@ -21,8 +32,14 @@ def test_demo_small_end_to_end_and_resume(tmp_path):
     assert r.exit_code == 0, r.output
     assert "256 train / 64 val / 64 test samples" in r.output  # 64 classes x 4 (val/test: a quarter, at least 1)
     lines = [ln for ln in r.output.splitlines() if ln.startswith("| ")]
-    assert [c.strip() for c in lines[0].split("|")[1:-1]] == ["d_out_net", "rho_net %", "d_in_net", "z_net", "structured",
-                                                               "clash-free"]
+    assert [c.strip() for c in lines[0].split("|")[1:-1]] == [
+        "d_out_net",
+        "rho_net %",
+        "d_in_net",
+        "z_net",
+        "structured",
+        "clash-free",
+    ]
     rows = [[c.strip() for c in ln.split("|")[1:-1]] for ln in lines[1:]]
     assert [r_[0] for r_ in rows] == ["FC", *[f"({a}, {b})" for a, b in DEMO_OUT_DEGREES]]
     assert rows[1][1:4] == ["50.0", "(32, 512)", "(16, 256)"]  # d_in = 64*512/1024, 1024*32/64; default z
@@ -49,9 +66,12 @@ def test_demo_row_is_the_one_run_function(tmp_path):
     res = json.loads(r.output)
     fc = [x for x in res["records"] if x["spec"]["kind"] == "fc"]
     assert len(fc) == 1 and fc[0]["parameters"] == 64 * 1024 + 1024 + 1024 * 64 + 64
-    ds = load_dataset("morse:baseline", seed=0, normalize=None,
-                      morse={"train_per_class": 4, "val_per_class": 1, "test_per_class": 1})
-    rec = run(ModelSpec(layers=(64, 1024, 64), kind="fc", seed=0), TrainConfig(epochs=1, batch_size=128, lr=3e-3, seed=0), ds)
+    ds = load_dataset(
+        "morse:baseline", seed=0, normalize=None, morse={"train_per_class": 4, "val_per_class": 1, "test_per_class": 1}
+    )
+    rec = run(
+        ModelSpec(layers=(64, 1024, 64), kind="fc", seed=0), TrainConfig(epochs=1, batch_size=128, lr=3e-3, seed=0), ds
+    )
     assert fc[0]["test_acc"] == rec["test_acc"] and fc[0]["best_val_acc"] == rec["best_val_acc"]
 
 
@@ -62,8 +82,23 @@ def test_demo_config_is_a_valid_sweep():
 
 
 def test_demo_bad_kind_is_one_line_before_training(tmp_path):
-    r = CliRunner().invoke(main, ["demo", "--per-class", "4", "--epochs", "1", "--seeds", "0", "--kinds", "structured,bogus",
-                                  "--out", str(tmp_path / "d"), "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "demo",
+            "--per-class",
+            "4",
+            "--epochs",
+            "1",
+            "--seeds",
+            "0",
+            "--kinds",
+            "structured,bogus",
+            "--out",
+            str(tmp_path / "d"),
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 2 and "'bogus' is not one of" in r.output
     assert not list(ResultStore(tmp_path / "d" / "results.db").rows())
 
@@ -75,9 +110,15 @@ def test_sweep_bad_later_grid_point_exits_2_before_the_first_run(tmp_path, dry):
     from helpers import toy
 
     np.savez(tmp_path / "x.npz", **toy())
-    cfg = {"name": "v", "base": {"dataset": {"name": str(tmp_path / "x.npz")}, "network": {"layers": ["auto", 12, 3]},
-                                 "train": {"epochs": 1}},
-           "variants": [{"network.d_out": [6, 3]}, {"network.d_out": [5, 3]}]}  # 6*5/12 is not whole
+    cfg = {
+        "name": "v",
+        "base": {
+            "dataset": {"name": str(tmp_path / "x.npz")},
+            "network": {"layers": ["auto", 12, 3]},
+            "train": {"epochs": 1},
+        },
+        "variants": [{"network.d_out": [6, 3]}, {"network.d_out": [5, 3]}],
+    }  # 6*5/12 is not whole
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     db = tmp_path / "r.db"
     args = ["sweep", str(tmp_path / "c.json"), "--store", str(db), "--no-progress"] + (["--dry-run"] if dry else [])

@@ -14,8 +14,19 @@ from predsparse.experiments import reproduce as R
 from predsparse.experiments import reproduce_verdicts as V
 from predsparse.experiments.sweep import expand
 
-SEED_CLAIMS = {"density-4j", "density-2j", "twenty-percent", "later-junctions", "large-sparse", "l2-density",
-               "redundancy-pca", "redundancy-cnn", "random-behind", "morse-ladder", "scatter"}
+SEED_CLAIMS = {
+    "density-4j",
+    "density-2j",
+    "twenty-percent",
+    "later-junctions",
+    "large-sparse",
+    "l2-density",
+    "redundancy-pca",
+    "redundancy-cnn",
+    "random-behind",
+    "morse-ladder",
+    "scatter",
+}
 
 
 def test_manifest_parses_and_covers_every_claim_of_the_seed():
@@ -47,7 +58,9 @@ def test_seed_scale_settings():
     runs = expand(four)
     assert {tuple(r["network"]["layers"]) for r in runs} == {(800, 100, 100, 100, 10)}
     assert {r["network"]["kind"] for r in runs} == {"fc", "clash-free", "structured", "random"}
-    assert {tuple(r["network"].get("z") or ()) for r in runs if r["network"]["kind"] == "clash-free"} >= {(80, 20, 20, 100)}
+    assert {tuple(r["network"].get("z") or ()) for r in runs if r["network"]["kind"] == "clash-free"} >= {
+        (80, 20, 20, 100)
+    }
     # equal trainable parameters (weights + biases, computed here by hand) within 6 % for the width sweep
     params = []
     for r in expand(cfgs["repro-large-sparse"]):
@@ -77,15 +90,28 @@ def test_bad_manifest_and_claims_are_errors(tmp_path):
 
 
 def _row(kind, dout, rho, acc, seed, **extra):
-    return {"network": {"kind": kind, "layers": extra.pop("layers", [800, 100, 10]), "d_out": dout}, "d_out_net": dout, "rho_net": rho,
-            "test_acc": acc, "best_val_acc": acc, "best_epoch": 3, "train": {"epochs": 5, **extra.pop("train", {})},
-            "junction_densities": [rho, 1.0], "sweep": "s", "dataset": {}, **extra}
+    return {
+        "network": {"kind": kind, "layers": extra.pop("layers", [800, 100, 10]), "d_out": dout},
+        "d_out_net": dout,
+        "rho_net": rho,
+        "test_acc": acc,
+        "best_val_acc": acc,
+        "best_epoch": 3,
+        "train": {"epochs": 5, **extra.pop("train", {})},
+        "junction_densities": [rho, 1.0],
+        "sweep": "s",
+        "dataset": {},
+        **extra,
+    }
 
 
 def test_verdicts_on_hand_made_rows():
     # later junctions: the later-dense member of the pair is better in one pair of two -> partly
-    rows = [_row("structured", d, 0.05, a + 0.001 * s, s) for d, a in (([4, 10], 0.80), ([5, 2], 0.78),
-                                                                        ([1, 10], 0.60), ([2, 1], 0.70)) for s in range(3)]
+    rows = [
+        _row("structured", d, 0.05, a + 0.001 * s, s)
+        for d, a in (([4, 10], 0.80), ([5, 2], 0.78), ([1, 10], 0.60), ([2, 1], 0.70))
+        for s in range(3)
+    ]
     v = V.later_junctions(rows, {"pairs": [[[4, 10], [5, 2]], [[1, 10], [2, 1]]]})
     assert v["verdict"] == "partly" and "1 of 2" in v["reason"]
     # twenty percent: FC 0.90, best kind at 20 % 0.895 -> drop 0.5 < 1 -> holds
@@ -95,8 +121,11 @@ def test_verdicts_on_hand_made_rows():
     v = V.twenty_percent(rows, {"target": 0.2, "max_drop": 1.0})
     assert v["verdict"] == "holds" and "drop 0.50" in v["ours"]
     # L2: 3e-5 best at 100 %, 0 best at 10 % -> falls
-    rows = [_row("fc" if rho == 1 else "structured", [1], rho, acc, s, train={"l2": l2})
-            for rho, l2, acc in ((1.0, 0.0, 0.80), (1.0, 3e-5, 0.85), (0.1, 0.0, 0.75), (0.1, 3e-5, 0.70)) for s in range(3)]
+    rows = [
+        _row("fc" if rho == 1 else "structured", [1], rho, acc, s, train={"l2": l2})
+        for rho, l2, acc in ((1.0, 0.0, 0.80), (1.0, 3e-5, 0.85), (0.1, 0.0, 0.75), (0.1, 3e-5, 0.70))
+        for s in range(3)
+    ]
     v = V.l2_falls(rows, {})
     assert v["ours"] == "100 %: 3e-05, 10 %: 0" and v["verdict"] == "holds"
     assert R.convergence(rows)["still_improving"] == "0/12"
@@ -104,8 +133,20 @@ def test_verdicts_on_hand_made_rows():
 
 def test_quick_runs_end_to_end(tmp_path):
     out = tmp_path / "out"
-    args = ["--threads", "1", "reproduce", "--quick", "--claims", "later-junctions", "--store", str(tmp_path / "r.db"),
-            "--out", str(out), "--no-progress", "--json"]
+    args = [
+        "--threads",
+        "1",
+        "reproduce",
+        "--quick",
+        "--claims",
+        "later-junctions",
+        "--store",
+        str(tmp_path / "r.db"),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--json",
+    ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)

@@ -41,14 +41,23 @@ def test_correlations_and_sample_size():
 
 
 def _rec(kind, scatter, acc, ds="d"):
-    return {"dataset": ds, "kind": kind, "bad": kind in S.BAD_KINDS, "scatter": scatter, "test_acc": acc,
-            "vector": {"J1.f": scatter}}
+    return {
+        "dataset": ds,
+        "kind": kind,
+        "bad": kind in S.BAD_KINDS,
+        "scatter": scatter,
+        "test_acc": acc,
+        "vector": {"J1.f": scatter},
+    }
 
 
 def test_threshold_by_hand():
     recs = [
-        _rec("structured", 0.60, 0.80), _rec("random", 0.50, 0.79), _rec("windowed", 0.90, 0.81),  # reference 0.80
-        _rec("clash-free-zero", 0.10, 0.55), _rec("windowed-single", 0.20, 0.70),
+        _rec("structured", 0.60, 0.80),
+        _rec("random", 0.50, 0.79),
+        _rec("windowed", 0.90, 0.81),  # reference 0.80
+        _rec("clash-free-zero", 0.10, 0.55),
+        _rec("windowed-single", 0.20, 0.70),
         _rec("clash-free-narrow", 0.456, 0.785),  # within tol 0.02 of the reference: trained well
     ]
     t = S.threshold_for(recs, tol=0.02)
@@ -106,18 +115,53 @@ def test_study_rejects_bad_settings_before_work(tmp_path):
 
 
 def test_cli_count_and_scatter():
-    r = CliRunner().invoke(main, ["pattern", "count", "--n-in", "9", "--n-out", "6", "--d-out", "2", "--z", "3", "--clash-type", "2", "--enumerate", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "pattern",
+            "count",
+            "--n-in",
+            "9",
+            "--n-out",
+            "6",
+            "--d-out",
+            "2",
+            "--z",
+            "3",
+            "--clash-type",
+            "2",
+            "--enumerate",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert (out["d_out"], out["clash_type"], out["d_in"]) == (2, 2, 3)
     assert out["count"] == 729 and out["enumeration"]["distinct"] == 729 and out["spec_formula_agrees"]
-    r = CliRunner().invoke(main, ["pattern", "scatter", "--layers", "1024,64,16", "--kind", "fc", "--matter", "784,64,10", "--json"])
+    r = CliRunner().invoke(
+        main, ["pattern", "scatter", "--layers", "1024,64,16", "--kind", "fc", "--matter", "784,64,10", "--json"]
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["scatter"] == 1.0
     r = CliRunner().invoke(
         main,
-        ["pattern", "scatter", "--layers", "1024,64,16", "--d-out", "1,2", "--kind", "clash-free", "--z", "64,32",
-         "--matter", "784,64,10", "--window", "0:2d:28,28,7,14", "--json"],
+        [
+            "pattern",
+            "scatter",
+            "--layers",
+            "1024,64,16",
+            "--d-out",
+            "1,2",
+            "--kind",
+            "clash-free",
+            "--z",
+            "64,32",
+            "--matter",
+            "784,64,10",
+            "--window",
+            "0:2d:28,28,7,14",
+            "--json",
+        ],
     )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)

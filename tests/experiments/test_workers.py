@@ -42,7 +42,7 @@ def start(args: list[str], log: Path) -> subprocess.Popen:
     return subprocess.Popen(CLI + args, env=ENV, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
-def wait_until(cond, what: str, timeout: float = 600.0, victim: subprocess.Popen | None = None):  # noqa: ANN001, ANN201
+def wait_until(cond, what: str, timeout: float = 600.0, victim: subprocess.Popen | None = None):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         got = cond()
@@ -57,8 +57,28 @@ def wait_until(cond, what: str, timeout: float = 600.0, victim: subprocess.Popen
 def test_search_workers_share_a_study_and_survive_a_kill(backend, tmp_path):
     kind, storage, _ = backend
     data = toy_npz(tmp_path / "d.npz")
-    args = ["search", "--dataset", data, "--trials", "12", "--epochs", "8", "--min-width", "16", "--max-width", "64",
-            "--storage", storage, "--study", "s", "--heartbeat", "1", "--no-prune", "--no-progress", "--json"]
+    args = [
+        "search",
+        "--dataset",
+        data,
+        "--trials",
+        "12",
+        "--epochs",
+        "8",
+        "--min-width",
+        "16",
+        "--max-width",
+        "64",
+        "--storage",
+        storage,
+        "--study",
+        "s",
+        "--heartbeat",
+        "1",
+        "--no-prune",
+        "--no-progress",
+        "--json",
+    ]
     procs = [start(args + ["--out", str(tmp_path / f"o{i}")], tmp_path / f"w{i}.log") for i in range(3)]
     victim = procs[0]
 
@@ -67,8 +87,15 @@ def test_search_workers_share_a_study_and_survive_a_kill(backend, tmp_path):
             study = optuna.load_study(study_name="s", storage=db_url(storage))
         except KeyError:
             return None
-        return next((t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING
-                     and str(t.user_attrs.get("host_pid", "")).endswith(f":{victim.pid}")), None)
+        return next(
+            (
+                t
+                for t in study.get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.RUNNING
+                and str(t.user_attrs.get("host_pid", "")).endswith(f":{victim.pid}")
+            ),
+            None,
+        )
 
     killed = wait_until(victim_trial, "the worker started a trial", victim=victim)
     os.kill(victim.pid, signal.SIGKILL)
@@ -112,7 +139,7 @@ def sweep_config(tmp_path: Path, data: str, **over) -> Path:
     return path
 
 
-def stable(rows) -> dict[str, dict]:  # noqa: ANN001
+def stable(rows) -> dict[str, dict]:
     return {canonical(r["key"]): {k: v for k, v in r["result"].items() if k not in VOLATILE} for r in rows}
 
 
@@ -134,8 +161,10 @@ def test_sweep_workers_share_runs_and_redo_a_killed_one(backend, tmp_path):
 
     def victim_run():
         done = store.done_keys("w")
-        return next((r for r in store.claim_rows("w") if f":{victim.pid}:" in r["owner"]
-                     and canonical(r["key"]) not in done), None)
+        return next(
+            (r for r in store.claim_rows("w") if f":{victim.pid}:" in r["owner"] and canonical(r["key"]) not in done),
+            None,
+        )
 
     held = wait_until(victim_run, "the worker claimed a run", victim=victim)
     os.kill(victim.pid, signal.SIGKILL)
@@ -153,8 +182,12 @@ def test_sweep_workers_share_runs_and_redo_a_killed_one(backend, tmp_path):
 
 def test_sweep_jobs_2_stores_the_rows_of_jobs_1(backend, tmp_path):
     kind, _, store_url = backend
-    cfg_path = sweep_config(tmp_path, toy_npz(tmp_path / "d.npz"), seeds=[0],
-                            grid={"network.kind": ["structured", "random"], "network.d_out": [[8, 3], [16, 3]]})
+    cfg_path = sweep_config(
+        tmp_path,
+        toy_npz(tmp_path / "d.npz"),
+        seeds=[0],
+        grid={"network.kind": ["structured", "random"], "network.d_out": [[8, 3], [16, 3]]},
+    )
     cfg = parse_config(json.loads(cfg_path.read_text()))
     store = ResultStore(store_url)
     counts = run_sweep(cfg, store, progress=False, jobs=2)
@@ -166,8 +199,28 @@ def test_sweep_jobs_2_stores_the_rows_of_jobs_1(backend, tmp_path):
 def test_search_jobs_2_fills_the_study(backend, tmp_path):
     kind, storage, _ = backend
     data = toy_npz(tmp_path / "d.npz")
-    args = ["search", "--dataset", data, "--trials", "6", "--epochs", "2", "--max-width", "32", "--min-width", "4",
-            "--storage", storage, "--study", "j", "--jobs", "2", "--no-progress", "--out", str(tmp_path / "o")]
+    args = [
+        "search",
+        "--dataset",
+        data,
+        "--trials",
+        "6",
+        "--epochs",
+        "2",
+        "--max-width",
+        "32",
+        "--min-width",
+        "4",
+        "--storage",
+        storage,
+        "--study",
+        "j",
+        "--jobs",
+        "2",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     r = subprocess.run(CLI + args, env=ENV, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 jobs" in r.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from bad_input import assert_refused, files_in, run
 
 SMALL = ["--layers", "16,8,4", "--d-out", "2,2", "--z", "8,4"]
@@ -28,20 +29,35 @@ def outputs(tmp_path):
     return {"file_dir": tmp_path / "missing" / "r.json", "under_file": tmp_path / "f" / "r.json", "a_dir": tmp_path}
 
 
-@pytest.mark.parametrize("command, option, extra", [
-    ("simulate", "--out", ["--dataset", "DATA"]),
-    ("sweep", "--out", ["--dataset", "DATA", "--formats", "1,3,8", "--activations", "sigmoid"]),
-    ("hazard", "--out", []),
-    ("pipeline-study", "--out", ["--max-p", "3"]),
-    ("pipeline-study", "--plot", ["--max-p", "3"]),
-])
+@pytest.mark.parametrize(
+    "command, option, extra",
+    [
+        ("simulate", "--out", ["--dataset", "DATA"]),
+        ("sweep", "--out", ["--dataset", "DATA", "--formats", "1,3,8", "--activations", "sigmoid"]),
+        ("hazard", "--out", []),
+        ("pipeline-study", "--out", ["--max-p", "3"]),
+        ("pipeline-study", "--plot", ["--max-p", "3"]),
+    ],
+)
 def test_file_outputs_refused_before_work(tmp_path, command, option, extra):
     data = tiny(tmp_path)
     extra = [str(data) if a == "DATA" else a for a in extra]
     for target in outputs(tmp_path).values():
         before = files_in(tmp_path)
-        assert_refused(run(["hw", command, *SMALL, *extra, "--no-progress" if command != "pipeline-study" else "--json",
-                            option, target]), option)
+        assert_refused(
+            run(
+                [
+                    "hw",
+                    command,
+                    *SMALL,
+                    *extra,
+                    "--no-progress" if command != "pipeline-study" else "--json",
+                    option,
+                    target,
+                ]
+            ),
+            option,
+        )
         assert files_in(tmp_path) == before
 
 
@@ -71,19 +87,22 @@ def test_read_only_directory_is_refused(tmp_path, monkeypatch):
     assert files_in(ro) == set()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--epochs", "0"], "--epochs"),
-    (["--epochs", "-1"], "--epochs"),
-    (["--limit-train", "0"], "--limit-train"),
-    (["--limit-test", "0"], "--limit-test"),
-    (["--clock-mhz", "nan"], "clock"),
-    (["--clock-mhz", "0"], "clock"),
-    (["--clock-mhz", "inf"], "clock"),
-    (["--lr-shift", "-1"], "shift"),
-    (["--format", "1,0,0"], "format"),
-    (["--format", "nan"], "format"),
-    (["--epochs", "three"], "--epochs"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--epochs", "0"], "--epochs"),
+        (["--epochs", "-1"], "--epochs"),
+        (["--limit-train", "0"], "--limit-train"),
+        (["--limit-test", "0"], "--limit-test"),
+        (["--clock-mhz", "nan"], "clock"),
+        (["--clock-mhz", "0"], "clock"),
+        (["--clock-mhz", "inf"], "clock"),
+        (["--lr-shift", "-1"], "shift"),
+        (["--format", "1,0,0"], "format"),
+        (["--format", "nan"], "format"),
+        (["--epochs", "three"], "--epochs"),
+    ],
+)
 def test_zero_and_nan_values(tmp_path, args, needle):
     data = tiny(tmp_path)
     before = files_in(tmp_path)

@@ -15,7 +15,7 @@ SMALL = ["--layers", "16,8,4", "--d-out", "2,2", "--z", "8,4"]
 def tiny_npz(tmp_path):
     rng = np.random.default_rng(0)
 
-    def split(m):  # noqa: ANN001, ANN202
+    def split(m):
         y = rng.integers(0, 3, m)
         x = rng.integers(0, 40, (m, 12)).astype(np.uint8)
         x[np.arange(m), 4 * y] = 255
@@ -29,7 +29,7 @@ def tiny_npz(tmp_path):
     return str(p)
 
 
-def run(args):  # noqa: ANN001, ANN201
+def run(args):
     return CliRunner().invoke(main, ["hw", *args])
 
 
@@ -69,14 +69,31 @@ def test_simulate_small_network_json(tiny_npz):
     assert res["data"]["features"] == 12 and res["data"]["input_neurons"] == 16 and res["data"]["classes"] == 3
     assert res["hardware"]["clocks_per_input"] == 4 + 2 + 2
     assert res["hardware"]["neurons"]["layers"][0]["padding"] == 4
-    again = json.loads(run(["simulate", *SMALL, "--dataset", tiny_npz, "--epochs", "2", "--json", "--seed", "1"]).output)
+    again = json.loads(
+        run(["simulate", *SMALL, "--dataset", tiny_npz, "--epochs", "2", "--json", "--seed", "1"]).output
+    )
     assert [e["test_acc"] for e in again["epochs"]] == [e["test_acc"] for e in res["epochs"]]
 
 
 def test_simulate_cycle_level_text_and_export(tiny_npz, tmp_path):
     out = tmp_path / "mem"
-    r = run(["simulate", *SMALL, "--dataset", tiny_npz, "--level", "cycle", "--bp-hazard", "exact", "--no-progress",
-             "--limit-train", "20", "--export", str(out)])
+    r = run(
+        [
+            "simulate",
+            *SMALL,
+            "--dataset",
+            tiny_npz,
+            "--level",
+            "cycle",
+            "--bp-hazard",
+            "exact",
+            "--no-progress",
+            "--limit-train",
+            "20",
+            "--export",
+            str(out),
+        ]
+    )
     assert r.exit_code == 0, r.output
     assert "test%" in r.output and "cycle model" in r.output
     man = json.loads((out / "manifest.json").read_text())
@@ -100,11 +117,16 @@ def test_export_writes_hex_memories(tmp_path):
 
 
 def test_sweep_and_hazard_commands(tiny_npz):
-    r = run(["sweep", *SMALL, "--dataset", tiny_npz, "--formats", "1,2,5;1,3,8", "--activations", "sigmoid,relu", "--json"])
+    r = run(
+        ["sweep", *SMALL, "--dataset", tiny_npz, "--formats", "1,2,5;1,3,8", "--activations", "sigmoid,relu", "--json"]
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)["rows"]
     assert [(x["activation"], x["format"]) for x in rows] == [
-        ("sigmoid", "(1,2,5)"), ("sigmoid", "(1,3,8)"), ("relu", "(1,2,5)"), ("relu", "(1,3,8)")
+        ("sigmoid", "(1,2,5)"),
+        ("sigmoid", "(1,3,8)"),
+        ("relu", "(1,2,5)"),
+        ("relu", "(1,3,8)"),
     ]
     r = run(["hazard", *SMALL])
     assert r.exit_code == 0, r.output

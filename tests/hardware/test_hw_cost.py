@@ -60,13 +60,18 @@ def test_bypass_fix_cost_and_hazard_rows():
     # the sparser variant (d_out_2 = 8, z_2 = 16, D = 4) keeps C = 32
     assert "safe-seeds-slower" not in rows
     sp = rows["safe-seeds-sparser"]
-    assert sp["z_net"] == [128, 16] and sp["d_out_net"] == [4, 8] and sp["lost_per_input"] == 0 and sp["clocks_per_input"] == 36
+    assert (
+        sp["z_net"] == [128, 16]
+        and sp["d_out_net"] == [4, 8]
+        and sp["lost_per_input"] == 0
+        and sp["clocks_per_input"] == 36
+    )
     assert rows["unpipelined"]["lost_per_input"] == 0 and rows["unpipelined"]["clocks_per_input"] == 34
 
 
 def test_safe_variants_when_depth_already_suffices():
     cfg = HwConfig(layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8))  # D_2 = 4 = P + 2
-    (name, c, _), = safe_variants(cfg)
+    ((name, c, _),) = safe_variants(cfg)
     assert name == "safe-seeds" and c.z == cfg.z and c.seed_vectors[1] == "safe"
 
 

@@ -8,7 +8,7 @@ from predsparse.hardware.simulator import ArchSimulator
 from predsparse.patterns import structured
 
 
-def _run(cfg, x, y, order, engine, **kw):  # noqa: ANN001, ANN202
+def _run(cfg, x, y, order, engine, **kw):
     sim = ArchSimulator(cfg, **kw)
     r = sim.train_samples(x, y, order, num_classes=10, engine=engine)
     return sim, r
@@ -52,7 +52,9 @@ def test_variants_bit_identical(variant):
         a, ra = _run(cfg, x, y, None, "reference", patterns=patterns, bp_hazard=bp)
         b, rb = _run(cfg, x, y, None, "fast", patterns=patterns, bp_hazard=bp)
         assert ra["correct"] == rb["correct"]
-        assert all(np.array_equal(u, v) for u, v in zip(a.w, b.w)) and all(np.array_equal(u, v) for u, v in zip(a.b, b.b))
+        assert all(np.array_equal(u, v) for u, v in zip(a.w, b.w)) and all(
+            np.array_equal(u, v) for u, v in zip(a.b, b.b)
+        )
 
 
 # --- the compiled cycle-level block against the numpy reference ----------------------------------------

@@ -15,7 +15,7 @@ def h(word: str) -> int:
     return int(F127.from_hex(word)[0])
 
 
-def hx(raw) -> str:  # noqa: ANN001
+def hx(raw) -> str:
     return F127.to_hex(raw)[0]
 
 
@@ -29,7 +29,9 @@ def test_rtl_multiplier_vectors(a, b, out):
     assert hx(F127.mult(np.array([h(a)]), np.array([h(b)]))) == out
 
 
-@pytest.mark.parametrize("a,b,out", [("1FF", "1FF", "1FF"), ("1FF", "300", "0FF"), ("200", "1FF", "3FF"), ("201", "349", "200")])
+@pytest.mark.parametrize(
+    "a,b,out", [("1FF", "1FF", "1FF"), ("1FF", "300", "0FF"), ("200", "1FF", "3FF"), ("201", "349", "200")]
+)
 def test_rtl_adder_vectors(a, b, out):
     assert hx(F127.add(h(a), h(b))) == out
 

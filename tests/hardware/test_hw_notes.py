@@ -23,9 +23,14 @@ def test_bp_note_names_the_design_and_the_released_loss():
 
 def test_collapse_is_flagged_with_the_option_that_fixes_it():
     cfg, hw = _hw()
-    rows = [{"test_acc": a, "float_test_acc": f, "weights": [{"w_saturated": s}]}
-            for a, f, s in ((0.802, 0.815, 0.02), (0.747, 0.824, 0.12), (0.702, 0.832, 0.16))]
+    rows = [
+        {"test_acc": a, "float_test_acc": f, "weights": [{"w_saturated": s}]}
+        for a, f, s in ((0.802, 0.815, 0.02), (0.747, 0.824, 0.12), (0.702, 0.832, 0.16))
+    ]
     out = notes(cfg, rows, hw, "ideal")
-    assert any(n.startswith("accuracy collapse") and "--lr-rounding half-even" in n and "80.20 % (epoch 1) -> 70.20 %" in n for n in out)
+    assert any(
+        n.startswith("accuracy collapse") and "--lr-rounding half-even" in n and "80.20 % (epoch 1) -> 70.20 %" in n
+        for n in out
+    )
     steady = [{"test_acc": a, "float_test_acc": 0.83} for a in (0.80, 0.81, 0.82)]
     assert not any(n.startswith("accuracy collapse") for n in notes(cfg, steady, hw, "ideal"))

@@ -15,7 +15,7 @@ from predsparse.hardware.simulator import ArchSimulator
 SMALL = dict(layers=(16, 8, 4), out_degrees=(2, 2), z=(8, 4))  # junction 2: p=8, z=4, D=2, C=4
 
 
-def _data(cfg, m, seed=1):  # noqa: ANN001, ANN202
+def _data(cfg, m, seed=1):
     rng = np.random.default_rng(seed)
     return cfg.fmt.from_pixels(rng.integers(0, 256, (m, cfg.layers[0]))), rng.integers(0, cfg.layers[-1], m)
 

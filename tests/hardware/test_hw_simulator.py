@@ -14,7 +14,7 @@ from predsparse.patterns import Pattern, structured
 SMALL = dict(layers=(16, 8, 4), out_degrees=(2, 2), z=(8, 4))  # D = (2, 2), C = 4
 
 
-def data(cfg, m, seed=1, classes=None):  # noqa: ANN001, ANN201
+def data(cfg, m, seed=1, classes=None):
     rng = np.random.default_rng(seed)
     pix = rng.integers(0, 256, (m, cfg.layers[0]))
     return pix, cfg.fmt.from_pixels(pix), rng.integers(0, classes or cfg.layers[-1], m)
@@ -122,7 +122,7 @@ def test_structured_and_random_patterns_stall():
 
 
 # --- schedule: stale weights ---------------------------------------------------------------------------
-def _hand_net(schedule):  # noqa: ANN001, ANN202
+def _hand_net(schedule):
     cfg = HwConfig(layers=(4, 2), out_degrees=(1,), z=(2,), activation="relu", lr_shift=1)
     pat = Pattern(4, 2, rows=[0, 0, 1, 1], cols=[0, 1, 2, 3])
     w0 = ([np.array([128, 128, 128, 128])], [np.array([0, 0])])  # 0.5 each, (1,3,8)
@@ -223,7 +223,9 @@ def test_cycle_model_loses_contributions_on_fpga_geometry():
 
 def test_safe_seed_vectors_remove_the_hazard():
     for t in (2, 3):
-        cfg = HwConfig(layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8), clash_type=t, seed_vectors=("random", "safe"))
+        cfg = HwConfig(
+            layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8), clash_type=t, seed_vectors=("random", "safe")
+        )
         pat = cfg.build_patterns()[1]
         rep = hazard_report(pat, 8, cfg.P)
         assert rep["lost"] == 0 and rep["min_reread_gap"] >= cfg.P + 2
@@ -236,7 +238,9 @@ def test_safe_seed_vectors_remove_the_hazard():
 @pytest.mark.parametrize("schedule", ["pipelined", "sequential"])
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_wide_fixed_point_tracks_float_reference(schedule, activation):
-    cfg = HwConfig(layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8), fmt="1,7,24", lr_shift=4, seed=3, activation=activation)
+    cfg = HwConfig(
+        layers=(64, 32, 16), out_degrees=(4, 4), z=(16, 8), fmt="1,7,24", lr_shift=4, seed=3, activation=activation
+    )
     pix, x, y = data(cfg, 200)
     sim = ArchSimulator(cfg, schedule=schedule)
     ref = FloatReference(cfg, sim.patterns, schedule=schedule)

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from predsparse.cli import main
-from predsparse.morse import difficulty, generate
-from predsparse.experiments.store import ResultStore
 from predsparse.experiments.morse_study import StudyConfig, format_table, ladder, pearson, run_study
+from predsparse.experiments.store import ResultStore
+from predsparse.morse import difficulty, generate
 
 SMALL = ["--param", "train_per_class=6", "--param", "val_per_class=2", "--param", "test_per_class=2"]
 
@@ -174,8 +174,22 @@ def test_run_study_with_a_fake_trainer_writes_everything(tmp_path):
 
 def test_study_cli_end_to_end_tiny(tmp_path):
     out = tmp_path / "study"
-    res = run("study", "--out", str(out), "--train-per-class", "3", "--epochs", "1", "--hidden", "8",
-              "--knobs", "noise,leading", "--seed", "3", "--json")
+    res = run(
+        "study",
+        "--out",
+        str(out),
+        "--train-per-class",
+        "3",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--knobs",
+        "noise,leading",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
     assert [r["knob"] for r in result["rows"]] == ["baseline"] + ["noise_sd"] * 4 + ["leading_spaces"]
@@ -206,15 +220,28 @@ def test_study_trains_through_the_one_run_function(tmp_path):
     from predsparse.train.run import run as run_model
     from predsparse.train.spec import ModelSpec
 
-    res = run("study", "--out", str(tmp_path / "s"), "--train-per-class", "2", "--epochs", "1", "--hidden", "4",
-              "--knobs", "dash", "--json")
+    res = run(
+        "study",
+        "--out",
+        str(tmp_path / "s"),
+        "--train-per-class",
+        "2",
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+        "--knobs",
+        "dash",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     result = json.loads(res.stdout)
     assert result["trainer"].startswith("predsparse.train.run")
     assert [r["knob"] for r in result["rows"]] == ["baseline", "min_len_dash"]
     ds = generate("baseline", seed=0, **result["rows"][0]["overrides"])
-    rec = run_model(ModelSpec(layers=("auto", 4, 64), kind="fc", seed=0),
-                    TrainConfig(epochs=1, batch_size=256, lr=5e-3, seed=0), ds)
+    rec = run_model(
+        ModelSpec(layers=("auto", 4, 64), kind="fc", seed=0), TrainConfig(epochs=1, batch_size=256, lr=5e-3, seed=0), ds
+    )
     assert result["rows"][0]["test_accuracy"] == rec["test_acc"]
     assert result["rows"][0]["record"]["parameters"] == (64 * 4 + 4) + (4 * 64 + 64)  # hand count: weights + biases
     one_line_error(run("study", "--out", str(tmp_path / "t"), "--trainer", "torch"), "--trainer 'torch'")

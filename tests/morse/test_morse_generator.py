@@ -120,7 +120,9 @@ def test_baseline_run_lengths_and_positions():
 
 
 def test_min_dash_length_three_makes_dashes_like_dots():
-    ds = generate("difficult", seed=2, noise_sd=0.0, leading_spaces=False, train_per_class=30, val_per_class=0, test_per_class=0)
+    ds = generate(
+        "difficult", seed=2, noise_sd=0.0, leading_spaces=False, train_per_class=30, val_per_class=0, test_per_class=0
+    )
     dash = [n for x, y in zip(ds.xtr, ds.ytr) for c, n in zip(CODEBOOK[y][1], decode(x)[1]) if c == "-"]
     assert min(dash) == 3 and max(dash) == 9
 
@@ -198,23 +200,50 @@ def test_train_command_takes_morse_params(tmp_path):
 
     from predsparse.cli import main
 
-    args = ["train", "--dataset", "morse", "--param", "train_per_class=12", "--param", "val_per_class=3",
-            "--param", "test_per_class=3", "--param", "dilation=2", "--layers", "128,64", "--kind", "fc",
-            "--epochs", "1", "--json", "--no-progress"]
+    args = [
+        "train",
+        "--dataset",
+        "morse",
+        "--param",
+        "train_per_class=12",
+        "--param",
+        "val_per_class=3",
+        "--param",
+        "test_per_class=3",
+        "--param",
+        "dilation=2",
+        "--layers",
+        "128,64",
+        "--kind",
+        "fc",
+        "--epochs",
+        "1",
+        "--json",
+        "--no-progress",
+    ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["dataset"]["features"] == 128 and out["dataset"]["train"] == 64 * 12
     bad = CliRunner().invoke(main, args[:3] + ["--param", "noise=1"] + args[5:])
     assert bad.exit_code == 2 and "unknown Morse parameter 'noise'" in bad.output
-    other = CliRunner().invoke(main, ["train", "--dataset", "fashion-mnist", "--param", "noise_sd=1",
-                                      "--layers", "784,10", "--kind", "fc"])
+    other = CliRunner().invoke(
+        main, ["train", "--dataset", "fashion-mnist", "--param", "noise_sd=1", "--layers", "784,10", "--kind", "fc"]
+    )
     assert other.exit_code == 2 and "--param" in other.output
 
 
 def test_leading_spaces_place_the_symbol_anywhere():
     # fixed lengths: 'E' (one dot of 2) occupies 2 values, so the lead is uniform on 0..62
-    ds = generate(seed=5, leading_spaces=True, min_len_dot=2, max_len_dot=2, train_per_class=2000, val_per_class=0, test_per_class=0)
+    ds = generate(
+        seed=5,
+        leading_spaces=True,
+        min_len_dot=2,
+        max_len_dot=2,
+        train_per_class=2000,
+        val_per_class=0,
+        test_per_class=0,
+    )
     leads = np.array([decode(x)[0] for x, y in zip(ds.xtr, ds.ytr) if y == INDEX["E"]])
     assert leads.size == 2000
     assert leads.min() == 0 and leads.max() == 62
@@ -241,7 +270,9 @@ def test_gray_values_normalised_and_rounded():
 
 def test_gray_noise_has_the_requested_mean_and_variance():
     # Large level range and an offset so nothing is clipped: value*1000 = 500 + N(0, 4^2) (+ rounding).
-    ds = generate(seed=8, levels=1000, noise_mean=500.0, noise_sd=4.0, train_per_class=400, val_per_class=0, test_per_class=0)
+    ds = generate(
+        seed=8, levels=1000, noise_mean=500.0, noise_sd=4.0, train_per_class=400, val_per_class=0, test_per_class=0
+    )
     e = ds.xtr[ds.ytr == INDEX["E"]].astype(np.float64) * 1000
     tail = e[:, 3:]  # 'E' is one dot of at most 3: the rest of the frame is noise only
     noise = tail - 500.0

@@ -139,7 +139,7 @@ def original_script(xtr, ytr, xva, yva, xte, yte, T_threshold=0.05):
         for j in range(numlabels):
             if j == m:
                 continue
-            U_inner += norm.sf(np.sqrt(label_d[m, c] ** 2 / (4 * label_coll_variances[m] ** 2)))  # noqa: B023 (stale c)
+            U_inner += norm.sf(np.sqrt(label_d[m, c] ** 2 / (4 * label_coll_variances[m] ** 2)))
         U += label_probs[m] * U_inner
     return L, U, D, T
 
@@ -203,7 +203,10 @@ def test_harder_morse_sets_score_higher():
     [
         (lambda d: d.pop("xva"), "'xva'"),
         (lambda d: d.update(xtr=np.full((4, 2), np.nan)), "NaN"),
-        (lambda d: d.update(ytr=np.array([0, 0, 0, 0]), yva=np.array([0, 0]), yte=np.array([0, 0])), "at least 2 classes"),
+        (
+            lambda d: d.update(ytr=np.array([0, 0, 0, 0]), yva=np.array([0, 0]), yte=np.array([0, 0])),
+            "at least 2 classes",
+        ),
         (lambda d: d.update(ytr=np.array([0, 1, 2])), "same length"),
         (lambda d: d.update(ytr=np.array([0.5, 1, 2, 2])), "non-integer"),
         (lambda d: d.update(ytr=np.array([-1, 1, 2, 2])), "label -1"),

@@ -20,8 +20,14 @@ from predsparse.train import TrainConfig, fit, load_model, save_model
 
 @pytest.mark.parametrize(
     "shape,channels,pool,expected",
-    [((1, 28, 28), [8, 16], 2, (16, 7, 7)), ((1, 64), [4], 2, (4, 32)), ((3, 7, 9), [5], 2, (5, 3, 4)),
-     ((1, 10), [], 2, (1, 10)), ((2, 12, 12), [4, 4], 3, (4, 1, 1)), ((1, 8, 8), [6], 1, (6, 8, 8))],
+    [
+        ((1, 28, 28), [8, 16], 2, (16, 7, 7)),
+        ((1, 64), [4], 2, (4, 32)),
+        ((3, 7, 9), [5], 2, (5, 3, 4)),
+        ((1, 10), [], 2, (1, 10)),
+        ((2, 12, 12), [4, 4], 3, (4, 1, 1)),
+        ((1, 8, 8), [6], 1, (6, 8, 8)),
+    ],
 )
 def test_front_end_output_shape_hand_worked(shape, channels, pool, expected):
     assert front_end_output_shape(shape, channels, pool=pool) == expected
@@ -54,7 +60,7 @@ def test_sparse_cnn_equals_front_end_plus_dense_masked_classifier():
     ref_front = ConvFrontEnd(shape, [4, 6]).double()
     ref_front.load_state_dict(model.front.state_dict())
     ws, bs = [], []
-    for j, p in zip(model.junctions, pats):
+    for j in model.junctions:
         ws.append(j.dense_weight().clone().requires_grad_(True))
         bs.append(j.bias.detach().clone().requires_grad_(True))
     masks = [torch.from_numpy(p.to_dense()).double() for p in pats]
@@ -73,18 +79,25 @@ def test_sparse_cnn_equals_front_end_plus_dense_masked_classifier():
 
 @pytest.mark.parametrize(
     "kwargs,message",
-    [(dict(kernel_size=4), "kernel size 4 must be odd"),
-     (dict(channels=[4, 4, 4, 4, 4]), "pools the input"),
-     (dict(channels=[0]), "0 channels"),
-     (dict(classifier=[99, 5]), "classifier's input layer is 99 but the conv front end gives 64"),
-     (dict(input_shape=(64,)), r"input shape \(64,\) must be \(C, L\) or \(C, H, W\)")],
+    [
+        (dict(kernel_size=4), "kernel size 4 must be odd"),
+        (dict(channels=[4, 4, 4, 4, 4]), "pools the input"),
+        (dict(channels=[0]), "0 channels"),
+        (dict(classifier=[99, 5]), "classifier's input layer is 99 but the conv front end gives 64"),
+        (dict(input_shape=(64,)), r"input shape \(64,\) must be \(C, L\) or \(C, H, W\)"),
+    ],
 )
 def test_bad_cnn_configs_are_one_clear_error(kwargs, message):
     args = dict(input_shape=(1, 8, 8), channels=[4], classifier=[64, 5], kernel_size=3)
     args.update(kwargs)
     with pytest.raises(InputError, match=message):
-        SparseCNN(args["input_shape"], args["channels"], args["classifier"],
-                  [P.fully_connected(args["classifier"][0], 5)], kernel_size=args["kernel_size"])
+        SparseCNN(
+            args["input_shape"],
+            args["channels"],
+            args["classifier"],
+            [P.fully_connected(args["classifier"][0], 5)],
+            kernel_size=args["kernel_size"],
+        )
 
 
 def bars(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,8 +116,9 @@ def bars(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def bars_dataset() -> Dataset:
     x, y = bars(600, 0)
-    return Dataset.from_mapping({"xtr": x[:400], "ytr": y[:400], "xva": x[400:500], "yva": y[400:500],
-                                 "xte": x[500:], "yte": y[500:]})
+    return Dataset.from_mapping(
+        {"xtr": x[:400], "ytr": y[:400], "xva": x[400:500], "yva": y[400:500], "xte": x[500:], "yte": y[500:]}
+    )
 
 
 def test_sparse_cnn_learns_bars_and_round_trips_through_a_model_file(tmp_path):
@@ -126,14 +140,32 @@ def test_train_cli_with_conv_front_end(tmp_path):
     x, y = bars(300, 1)
     path = tmp_path / "bars.npz"
     np.savez(path, xtr=x[:200], ytr=y[:200], xva=x[200:250], yva=y[200:250], xte=x[250:], yte=y[250:])
-    r = CliRunner().invoke(main, ["train", "--dataset", str(path), "--conv", "4", "--layers", "8,2",
-                                  "--d-out", "2,2", "--epochs", "2", "--batch-size", "32", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--dataset",
+            str(path),
+            "--conv",
+            "4",
+            "--layers",
+            "8,2",
+            "--d-out",
+            "2,2",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["network"]["N_net"] == [64, 8, 2] and out["cnn"]["channels"] == [4]
     assert out["parameters"] == 4 * 9 + 2 * 4 + 64 * 2 + 8 + 8 * 2 + 2  # conv, BN, sparse junctions, biases
-    bad = CliRunner().invoke(main, ["train", "--dataset", str(path), "--conv", "4,4,4,4", "--layers", "2",
-                                    "--kind", "fc", "--epochs", "1"])
+    bad = CliRunner().invoke(
+        main, ["train", "--dataset", str(path), "--conv", "4,4,4,4", "--layers", "2", "--kind", "fc", "--epochs", "1"]
+    )
     assert bad.exit_code == 2 and "pools the input" in bad.output and len(bad.output.strip().splitlines()) == 1
 
 
@@ -144,8 +176,18 @@ def test_search_space_samples_conv_blocks_and_counts_their_parameters():
     from predsparse.search.space import SearchSpace, sample
 
     space = SearchSpace(max_hidden=1, min_width=4, max_width=16, max_conv=2, conv_channels=[4, 8], kinds=["structured"])
-    trial = optuna.trial.FixedTrial({"conv_layers": 1, "channels_0": 8, "hidden_layers": 0, "density_0": 0.5,
-                                     "lr": 1e-3, "l2": 1e-3, "batch_size": 64, "dropout": 0.0})
+    trial = optuna.trial.FixedTrial(
+        {
+            "conv_layers": 1,
+            "channels_0": 8,
+            "hidden_layers": 0,
+            "density_0": 0.5,
+            "lr": 1e-3,
+            "l2": 1e-3,
+            "batch_size": 64,
+            "dropout": 0.0,
+        }
+    )
     cand = sample(trial, space, 64, 2, (1, 8, 8))
     assert cand["conv"] == [8] and cand["layers"] == [8 * 4 * 4, 2]
     cmd = retrain_command(dict(cand, seed=3), "bars.npz", 5)
@@ -161,8 +203,9 @@ def test_search_with_conv_front_ends_runs(tmp_path):
     from predsparse.search import SearchSettings, SearchSpace, run_search
 
     ds = bars_dataset()
-    space = SearchSpace(max_hidden=1, min_width=4, max_width=16, max_conv=1, conv_channels=[4], kinds=["structured"],
-                        batch_sizes=[64])
+    space = SearchSpace(
+        max_hidden=1, min_width=4, max_width=16, max_conv=1, conv_channels=[4], kinds=["structured"], batch_sizes=[64]
+    )
     settings = SearchSettings(trials=4, epochs=1, seed=1, storage=f"sqlite:///{tmp_path}/s.db", prune=False)
     out = run_search(ds, space, settings, progress=False)
     assert out["complete"] == 4
@@ -179,13 +222,18 @@ def test_sweep_runs_conv_front_ends_with_auto_classifier_input(tmp_path):
 
     x, y = bars(200, 2)
     np.savez(tmp_path / "b.npz", xtr=x[:120], ytr=y[:120], xva=x[120:160], yva=y[120:160], xte=x[160:], yte=y[160:])
-    cfg = parse_config({
-        "name": "cnn-depth", "seeds": [0],
-        "base": {"dataset": {"name": str(tmp_path / "b.npz")},
-                 "network": {"layers": ["auto", 2], "d_out": [1]},
-                 "train": {"epochs": 1, "batch_size": 32}},
-        "grid": {"network.conv": [[], [4], [4, 4]]},
-    })
+    cfg = parse_config(
+        {
+            "name": "cnn-depth",
+            "seeds": [0],
+            "base": {
+                "dataset": {"name": str(tmp_path / "b.npz")},
+                "network": {"layers": ["auto", 2], "d_out": [1]},
+                "train": {"epochs": 1, "batch_size": 32},
+            },
+            "grid": {"network.conv": [[], [4], [4, 4]]},
+        }
+    )
     store = ResultStore(tmp_path / "r.db")
     run_sweep(cfg, store, progress=False)
     rows = list(store.rows("cnn-depth"))
@@ -197,9 +245,17 @@ def test_sweep_runs_conv_front_ends_with_auto_classifier_input(tmp_path):
 
     header, body = summary_table(rows, pivot="network.conv")  # list-valued pivot columns
     assert header[-3:] == ["()", "(4)", "(4, 4)"] and len(body) == 1
-    bad = parse_config({"name": "bad", "seeds": [0],
-                        "base": {"dataset": {"name": str(tmp_path / "b.npz")},
-                                 "network": {"layers": [100, 2], "conv": [4]}, "train": {"epochs": 1}}})
+    bad = parse_config(
+        {
+            "name": "bad",
+            "seeds": [0],
+            "base": {
+                "dataset": {"name": str(tmp_path / "b.npz")},
+                "network": {"layers": [100, 2], "conv": [4]},
+                "train": {"epochs": 1},
+            },
+        }
+    )
     with pytest.raises(InputError, match=r"layers start with 100 but the conv front end \[4\] gives 64"):
         run_sweep(bad, ResultStore(tmp_path / "r2.db"), progress=False)
 
@@ -208,8 +264,11 @@ def test_l2_covers_conv_and_sparse_weights_but_not_batch_norm_scales():
     from predsparse.train.loop import _l2_term
 
     model = build_cnn((1, 8, 8), [4], [2], [1], "structured", seed=0)
-    expected = sum(m.weight.detach().square().sum() for m in model.modules()
-                   if isinstance(m, (torch.nn.Conv2d,)) or m.__class__.__name__ == "SparseLinear")
+    expected = sum(
+        m.weight.detach().square().sum()
+        for m in model.modules()
+        if isinstance(m, (torch.nn.Conv2d,)) or m.__class__.__name__ == "SparseLinear"
+    )
     with torch.no_grad():
         model.front.blocks[1].weight.fill_(100.0)  # the batch-norm scale must not count
     torch.testing.assert_close(_l2_term(model).detach(), expected)

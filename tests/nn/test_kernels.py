@@ -130,8 +130,10 @@ class FeatureDrop(torch.nn.Dropout):
 
 
 @needs_numba
-@pytest.mark.parametrize("batch,activation,dropout", [(3, "relu", 0.0), (40, "relu", 0.0), (70, "sigmoid", 0.0),
-                                                      (17, "tanh", 0.0), (40, "relu", 0.3)])
+@pytest.mark.parametrize(
+    "batch,activation,dropout",
+    [(3, "relu", 0.0), (40, "relu", 0.0), (70, "sigmoid", 0.0), (17, "tanh", 0.0), (40, "relu", 0.3)],
+)
 def test_mlp_on_panels_equals_torch_backend(batch, activation, dropout):
     """A 3-junction SparseMLP kept in panel layout end to end (one autograd node without dropout, one
     per junction with it) equals the same MLP on torch's CSR: logits, parameter and input gradients."""
@@ -273,8 +275,18 @@ def test_large_sparse_layer_uses_memory_in_proportion_to_edges():
 
 @pytest.mark.parametrize(
     "batch,width,itemsize,expected",
-    [(1, 4096, 4, 16), (17, 4096, 4, 32), (64, 4096, 4, 64), (65, 1024, 4, 128), (256, 800, 4, 128),
-     (256, 1025, 4, 64), (256, 600, 8, 64), (256, 512, 8, 128), (130, 100, 4, 64), (200, 100, 4, 128)],
+    [
+        (1, 4096, 4, 16),
+        (17, 4096, 4, 32),
+        (64, 4096, 4, 64),
+        (65, 1024, 4, 128),
+        (256, 800, 4, 128),
+        (256, 1025, 4, 64),
+        (256, 600, 8, 64),
+        (256, 512, 8, 128),
+        (130, 100, 4, 64),
+        (200, 100, 4, 128),
+    ],
 )
 def test_panel_width_rule(batch, width, itemsize, expected):
     """128 columns only when a panel of the widest layer fits in 512 KiB and pads no more than 64 would."""
@@ -331,10 +343,12 @@ def test_rows_with_input_gradient_falls_back_to_gathering():
 
 @pytest.mark.parametrize(
     "rows,message",
-    [(torch.tensor([0, 50]), "rows has entry 50: row numbers must be in [0, 50)"),
-     (torch.tensor([-1, 2]), "rows has entry -1"),
-     (torch.tensor([0.0, 1.0]), "rows must be a 1-D integer tensor"),
-     (torch.tensor([[0, 1]]), "rows must be a 1-D integer tensor")],
+    [
+        (torch.tensor([0, 50]), "rows has entry 50: row numbers must be in [0, 50)"),
+        (torch.tensor([-1, 2]), "rows has entry -1"),
+        (torch.tensor([0.0, 1.0]), "rows must be a 1-D integer tensor"),
+        (torch.tensor([[0, 1]]), "rows must be a 1-D integer tensor"),
+    ],
 )
 def test_bad_rows_are_one_clear_error(rows, message):
     from predsparse.errors import InputError
@@ -387,10 +401,14 @@ def test_cli_threads_option_sets_torch_threads_which_the_kernels_follow():
 
     before = torch.get_num_threads()
     try:
-        r = CliRunner().invoke(main, ["--threads", "1", "pattern", "show", "--n-in", "4", "--n-out", "2", "--d-out", "1"])
+        r = CliRunner().invoke(
+            main, ["--threads", "1", "pattern", "show", "--n-in", "4", "--n-out", "2", "--d-out", "1"]
+        )
         assert r.exit_code == 0, r.output
         assert torch.get_num_threads() == 1
-        bad = CliRunner().invoke(main, ["--threads", "0", "pattern", "show", "--n-in", "4", "--n-out", "2", "--d-out", "1"])
+        bad = CliRunner().invoke(
+            main, ["--threads", "0", "pattern", "show", "--n-in", "4", "--n-out", "2", "--d-out", "1"]
+        )
         assert bad.exit_code == 2
     finally:
         torch.set_num_threads(before)

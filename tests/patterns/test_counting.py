@@ -65,7 +65,9 @@ def test_grid_covers_every_type_dither_and_regime():
                 assert (r, t, dither) in seen, (r, t, dither)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "p{}-n{}-dout{}-z{}-t{}-{}".format(*c[:5], "dither" if c[5] else "plain"))
+@pytest.mark.parametrize(
+    "case", CASES, ids=lambda c: "p{}-n{}-dout{}-z{}-t{}-{}".format(*c[:5], "dither" if c[5] else "plain")
+)
 def test_closed_form_matches_enumeration(case):
     p, n, d_out, z, t, dither = case
     enum = enumerate_clash_free(p, n, d_out, z, type=t, dither=dither)

@@ -30,8 +30,18 @@ def check_valid(pat: P.Pattern, p: int, n: int, d_out: int, z: int) -> None:
 
 # (n_in, n_out, d_out, z, type): all straddling; the first two are the cases (D = 1: only the dither
 # permutation can avoid the repeat, random permutations almost never do)
-GRID = [(36, 3, 2, 36, 2), (20, 10, 8, 20, 1), (36, 3, 2, 36, 1), (20, 10, 8, 20, 2), (20, 8, 6, 4, 1),
-        (20, 8, 6, 4, 2), (24, 16, 6, 12, 1), (24, 16, 6, 12, 2), (30, 9, 6, 15, 2), (30, 9, 6, 30, 1)]
+GRID = [
+    (36, 3, 2, 36, 2),
+    (20, 10, 8, 20, 1),
+    (36, 3, 2, 36, 1),
+    (20, 10, 8, 20, 2),
+    (20, 8, 6, 4, 1),
+    (20, 8, 6, 4, 2),
+    (24, 16, 6, 12, 1),
+    (24, 16, 6, 12, 2),
+    (30, 9, 6, 15, 2),
+    (30, 9, 6, 30, 1),
+]
 
 
 @pytest.mark.parametrize("p,n,d_out,z,ctype", GRID)
@@ -42,7 +52,9 @@ def test_dither_succeeds_for_every_seed(p, n, d_out, z, ctype):
         check_valid(pat, p, n, d_out, z)
         again = P.clash_free(p, n, d_out, z, type=ctype, dither=True, seed=seed)
         assert again == pat  # seeded
-        rebuilt = P.clash_free(p, n, d_out, z, type=ctype, dither=True, seeds=pat.params["seeds"], perms=pat.params["perms"])
+        rebuilt = P.clash_free(
+            p, n, d_out, z, type=ctype, dither=True, seeds=pat.params["seeds"], perms=pat.params["perms"]
+        )
         assert rebuilt == pat
 
 

@@ -77,8 +77,18 @@ def cycles_are_clash_free(pat: P.Pattern, z: int) -> bool:
     return all(len(set(row.tolist())) == z for row in mem)
 
 
-CLASH_CASES = [(8, 4, 2, 4), (9, 6, 2, 3), (12, 12, 2, 4), (12, 8, 2, 4), (16, 8, 4, 8), (10, 4, 2, 5), (24, 16, 4, 6),
-               (32, 4, 1, 8), (12, 6, 3, 6), (8, 8, 8, 4)]
+CLASH_CASES = [
+    (8, 4, 2, 4),
+    (9, 6, 2, 3),
+    (12, 12, 2, 4),
+    (12, 8, 2, 4),
+    (16, 8, 4, 8),
+    (10, 4, 2, 5),
+    (24, 16, 4, 6),
+    (32, 4, 1, 8),
+    (12, 6, 3, 6),
+    (8, 8, 8, 4),
+]
 
 
 @pytest.mark.parametrize("p,n,d_out,z", CLASH_CASES)
@@ -116,7 +126,9 @@ def test_clash_free_compact_roundtrip(tmp_path):
         f = tmp_path / f"p{ctype}{dither}.json"
         P.save(pat, f)
         assert P.load(f) == pat
-        again = P.clash_free(24, 16, 4, 6, type=ctype, dither=dither, seeds=pat.params["seeds"], perms=pat.params["perms"])
+        again = P.clash_free(
+            24, 16, 4, 6, type=ctype, dither=dither, seeds=pat.params["seeds"], perms=pat.params["perms"]
+        )
         assert again == pat
 
 
@@ -185,7 +197,9 @@ def test_out_degrees_for_density():
     assert out_degrees_for_density([64, 1024, 64], [0.125, 0.5]) == [128, 32]
 
 
-@pytest.mark.parametrize("p,n,d_out,z", [(9, 6, 4, 3), (12, 8, 6, 4), (20, 8, 6, 4), (24, 16, 6, 4), (800, 100, 40, 200)])
+@pytest.mark.parametrize(
+    "p,n,d_out,z", [(9, 6, 4, 3), (12, 8, 6, 4), (20, 8, 6, 4), (24, 16, 6, 4), (800, 100, 40, 200)]
+)
 @pytest.mark.parametrize("ctype", [1, 2, 3])
 @pytest.mark.parametrize("dither", [False, True])
 def test_straddling_right_neurons_get_no_repeated_edge(p, n, d_out, z, ctype, dither):
@@ -197,7 +211,9 @@ def test_straddling_right_neurons_get_no_repeated_edge(p, n, d_out, z, ctype, di
         assert cycles_are_clash_free(pat, z)
         a = pat.to_dense()
         assert (a.sum(0) == d_out).all() and (a.sum(1) == p * d_out // n).all()
-        again = P.clash_free(p, n, d_out, z, type=ctype, dither=dither, seeds=pat.params["seeds"], perms=pat.params["perms"])
+        again = P.clash_free(
+            p, n, d_out, z, type=ctype, dither=dither, seeds=pat.params["seeds"], perms=pat.params["perms"]
+        )
         assert again == pat
 
 

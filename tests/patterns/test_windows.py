@@ -63,7 +63,14 @@ def test_2d_image_padded_at_the_end():
     assert w[1][0] == 7 and w[4][0] == 7 * 28  # row-major order of windows
     cov = coverage(w, 1024)
     assert (cov[:784] == 1).all() and (cov[784:] == 0).all()
-    assert describe(w, 1024) == {"windows": 16, "size_min": 49, "size_max": 49, "covered": 784, "uncovered": 240, "overlapping": 0}
+    assert describe(w, 1024) == {
+        "windows": 16,
+        "size_min": 49,
+        "size_max": 49,
+        "covered": 784,
+        "uncovered": 240,
+        "overlapping": 0,
+    }
 
 
 def test_2d_image_centred_in_a_bigger_one():

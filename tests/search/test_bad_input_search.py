@@ -7,37 +7,54 @@ import json
 import os
 
 import pytest
-from bad_input import assert_refused, files_in, run, save_npz
 
+from bad_input import assert_refused, files_in, run, save_npz
 from predsparse.errors import DivergenceError
 
 
 def base(tmp_path) -> list:
     data = save_npz(tmp_path / "d.npz")
-    return ["search", "--dataset", data, "--storage", f"sqlite:///{tmp_path / 's.db'}", "--out", tmp_path / "out",
-            "--min-width", "4", "--max-width", "8", "--max-hidden", "1", "--no-progress"]
+    return [
+        "search",
+        "--dataset",
+        data,
+        "--storage",
+        f"sqlite:///{tmp_path / 's.db'}",
+        "--out",
+        tmp_path / "out",
+        "--min-width",
+        "4",
+        "--max-width",
+        "8",
+        "--max-hidden",
+        "1",
+        "--no-progress",
+    ]
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--epochs", "0"], "epochs 0"),
-    (["--trials", "0"], "trials 0"),
-    (["--max-trials", "1", "--trials", "2"], "max_trials"),
-    (["--heartbeat", "0"], "heartbeat"),
-    (["--wc", "nan"], "w_c"),
-    (["--min-density", "nan"], "density"),
-    (["--min-density", "0"], "density"),
-    (["--scatter-threshold", "nan"], "scatter threshold"),
-    (["--scatter-threshold", "1.5"], "scatter threshold"),
-    (["--min-width", "0"], "width"),
-    (["--kinds", "bogus"], "kinds"),
-    (["--kinds", ""], "kinds"),
-    (["--conv-channels", "0"], "conv channel"),
-    (["--jobs", "0"], "--jobs"),
-    (["--epochs", "three"], "--epochs"),
-    (["--limit-train", "0"], "--limit-train"),
-    (["--storage", "not-a-url"], "--storage"),
-    (["--storage", "mysql://u@h/db"], "--storage"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--epochs", "0"], "epochs 0"),
+        (["--trials", "0"], "trials 0"),
+        (["--max-trials", "1", "--trials", "2"], "max_trials"),
+        (["--heartbeat", "0"], "heartbeat"),
+        (["--wc", "nan"], "w_c"),
+        (["--min-density", "nan"], "density"),
+        (["--min-density", "0"], "density"),
+        (["--scatter-threshold", "nan"], "scatter threshold"),
+        (["--scatter-threshold", "1.5"], "scatter threshold"),
+        (["--min-width", "0"], "width"),
+        (["--kinds", "bogus"], "kinds"),
+        (["--kinds", ""], "kinds"),
+        (["--conv-channels", "0"], "conv channel"),
+        (["--jobs", "0"], "--jobs"),
+        (["--epochs", "three"], "--epochs"),
+        (["--limit-train", "0"], "--limit-train"),
+        (["--storage", "not-a-url"], "--storage"),
+        (["--storage", "mysql://u@h/db"], "--storage"),
+    ],
+)
 def test_bad_settings_refused_before_any_trial(tmp_path, args, needle):
     cmd = base(tmp_path)
     before = files_in(tmp_path)
@@ -79,8 +96,10 @@ def test_every_trial_failing_is_an_error_with_the_first_reason(tmp_path, monkeyp
     from predsparse.search import runner
 
     def diverging(*_args, **_kwargs):
-        raise DivergenceError("training diverged: training loss 6e+04 at epoch 1 is over 10x its start (1.1)",
-                              reason="training loss 6e+04 at epoch 1 is over 10x its start (1.1)")
+        raise DivergenceError(
+            "training diverged: training loss 6e+04 at epoch 1 is over 10x its start (1.1)",
+            reason="training loss 6e+04 at epoch 1 is over 10x its start (1.1)",
+        )
 
     monkeypatch.setattr(runner, "run", diverging)
     res = run([*base(tmp_path), "--trials", "1", "--max-trials", "2", "--epochs", "1"])

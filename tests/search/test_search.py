@@ -68,8 +68,9 @@ def test_search_runs_resumes_and_scores(tmp_path):
 def test_scatter_filter_rejects_everything_above_one(tmp_path):
     ds = toy()
     space = SearchSpace(max_hidden=1, min_width=4, max_width=16, min_density=0.05, max_density=0.2, kinds=["random"])
-    settings = SearchSettings(trials=3, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0,
-                              scatter_redraws=1, prune=False)
+    settings = SearchSettings(
+        trials=3, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0, scatter_redraws=1, prune=False
+    )
     out = run_search(ds, space, settings, progress=False)
     # sparse candidates cannot reach scatter 1, so they are filtered before training; only candidates that
     # came out fully connected complete, and the study goes on until 3 have
@@ -80,12 +81,16 @@ def test_scatter_filter_rejects_everything_above_one(tmp_path):
 def test_search_where_nothing_completes_fails_with_the_first_reason(tmp_path):
     ds = toy()
     # wide hidden layer at <= 20 % density: never fully connected, never scatter 1, always filtered
-    space = SearchSpace(min_hidden=1, max_hidden=1, min_width=64, max_width=64, min_density=0.05, max_density=0.2,
-                        kinds=["random"])
-    settings = SearchSettings(trials=2, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0,
-                              scatter_redraws=0, prune=False)
+    space = SearchSpace(
+        min_hidden=1, max_hidden=1, min_width=64, max_width=64, min_density=0.05, max_density=0.2, kinds=["random"]
+    )
+    settings = SearchSettings(
+        trials=2, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0, scatter_redraws=0, prune=False
+    )
     # the search stops at its trial cap (4 x trials) and fails with the first reason instead of reporting success
-    with pytest.raises(InputError, match=r"no trial of study .* completed \(8 trials\); first failure: trial 0 pruned: scatter"):
+    with pytest.raises(
+        InputError, match=r"no trial of study .* completed \(8 trials\); first failure: trial 0 pruned: scatter"
+    ):
         run_search(ds, space, settings, progress=False)
 
 
@@ -103,20 +108,48 @@ def test_bad_settings():
 def test_search_cli_json(tmp_path):
     ds = toy()
     np.savez(tmp_path / "d.npz", xtr=ds.xtr, ytr=ds.ytr, xva=ds.xva, yva=ds.yva, xte=ds.xte, yte=ds.yte)
-    r = CliRunner().invoke(main, ["search", "--dataset", str(tmp_path / "d.npz"), "--trials", "3", "--epochs", "1",
-                                  "--max-width", "16", "--min-width", "4", "--storage", f"sqlite:///{tmp_path}/c.db",
-                                  "--out", str(tmp_path / "o"), "--json", "--normalize", "standard"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "search",
+            "--dataset",
+            str(tmp_path / "d.npz"),
+            "--trials",
+            "3",
+            "--epochs",
+            "1",
+            "--max-width",
+            "16",
+            "--min-width",
+            "4",
+            "--storage",
+            f"sqlite:///{tmp_path}/c.db",
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            "--normalize",
+            "standard",
+        ],
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["trials"] == 3 and data["retrain"].startswith("predsparse train")
 
 
-@pytest.mark.parametrize("url,needle", [("foo://x", "cannot open"), ("runs/s.db", "not a database URL"),
-                                         ("postgresql://nobody@127.0.0.1:1/x", "cannot open")])
+@pytest.mark.parametrize(
+    "url,needle",
+    [
+        ("foo://x", "cannot open"),
+        ("runs/s.db", "not a database URL"),
+        ("postgresql://nobody@127.0.0.1:1/x", "cannot open"),
+    ],
+)
 def test_bad_storage_is_one_line(tmp_path, url, needle):
     ds = toy()
     np.savez(tmp_path / "d.npz", xtr=ds.xtr, ytr=ds.ytr, xva=ds.xva, yva=ds.yva, xte=ds.xte, yte=ds.yte)
-    r = CliRunner().invoke(main, ["search", "--dataset", str(tmp_path / "d.npz"), "--storage", url, "--out", str(tmp_path / "o")])
+    r = CliRunner().invoke(
+        main, ["search", "--dataset", str(tmp_path / "d.npz"), "--storage", url, "--out", str(tmp_path / "o")]
+    )
     assert r.exit_code == 2 and needle in r.output
     assert len(r.output.strip().splitlines()) == 1 and r.output.startswith("error: --storage")
     assert not (tmp_path / "o").exists()
@@ -125,7 +158,15 @@ def test_bad_storage_is_one_line(tmp_path, url, needle):
 def test_retrain_command_for_random_patterns_names_the_out_degrees():
     from predsparse.search import retrain_command
 
-    best = {"layers": [784, 100, 10], "kind": "random", "d_out": [25, 2], "lr": 1e-3, "l2": 0.0,
-            "batch_size": 128, "dropout": 0.0, "seed": 7}
+    best = {
+        "layers": [784, 100, 10],
+        "kind": "random",
+        "d_out": [25, 2],
+        "lr": 1e-3,
+        "l2": 0.0,
+        "batch_size": 128,
+        "dropout": 0.0,
+        "seed": 7,
+    }
     cmd = retrain_command(best, "fashion-mnist", 10)
     assert "--d-out 25,2" in cmd and "None" not in cmd and "--seed 7" in cmd

@@ -11,10 +11,10 @@ import struct
 import numpy as np
 import pytest
 import torch
-from bad_input import assert_refused, files_in, run, save_npz, toy_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bad_input import assert_refused, files_in, run, save_npz, toy_arrays
 from predsparse import patterns as P
 from predsparse.data import Dataset
 from predsparse.errors import InputError
@@ -52,6 +52,7 @@ def refused(fn, *args, **kwargs) -> str:
 
 
 # --- checkpoints ------------------------------------------------------------------------------------------------
+
 
 def test_pickle_checkpoint_refused_unexecuted(tmp_path):
     marker = tmp_path / "ran"
@@ -92,12 +93,19 @@ def test_checkpoint_of_another_run_refused(tmp_path):
     fit(model(), dataset(), TrainConfig(epochs=1), progress=False, checkpoint=ck)
     msg = refused(fit, model("random"), dataset(), TrainConfig(epochs=2), progress=False, checkpoint=ck)
     assert "'structured' in the file, 'random' here" in msg
-    assert "layers" in refused(fit, model(layers=(6, 6, 3), d_out=(3, 3)), dataset(), TrainConfig(epochs=2),
-                               progress=False, checkpoint=ck)
+    assert "layers" in refused(
+        fit, model(layers=(6, 6, 3), d_out=(3, 3)), dataset(), TrainConfig(epochs=2), progress=False, checkpoint=ck
+    )
     assert "fingerprint" in refused(fit, model(seed=1), dataset(), TrainConfig(epochs=2), progress=False, checkpoint=ck)
     other = toy_arrays(seed=1)
-    assert "dataset" in refused(fit, model(), dataset(xtr=other["xtr"][:30], ytr=other["ytr"][:30]),
-                                TrainConfig(epochs=2), progress=False, checkpoint=ck)
+    assert "dataset" in refused(
+        fit,
+        model(),
+        dataset(xtr=other["xtr"][:30], ytr=other["ytr"][:30]),
+        TrainConfig(epochs=2),
+        progress=False,
+        checkpoint=ck,
+    )
     assert "lr" in refused(fit, model(), dataset(), TrainConfig(epochs=2, lr=0.01), progress=False, checkpoint=ck)
     # the same run resumes, and more epochs continue it with the numbers of one uninterrupted run
     resumed = fit(model(), dataset(), TrainConfig(epochs=2), progress=False, checkpoint=ck)
@@ -137,13 +145,14 @@ def test_checkpoint_random_damage_is_clean(tmp_path_factory, data):
 
 # --- model files --------------------------------------------------------------------------------------------------
 
+
 def _rewrite(path, meta_fn=None, tensor_fn=None):
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()["predsparse"])
-        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
     if meta_fn:
         meta = meta_fn(meta)
     if tensor_fn:
@@ -164,24 +173,32 @@ def test_model_round_trip_mode_and_identity(tmp_path):
     x = torch.randn(5, 6)
     assert torch.equal(m(x), m2(x))
     assert meta["identity"]["dataset"]["name"] == "toy" and meta["identity"]["model"]["layers"] == [6, 4, 3]
-    assert "other data" in refused(load_model, p, dataset=Dataset.from_mapping(toy_arrays(d=6, k=4), meta={"name": "toy"}))
+    assert "other data" in refused(
+        load_model, p, dataset=Dataset.from_mapping(toy_arrays(d=6, k=4), meta={"name": "toy"})
+    )
     assert files_in(tmp_path) == {"m.safetensors"}
 
 
-@pytest.mark.parametrize("damage, needle", [
-    ({"meta_fn": lambda m: "{not json"}, "not valid JSON"),
-    ({"meta_fn": lambda m: "[1, 2]"}, "JSON object"),
-    ({"meta_fn": lambda m: {**m, "layers": "6,4,3"}}, "layers"),
-    ({"meta_fn": lambda m: {**m, "junctions": m["junctions"][:1]}}, "layers"),
-    ({"meta_fn": lambda m: {**m, "junctions": [{**m["junctions"][0], "n_in": 7}, m["junctions"][1]]}}, "junction 0"),
-    ({"meta_fn": lambda m: {**m, "activation": "gelu"}}, "activation"),
-    ({"meta_fn": lambda m: {**m, "layers": [10**12, 4, 3]}}, "junction 0"),
-    ({"tensor_fn": lambda t: {k: v for k, v in t.items() if k != "j1.weight"}}, "'j1.weight' is missing"),
-    ({"tensor_fn": lambda t: {**t, "j0.weight": t["j0.weight"][:-1].clone()}}, "shape"),
-    ({"tensor_fn": lambda t: {**t, "j0.cols": t["j0.cols"][:-2].clone()}}, "shape"),
-    ({"tensor_fn": lambda t: {**t, "j0.cols": t["j0.cols"] + 100}}, "junction 0"),
-    ({"tensor_fn": lambda t: {**t, "j0.rows": t["j0.rows"].float()}}, "dtype"),
-])
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        ({"meta_fn": lambda m: "{not json"}, "not valid JSON"),
+        ({"meta_fn": lambda m: "[1, 2]"}, "JSON object"),
+        ({"meta_fn": lambda m: {**m, "layers": "6,4,3"}}, "layers"),
+        ({"meta_fn": lambda m: {**m, "junctions": m["junctions"][:1]}}, "layers"),
+        (
+            {"meta_fn": lambda m: {**m, "junctions": [{**m["junctions"][0], "n_in": 7}, m["junctions"][1]]}},
+            "junction 0",
+        ),
+        ({"meta_fn": lambda m: {**m, "activation": "gelu"}}, "activation"),
+        ({"meta_fn": lambda m: {**m, "layers": [10**12, 4, 3]}}, "junction 0"),
+        ({"tensor_fn": lambda t: {k: v for k, v in t.items() if k != "j1.weight"}}, "'j1.weight' is missing"),
+        ({"tensor_fn": lambda t: {**t, "j0.weight": t["j0.weight"][:-1].clone()}}, "shape"),
+        ({"tensor_fn": lambda t: {**t, "j0.cols": t["j0.cols"][:-2].clone()}}, "shape"),
+        ({"tensor_fn": lambda t: {**t, "j0.cols": t["j0.cols"] + 100}}, "junction 0"),
+        ({"tensor_fn": lambda t: {**t, "j0.rows": t["j0.rows"].float()}}, "dtype"),
+    ],
+)
 def test_damaged_model_file(tmp_path, damage, needle):
     p = tmp_path / "m.safetensors"
     save_model(p, model())

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from bad_input import assert_refused, files_in, run, save_npz, toy_arrays
 
+from bad_input import assert_refused, files_in, run, save_npz, toy_arrays
 from predsparse import patterns as P
 from predsparse.cli.common import check_output_path
 from predsparse.data import Dataset
@@ -85,8 +85,26 @@ def test_train_config_rejects_non_bool_stop():
 
 def test_cli_divergence_one_line(tmp_path):
     data = save_npz(tmp_path / "d.npz")
-    assert_refused(run(["train", "--dataset", data, "--layers", "6,8,3", "--d-out", "4,3", "--epochs", "4",
-                        "--lr", "10", "--no-progress"]), "diverged", "--keep-diverging")
+    assert_refused(
+        run(
+            [
+                "train",
+                "--dataset",
+                data,
+                "--layers",
+                "6,8,3",
+                "--d-out",
+                "4,3",
+                "--epochs",
+                "4",
+                "--lr",
+                "10",
+                "--no-progress",
+            ]
+        ),
+        "diverged",
+        "--keep-diverging",
+    )
     assert files_in(tmp_path) == {"d.npz"}
 
 
@@ -94,8 +112,21 @@ def test_cli_keep_diverging_flags_summary_and_json(tmp_path):
     import json
 
     data = save_npz(tmp_path / "d.npz")
-    args = ["train", "--dataset", data, "--layers", "6,8,3", "--d-out", "4,3", "--epochs", "4", "--lr", "10",
-            "--no-progress", "--keep-diverging"]
+    args = [
+        "train",
+        "--dataset",
+        data,
+        "--layers",
+        "6,8,3",
+        "--d-out",
+        "4,3",
+        "--epochs",
+        "4",
+        "--lr",
+        "10",
+        "--no-progress",
+        "--keep-diverging",
+    ]
     res = run(args)
     assert res.exit_code == 0, res.output
     assert "DIVERGED" in res.stdout and "its start" in res.stdout
@@ -118,21 +149,28 @@ def test_check_output_path_rules(tmp_path):
     (tmp_path / "f").write_text("x")
     assert check_output_path(tmp_path / "new.json", "--out").name == "new.json"
     assert check_output_path(tmp_path / "a" / "b", "--out", directory=True).name == "b"  # created later
-    for path, directory, needle in ((tmp_path / "f" / "x", False, "does not exist"), (tmp_path, False, "directory"),
-                                    (tmp_path / "f", True, "is a file"), (tmp_path / "f" / "d", True, "is a file"),
-                                    ("", False, "give a path")):
+    for path, directory, needle in (
+        (tmp_path / "f" / "x", False, "does not exist"),
+        (tmp_path, False, "directory"),
+        (tmp_path / "f", True, "is a file"),
+        (tmp_path / "f" / "d", True, "is a file"),
+        ("", False, "give a path"),
+    ):
         with pytest.raises(InputError, match=needle):
             check_output_path(path, "--out", directory=directory)
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--epochs", "three"], "--epochs"),
-    (["--epochs"], "--epochs"),
-    (["--bogus", "1"], "--bogus"),
-    (["--pool", "0", "--conv", "2"], "--pool"),
-    (["--limit-train", "0"], "--limit-train"),
-    (["--kind", "nonsense"], "--kind"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--epochs", "three"], "--epochs"),
+        (["--epochs"], "--epochs"),
+        (["--bogus", "1"], "--bogus"),
+        (["--pool", "0", "--conv", "2"], "--pool"),
+        (["--limit-train", "0"], "--limit-train"),
+        (["--kind", "nonsense"], "--kind"),
+    ],
+)
 def test_click_usage_errors_are_one_line(tmp_path, args, needle):
     data = save_npz(tmp_path / "d.npz")
     assert_refused(run(["train", "--dataset", data, *TRAIN, *args]), needle)

@@ -11,13 +11,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from helpers import toy
 from predsparse import patterns as P
 from predsparse.cli import main
 from predsparse.data import Dataset, load_dataset, load_npz, pad, pca, read_idx
 from predsparse.errors import InputError
 from predsparse.train import TrainConfig, build_model, fit, load_model, save_model
-
-from helpers import toy
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -100,6 +99,7 @@ def test_training_is_reproducible_and_learns_toy():
     for _ in range(2):
         model = build_model(net.layers, net.patterns)
         res.append(fit(model, ds, TrainConfig(epochs=15, batch_size=16, lr=1e-2, seed=3), progress=False))
+
     def without_timing(history):
         return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
@@ -190,8 +190,24 @@ def test_train_cli_bad_degrees_exit_2(tmp_path):
     np.savez(f, **toy())
     r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,4,3", "--d-out", "3,1", "--epochs", "1"])
     assert r.exit_code == 2 and "not whole" in r.output
-    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,4,3", "--d-out", "2,3", "--kind",
-                                  "clash-free", "--z", "4,2", "--epochs", "1"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--dataset",
+            str(f),
+            "--layers",
+            "6,4,3",
+            "--d-out",
+            "2,3",
+            "--kind",
+            "clash-free",
+            "--z",
+            "4,2",
+            "--epochs",
+            "1",
+        ],
+    )
     assert r.exit_code == 2 and "does not divide" in r.output
     r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "7,3", "--kind", "fc", "--epochs", "1"])
     assert r.exit_code == 2 and "features" in r.output
@@ -201,8 +217,27 @@ def test_train_cli_json_and_saved_model(tmp_path):
     f = tmp_path / "d.npz"
     np.savez(f, **toy())
     out = tmp_path / "m.safetensors"
-    r = CliRunner().invoke(main, ["train", "--dataset", str(f), "--layers", "6,12,3", "--d-out", "6,3", "--kind",
-                                  "clash-free", "--z", "3,6", "--epochs", "3", "--json", "--save", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--dataset",
+            str(f),
+            "--layers",
+            "6,12,3",
+            "--d-out",
+            "6,3",
+            "--kind",
+            "clash-free",
+            "--z",
+            "3,6",
+            "--epochs",
+            "3",
+            "--json",
+            "--save",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["parameters"] == 6 * 6 + 12 * 3 + 15

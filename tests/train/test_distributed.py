@@ -14,15 +14,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from helpers import toy
 from predsparse import patterns as P
 from predsparse.cli import main
 from predsparse.data import Dataset
 from predsparse.errors import InputError
 from predsparse.train import TrainConfig, build_model, fit, fit_distributed
 from predsparse.train.distributed import shares
-
-from helpers import toy
-
 
 NET = P.network([6, 12, 3], [6, 3], "structured", seed=0)
 BUILD = functools.partial(build_model, NET.layers, NET.patterns, seed=1)
@@ -110,8 +108,13 @@ def test_bad_input_one_line_errors(tmp_path):
         (dict(workers=0), "workers 0 must be a whole number >= 1"),
         (dict(workers=5), "batch size 4 is smaller than the 5 workers"),
         (dict(workers=2, build=lambda: BUILD()), "cannot be pickled"),
-        (dict(workers=2, build=functools.partial(build_model, [7, 3], [P.network([7, 3], [3], "structured").patterns[0]])),
-         "features"),
+        (
+            dict(
+                workers=2,
+                build=functools.partial(build_model, [7, 3], [P.network([7, 3], [3], "structured").patterns[0]]),
+            ),
+            "features",
+        ),
         (dict(workers=2, build=None), "must be a callable"),
     ]
     for kw, needle in cases:
@@ -149,12 +152,41 @@ def test_train_cli_workers(tmp_path):
 def test_torchrun_cli_joins_the_group_and_matches_single_process(tmp_path):
     f = tmp_path / "d.npz"
     np.savez(f, **toy())
-    args = ["train", "--dataset", str(f), "--layers", "6,12,3", "--d-out", "6,3", "--epochs", "2", "--batch-size", "9",
-            "--json"]
+    args = [
+        "train",
+        "--dataset",
+        str(f),
+        "--layers",
+        "6,12,3",
+        "--d-out",
+        "6,3",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "9",
+        "--json",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "--no-python",
-                        shutil.which("predsparse"), *args, "--workers", "2"], capture_output=True, text=True, env=env,
-                       cwd=tmp_path, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "--no-python",
+            shutil.which("predsparse"),
+            *args,
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     dist = json.loads(r.stdout)  # one JSON document: only rank 0 reports
     single = json.loads(CliRunner().invoke(main, args).output)

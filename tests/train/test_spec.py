@@ -112,9 +112,11 @@ def test_memory_limit_option_on_the_command_line(monkeypatch, tmp_path):
     r = CliRunner().invoke(main, ["--memory-limit", "lots", *args])
     assert r.exit_code == 2 and "--memory-limit" in r.stderr and "not a size" in r.stderr
 
+
 def test_train_cli_refuses_absurd_sizes_before_loading_data(tmp_path):
-    r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "absent.npz"), "--layers", "100000000,10",
-                                  "--kind", "fc"])
+    r = CliRunner().invoke(
+        main, ["train", "--dataset", str(tmp_path / "absent.npz"), "--layers", "100000000,10", "--kind", "fc"]
+    )
     assert r.exit_code == 2 and "GiB" in r.output and "absent" not in r.output
 
 
@@ -146,9 +148,13 @@ def test_one_description_one_model_from_train_sweep_and_search(tmp_path):
 
     np.savez(tmp_path / "x.npz", **toy())
     from_cli = spec_from_options("6,12,3", "6,3", None, "clash-free", None, 2, False, None, 3, 2, "tanh", 0.0, 4)
-    sweep_run = {"dataset": {"name": str(tmp_path / "x.npz")},
-                 "network": {"layers": ["auto", 12, 3], "d_out": [6, 3], "kind": "clash-free", "activation": "tanh"},
-                 "train": {"epochs": 2, "batch_size": 32}, "seed": 4, "varied": {}}
+    sweep_run = {
+        "dataset": {"name": str(tmp_path / "x.npz")},
+        "network": {"layers": ["auto", 12, 3], "d_out": [6, 3], "kind": "clash-free", "activation": "tanh"},
+        "train": {"epochs": 2, "batch_size": 32},
+        "seed": 4,
+        "varied": {},
+    }
     from_sweep = run_spec(sweep_run)
     cand = {"conv": [], "layers": [6, 12, 3], "d_out": [6, 3], "kind": "clash-free", "dropout": 0.0}
     from_search = candidate_spec(cand, SearchSpace(activation="tanh"), 4)
@@ -159,9 +165,30 @@ def test_one_description_one_model_from_train_sweep_and_search(tmp_path):
     for m in models[1:]:
         assert all(np.array_equal(x, y) for x, y in zip(_weights(models[0]), _weights(m)))
     # and trained end to end through each path, the same numbers
-    r = CliRunner().invoke(main, ["train", "--dataset", str(tmp_path / "x.npz"), "--layers", "6,12,3", "--d-out", "6,3",
-                                  "--kind", "clash-free", "--activation", "tanh", "--epochs", "2", "--batch-size", "32",
-                                  "--seed", "4", "--no-progress", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--dataset",
+            str(tmp_path / "x.npz"),
+            "--layers",
+            "6,12,3",
+            "--d-out",
+            "6,3",
+            "--kind",
+            "clash-free",
+            "--activation",
+            "tanh",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--seed",
+            "4",
+            "--no-progress",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cli = json.loads(r.output)
     swept = run_one(sweep_run, {})
@@ -176,9 +203,27 @@ def test_run_record_fields(toy_npz):
 
     ds = load_dataset(str(toy_npz()))
     rec = run(ModelSpec(layers=("auto", 12, 3), d_out=(6, 3), seed=1), TrainConfig(epochs=1, seed=1), ds)
-    for k in ("test_acc", "best_val_acc", "best_epoch", "final_train_acc", "rho_net", "junction_densities", "d_out_net",
-              "d_in_net", "edges", "parameters", "seconds", "dataset", "versions", "seeds", "spec", "history"):
+    for k in (
+        "test_acc",
+        "best_val_acc",
+        "best_epoch",
+        "final_train_acc",
+        "rho_net",
+        "junction_densities",
+        "d_out_net",
+        "d_in_net",
+        "edges",
+        "parameters",
+        "seconds",
+        "dataset",
+        "versions",
+        "seeds",
+        "spec",
+        "history",
+    ):
         assert k in rec
-    assert rec["spec"]["layers"] == [6, 12, 3] and rec["d_out_net"] == [6, 3] and rec["d_in_net"] == [3, 12]  # d_in = n_in d_out / n_out: 6*6/12, 12*3/3
+    assert (
+        rec["spec"]["layers"] == [6, 12, 3] and rec["d_out_net"] == [6, 3] and rec["d_in_net"] == [3, 12]
+    )  # d_in = n_in d_out / n_out: 6*6/12, 12*3/3
     assert rec["rho_net"] == pytest.approx((36 + 36) / (72 + 36))
     assert rec["seeds"] == {"model": 1, "train": 1}

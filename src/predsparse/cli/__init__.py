@@ -29,8 +29,15 @@ def _threads_callback(ctx: click.Context, param: click.Parameter, value: int | N
 
 def threads_option() -> click.Option:
     """The ``--threads`` option, as attached to every command (the value is applied, not passed on)."""
-    return click.Option(["--threads"], type=click.IntRange(1, None), default=None, expose_value=False,
-                        is_eager=True, callback=_threads_callback, help=THREADS_HELP)
+    return click.Option(
+        ["--threads"],
+        type=click.IntRange(1, None),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_threads_callback,
+        help=THREADS_HELP,
+    )
 
 
 @click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -64,8 +71,15 @@ def _memory_limit_callback(ctx: click.Context, param: click.Parameter, value: st
 
 def memory_limit_option() -> click.Option:
     """The ``--memory-limit`` option, as attached to every command (sets ``PREDSPARSE_MEMORY_LIMIT``)."""
-    return click.Option(["--memory-limit"], default=None, metavar="SIZE", expose_value=False, is_eager=True,
-                        callback=_memory_limit_callback, help=MEMORY_LIMIT_HELP)
+    return click.Option(
+        ["--memory-limit"],
+        default=None,
+        metavar="SIZE",
+        expose_value=False,
+        is_eager=True,
+        callback=_memory_limit_callback,
+        help=MEMORY_LIMIT_HELP,
+    )
 
 
 def _add_threads_option(cmd: click.Command) -> None:

@@ -81,7 +81,9 @@ def check_output_path(path: str | os.PathLike, option: str, *, directory: bool =
     if directory:
         if p.exists():
             if not p.is_dir():
-                raise InputError(f"{option} {str(path)!r} is a file, not a directory: give a directory (or a path not there yet)")
+                raise InputError(
+                    f"{option} {str(path)!r} is a file, not a directory: give a directory (or a path not there yet)"
+                )
             where = p
         else:
             where = next((a for a in p.absolute().parents if a.exists()), Path("/"))
@@ -114,7 +116,7 @@ class OutputPath(click.ParamType):
         self.directory, self.parents = directory, parents
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        option = (param.opts[0] if param is not None and param.opts else "output path")
+        option = param.opts[0] if param is not None and param.opts else "output path"
         try:
             check_output_path(value, option, directory=self.directory, parents=self.parents)
         except InputError as exc:
@@ -132,7 +134,7 @@ def check_store_path(target: str, option: str) -> str:
     if "://" in text:
         if not text.startswith("sqlite:///"):
             return text
-        text = text[len("sqlite:///"):].split("?", 1)[0]
+        text = text[len("sqlite:///") :].split("?", 1)[0]
         if text in ("", ":memory:"):
             return str(target)
     p = Path(text)
@@ -156,11 +158,37 @@ class StorePath(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         if value is None:
             return value
-        option = (param.opts[0] if param is not None and param.opts else "store")
+        option = param.opts[0] if param is not None and param.opts else "store"
         try:
             return check_store_path(value, option)
         except InputError as exc:
             self.fail(str(exc).removeprefix(f"{option} "), param, ctx)
+
+
+class Jobs(click.ParamType):
+    """``--jobs``: a whole number >= 1 or ``auto`` (:func:`predsparse.parallel.parse_jobs`), checked while parsing."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        from predsparse.parallel import parse_jobs
+
+        try:
+            return parse_jobs(value)
+        except InputError as exc:
+            self.fail(str(exc).removeprefix("--jobs "), param, ctx)  # "0 must be >= 1 or 'auto'": names the value
+
+
+def jobs_option(default: str = "1", what: str = "Runs") -> Callable:
+    """The one ``--jobs`` option (sweep, search, reproduce, demo): N worker processes on this machine."""
+    return click.option(
+        "--jobs",
+        type=Jobs(),
+        default=default,
+        show_default=True,
+        help=f"{what} at once on this machine, each in its own process with cores/N threads; 'auto' picks N from "
+        "the model size and the cores (results are the same for any N).",
+    )
 
 
 class FiniteFloat(click.ParamType):
@@ -168,7 +196,7 @@ class FiniteFloat(click.ParamType):
 
     name = "number"
 
-    def __init__(self, *, min: float | None = None, max: float | None = None, min_open: bool = False) -> None:  # noqa: A002 - click-style names
+    def __init__(self, *, min: float | None = None, max: float | None = None, min_open: bool = False) -> None:
         self.min, self.max, self.min_open = min, max, min_open
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
@@ -217,8 +245,16 @@ def deprecated_alias(old: str, new: str, name: str | None = None) -> Callable:
     ``name`` is the Python parameter of ``new`` (default: ``new`` without dashes, ``-`` as ``_``)."""
     dest = name or new.lstrip("-").replace("-", "_")
 
-    return click.option(old, "alias_" + old.lstrip("-").replace("-", "_"), cls=_AliasOption, alias_of=new,
-                        alias_dest=dest, hidden=True, expose_value=False, help=f"Deprecated spelling of {new}.")
+    return click.option(
+        old,
+        "alias_" + old.lstrip("-").replace("-", "_"),
+        cls=_AliasOption,
+        alias_of=new,
+        alias_dest=dest,
+        hidden=True,
+        expose_value=False,
+        help=f"Deprecated spelling of {new}.",
+    )
 
 
 def removed_option(old: str, new: str, why: str = "") -> Callable:
@@ -229,8 +265,15 @@ def removed_option(old: str, new: str, why: str = "") -> Callable:
         if value is not None:
             raise click.UsageError(f"{old} is now {new}{why}", ctx)
 
-    return click.option(old, "removed_" + old.lstrip("-").replace("-", "_"), hidden=True, default=None,
-                        expose_value=False, callback=refuse, help=f"Removed: use {new}.")
+    return click.option(
+        old,
+        "removed_" + old.lstrip("-").replace("-", "_"),
+        hidden=True,
+        default=None,
+        expose_value=False,
+        callback=refuse,
+        help=f"Removed: use {new}.",
+    )
 
 
 POSITIVE_INT = click.IntRange(min=1)
@@ -246,8 +289,14 @@ class OneLineGroup(click.Group):
     """A click group whose own usage errors (a bad or missing option, ``--epochs three``) are printed like the
     project's: one ``error: ...`` line on stderr, exit code 2. Use as ``@click.group(cls=OneLineGroup)``."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:

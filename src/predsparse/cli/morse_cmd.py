@@ -12,8 +12,12 @@ from typing import Any
 import click
 import numpy as np
 
-from predsparse.cli.common import emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath  # checked while parsing, before any work
+from predsparse.cli.common import (
+    OutputPath,  # checked while parsing, before any work
+    emit_json,
+    handle_errors,
+    json_option,
+)
 from predsparse.errors import InputError
 
 
@@ -50,15 +54,32 @@ def _check_target(path: str, option: str) -> Path:
     metavar="KEY=VALUE",
     help="Override one generation parameter (repeatable), e.g. --param noise_sd=2 --param leading_spaces=true.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Random seed (same seed and parameters give the same bytes).")
-@click.option("--out", type=OutputPath(parents=True), default=None, metavar="FILE",
-              help="Where to write the .npz (keys xtr..yte plus a JSON 'meta'). Required.")
-@click.option("--plot", type=OutputPath(parents=True), default=None, metavar="PNG",
-              help="Also draw example frames of every class into this PNG.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed (same seed and parameters give the same bytes).",
+)
+@click.option(
+    "--out",
+    type=OutputPath(parents=True),
+    default=None,
+    metavar="FILE",
+    help="Where to write the .npz (keys xtr..yte plus a JSON 'meta'). Required.",
+)
+@click.option(
+    "--plot",
+    type=OutputPath(parents=True),
+    default=None,
+    metavar="PNG",
+    help="Also draw example frames of every class into this PNG.",
+)
 @json_option
 @handle_errors
-def generate_cmd(preset: str, params: tuple[str, ...], seed: str, out: str | None, plot: str | None, as_json: bool) -> None:
+def generate_cmd(
+    preset: str, params: tuple[str, ...], seed: str, out: str | None, plot: str | None, as_json: bool
+) -> None:
     """Generate a Morse dataset and save it as an npz file.
 
     Parameters (defaults = baseline): style (gray|bw), frame_len, dilation, dilation_draw (range|multiply),
@@ -66,8 +87,8 @@ def generate_cmd(preset: str, params: tuple[str, ...], seed: str, out: str | Non
     min/max_len_dash, min/max_len_space, leading_spaces, levels, symbol_mean, symbol_sd, noise_mean,
     noise_sd, max_flips, train_per_class, val_per_class, test_per_class, onehot.
     """
-    from predsparse.morse import generate, parse_overrides
     from predsparse.atomic import write_bytes as atomic_write
+    from predsparse.morse import generate, parse_overrides
 
     seed_value = _whole(seed, "seed")
     if out is None:
@@ -94,8 +115,15 @@ def generate_cmd(preset: str, params: tuple[str, ...], seed: str, out: str | Non
         plot_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(plot_path, examples_png(ds))
 
-    summary = {**ds.summary(), "file": str(out_path), "plot": str(plot_path) if plot_path else None,
-               "preset": preset, "seed": seed_value, "params": ds.meta["params"], "seconds": round(seconds, 3)}
+    summary = {
+        **ds.summary(),
+        "file": str(out_path),
+        "plot": str(plot_path) if plot_path else None,
+        "preset": preset,
+        "seed": seed_value,
+        "params": ds.meta["params"],
+        "seconds": round(seconds, 3),
+    }
     if as_json:
         emit_json(summary)
         return
@@ -146,13 +174,20 @@ def metrics_cmd(file: str, compat: str | None, threshold: str, as_json: bool) ->
     seconds = time.perf_counter() - t0
     info = ds.summary()
     if as_json:
-        emit_json({"file": file, "compat": compat, "threshold": thr, "dataset": info, "metrics": values,
-                   "seconds": round(seconds, 3)})
+        emit_json(
+            {
+                "file": file,
+                "compat": compat,
+                "threshold": thr,
+                "dataset": info,
+                "metrics": values,
+                "seconds": round(seconds, 3),
+            }
+        )
         return
     click.echo(
         f"{file} ({info['name']}): {info['classes']} classes, {info['features']} features, "
-        f"{info['train'] + info['val'] + info['test']} samples"
-        + (f"  [compat={compat}]" if compat else "")
+        f"{info['train'] + info['val'] + info['test']} samples" + (f"  [compat={compat}]" if compat else "")
     )
     for k, v in values.items():
         shown = f"{v:d}" if isinstance(v, int) else f"{v:.6g}"
@@ -187,27 +222,53 @@ def default_trainer(kind: str = "auto") -> tuple[Any, str]:
     """``(trainer, name)`` for the study: the one run function (``predsparse.train.run`` on a fully
     connected ``SparseMLP``) for ``auto`` and ``project``; ``trainer`` None means the study's default."""
     if kind == "torch":
-        raise InputError("--trainer 'torch' is gone: the study trains through predsparse.train.run (use auto or project)")
+        raise InputError(
+            "--trainer 'torch' is gone: the study trains through predsparse.train.run (use auto or project)"
+        )
     if kind not in TRAINERS:
         raise InputError(f"--trainer {kind!r} is not valid: use one of {', '.join(TRAINERS)}")
     return None, "predsparse.train.run (fully connected SparseMLP, Adam)"
 
 
 @morse.command("study")
-@click.option("--full", is_flag=True, help="Full size (5000/1000/1000 samples per class, 30 epochs); default is reduced.")
-@click.option("--out", type=OutputPath(directory=True), default="runs/morse_study", show_default=True, metavar="DIR",
-              help="Directory for results.db (one row per dataset; reruns resume), table.md and one plot per metric.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for data generation and training.")
+@click.option(
+    "--full", is_flag=True, help="Full size (5000/1000/1000 samples per class, 30 epochs); default is reduced."
+)
+@click.option(
+    "--out",
+    type=OutputPath(directory=True),
+    default="runs/morse_study",
+    show_default=True,
+    metavar="DIR",
+    help="Directory for results.db (one row per dataset; reruns resume), table.md and one plot per metric.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed for data generation and training."
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override the number of training epochs.")
 @click.option("--train-per-class", default=None, help="Override the baseline training samples per class.")
 @click.option("--hidden", default=None, help="Override the hidden layer width (default 1024).")
 @click.option("--knobs", default=None, help="Comma-separated subset of: noise, leading, dash, dilation, size.")
-@click.option("--trainer", "trainer_kind", default="auto", show_default=True,
-              help="auto or project: the one run function (predsparse.train.run) on a fully connected SparseMLP.")
+@click.option(
+    "--trainer",
+    "trainer_kind",
+    default="auto",
+    show_default=True,
+    help="auto or project: the one run function (predsparse.train.run) on a fully connected SparseMLP.",
+)
 @json_option
 @handle_errors
-def study_cmd(full: bool, out: str, seed: str, epochs: str | None, train_per_class: str | None,
-              hidden: str | None, knobs: str | None, trainer_kind: str, as_json: bool) -> None:
+def study_cmd(
+    full: bool,
+    out: str,
+    seed: str,
+    epochs: str | None,
+    train_per_class: str | None,
+    hidden: str | None,
+    knobs: str | None,
+    trainer_kind: str,
+    as_json: bool,
+) -> None:
     """Difficulty ladder: vary one knob at a time, train the same network, correlate metrics with accuracy."""
     from predsparse.experiments.morse_study import StudyConfig, format_table, run_study
 
@@ -219,16 +280,30 @@ def study_cmd(full: bool, out: str, seed: str, epochs: str | None, train_per_cla
         kw["knobs"] = tuple(k.strip() for k in knobs.split(",") if k.strip())
     config = StudyConfig.full(**kw) if full else StudyConfig.reduced(**kw)
     trainer, name = default_trainer(trainer_kind)
-    command = "predsparse morse study" + (" --full" if full else "") + f" --out {out} --seed {config.seed}" + "".join(
-        f" --{opt} {val}" for opt, val in (("epochs", epochs), ("train-per-class", train_per_class), ("hidden", hidden),
-                                           ("knobs", knobs)) if val is not None
-    ) + (f" --trainer {trainer_kind}" if trainer_kind != "auto" else "")
+    command = (
+        "predsparse morse study"
+        + (" --full" if full else "")
+        + f" --out {out} --seed {config.seed}"
+        + "".join(
+            f" --{opt} {val}"
+            for opt, val in (
+                ("epochs", epochs),
+                ("train-per-class", train_per_class),
+                ("hidden", hidden),
+                ("knobs", knobs),
+            )
+            if val is not None
+        )
+        + (f" --trainer {trainer_kind}" if trainer_kind != "auto" else "")
+    )
     result = run_study(config, trainer=trainer, trainer_name=name, out=out, progress=True, command=command)
     if as_json:
         emit_json(result)
         return
     click.echo(format_table(result), nl=False)
-    click.echo(f"seeds: data {config.seed}, train {config.seed}; trainer {name}; wrote {', '.join(result.get('files', []))}")
+    click.echo(
+        f"seeds: data {config.seed}, train {config.seed}; trainer {name}; wrote {', '.join(result.get('files', []))}"
+    )
 
 
 COMMANDS: list[click.Command] = [morse]

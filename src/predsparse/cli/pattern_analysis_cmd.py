@@ -7,10 +7,23 @@ import math
 
 import click
 
-from predsparse.cli.common import emit_json, handle_errors, int_list, json_option
-from predsparse.cli.common import FiniteFloat, OutputPath  # checked while parsing, before any work
-from predsparse.cli.common import (CLASH_TYPE_HELP, D_OUT_HELP, DITHER_HELP, KIND_CHOICES, KIND_HELP, PROGRESS_HELP,
-                                   SEED_HELP, deprecated_alias, removed_option)
+from predsparse.cli.common import (  # checked while parsing, before any work
+    CLASH_TYPE_HELP,
+    D_OUT_HELP,
+    DITHER_HELP,
+    KIND_CHOICES,
+    KIND_HELP,
+    PROGRESS_HELP,
+    SEED_HELP,
+    FiniteFloat,
+    OutputPath,
+    deprecated_alias,
+    emit_json,
+    handle_errors,
+    int_list,
+    json_option,
+    removed_option,
+)
 from predsparse.errors import InputError
 
 
@@ -19,17 +32,23 @@ from predsparse.errors import InputError
 @removed_option("--out", "--n-out", " (the right layer size; --out names output paths)")
 @click.option("--n-in", "n_in", type=int, required=True, help="Left layer size p.")
 @click.option("--n-out", "n_out", type=int, required=True, help="Right layer size n.")
-@click.option("--d-out", "out_degree", type=int, required=True, help="d_out: edges per left neuron (= number of sweeps).")
+@click.option(
+    "--d-out", "out_degree", type=int, required=True, help="d_out: edges per left neuron (= number of sweeps)."
+)
 @deprecated_alias("--out-degree", "--d-out", "out_degree")
 @click.option("--z", type=int, required=True, help="Edges per clock (parallelism); must divide --n-in.")
-@click.option("--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@click.option(
+    "--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP
+)
 @deprecated_alias("--type", "--clash-type")
 @click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
-@click.option("--enumerate", "do_enum", is_flag=True, help="Also build every pattern and count distinct matrices (small cases).")
+@click.option(
+    "--enumerate", "do_enum", is_flag=True, help="Also build every pattern and count distinct matrices (small cases)."
+)
 @click.option("--limit", type=int, default=200_000, show_default=True, help="Most patterns --enumerate may build.")
 @json_option
 @handle_errors
-def count_cmd(n_in, n_out, out_degree, z, clash_type, dither, do_enum, limit, as_json) -> None:  # noqa: ANN001
+def count_cmd(n_in, n_out, out_degree, z, clash_type, dither, do_enum, limit, as_json) -> None:
     """Number of distinct clash-free patterns (closed form; exact big integers), optionally checked by enumeration."""
     from predsparse.patterns import counting as C
 
@@ -42,7 +61,11 @@ def count_cmd(n_in, n_out, out_degree, z, clash_type, dither, do_enum, limit, as
             raise
         terms, formula_error = None, str(exc)
     spec = C.spec_formula(n_in, n_out, out_degree, z, type=clash_type, dither=dither)
-    enum = C.enumerate_clash_free(n_in, n_out, out_degree, z, type=clash_type, dither=dither, limit=limit) if do_enum else None
+    enum = (
+        C.enumerate_clash_free(n_in, n_out, out_degree, z, type=clash_type, dither=dither, limit=limit)
+        if do_enum
+        else None
+    )
     count = terms["count"] if terms else None
     out = {
         "n_in": n_in,
@@ -67,15 +90,23 @@ def count_cmd(n_in, n_out, out_degree, z, clash_type, dither, do_enum, limit, as
         return
     if count is not None:
         click.echo(f"distinct patterns   {_short(count)}  ({terms['method']})")
-        click.echo(f"terms               k = {_short(terms['k'])}, addresses = {_short(terms['addresses'])}, exponent = {terms['exponent']}")
+        click.echo(
+            f"terms               k = {_short(terms['k'])}, addresses = {_short(terms['addresses'])}, exponent = {terms['exponent']}"
+        )
     else:
         click.echo(f"closed form         none: {formula_error}")
     click.echo(f"seed choices        {_short(cfg)}")
     if spec is not None and count is not None and spec != count:
         click.echo(f"spec formula        {_short(spec)}  (differs: see predsparse.patterns.counting)")
     if enum is not None:
-        ok = "" if count is None else ("  (agrees)" if enum["distinct"] == count else "  (DISAGREES with the closed form)")
-        click.echo(f"enumeration         {enum['distinct']} distinct of {enum['built']} built, {enum['rejected']} rejected{ok}")
+        ok = (
+            ""
+            if count is None
+            else ("  (agrees)" if enum["distinct"] == count else "  (DISAGREES with the closed form)")
+        )
+        click.echo(
+            f"enumeration         {enum['distinct']} distinct of {enum['built']} built, {enum['rejected']} rejected{ok}"
+        )
 
 
 def _short(v: int) -> str:
@@ -112,24 +143,40 @@ def _parse_windows(specs: tuple[str, ...], layers: list[int]) -> dict[int, list]
 @click.option("--layers", required=True, help="N_net, e.g. 1024,64,16.")
 @click.option("--d-out", "out_degree", default=None, help=D_OUT_HELP)
 @deprecated_alias("--out-degree", "--d-out", "out_degree")
-@click.option("--kind", "kind", type=click.Choice(KIND_CHOICES), default="structured", show_default=True, help=KIND_HELP)
+@click.option(
+    "--kind", "kind", type=click.Choice(KIND_CHOICES), default="structured", show_default=True, help=KIND_HELP
+)
 @deprecated_alias("--pattern", "--kind")
 @click.option("--z", default=None, help="Clash-free: z per junction, e.g. 128,32.")
-@click.option("--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@click.option(
+    "--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP
+)
 @deprecated_alias("--type", "--clash-type")
 @click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--matter", default=None, help="Neurons that matter per layer (the first m of each), e.g. 784,64,10.")
 @click.option(
-    "--window", "windows", multiple=True, metavar="LAYER:SPEC",
+    "--window",
+    "windows",
+    multiple=True,
+    metavar="LAYER:SPEC",
     help="Windows of one layer (repeatable): LAYER:n:G, LAYER:1d:SIZE[,STRIDE], LAYER:2d:H,W,h,w[,sh,sw], "
     "LAYER:3d:C,H,W,c,h,w[,sc,sh,sw]. Other layers get the default windows.",
 )
-@click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save a picture of the scatter of every neuron.")
-@click.option("--threshold", type=FiniteFloat(), default=None, help="Reject below this scatter (default: the study's recommended threshold).")
+@click.option(
+    "--plot", "plot_path", type=OutputPath(), default=None, help="Save a picture of the scatter of every neuron."
+)
+@click.option(
+    "--threshold",
+    type=FiniteFloat(),
+    default=None,
+    help="Reject below this scatter (default: the study's recommended threshold).",
+)
 @json_option
 @handle_errors
-def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, windows, plot_path, threshold, as_json) -> None:  # noqa: ANN001
+def scatter_cmd(
+    layers, out_degree, kind, z, clash_type, dither, seed, matter, windows, plot_path, threshold, as_json
+) -> None:
     """Scatter of a network's pattern: the vector (both directions of every junction and the input-to-output
     paths) and its minimum, the network's scatter."""
     from predsparse.experiments.scatter_study import recommended_threshold
@@ -147,6 +194,7 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
         raise InputError(f"--kind {kind} needs --d-out (one per junction)")
     wins = _parse_windows(windows, lay)
     from predsparse.limits import SCATTER_EDGE_BYTES, check_network
+
     check_network(lay, dout if kind != "fc" else None, per_edge=SCATTER_EDGE_BYTES)  # absurd sizes: refuse first
     if plot_path:
         from predsparse.patterns.plots import _check_path
@@ -174,25 +222,46 @@ def scatter_cmd(layers, out_degree, kind, z, clash_type, dither, seed, matter, w
     click.echo(f"scatter             {rep.value:.4f}  (minimum, at {rep.argmin})")
     for name, v in rep.vector.items():
         click.echo(f"  {name:17s} {v:.4f}")
-    click.echo(f"threshold           {thr:.3g} on the minimum: {'passes' if rep.value >= thr else 'REJECT before training'}")
+    click.echo(
+        f"threshold           {thr:.3g} on the minimum: {'passes' if rep.value >= thr else 'REJECT before training'}"
+    )
     if net_f is not None:
-        click.echo(f"threshold net.f     {thr_f:.3g} on net.f: {'passes' if net_f >= thr_f else 'REJECT before training'}")
+        click.echo(
+            f"threshold net.f     {thr_f:.3g} on net.f: {'passes' if net_f >= thr_f else 'REJECT before training'}"
+        )
     for w in rep.windows:
-        click.echo(f"layer {w['layer']} windows     {w['windows']} of {w['size_min']}-{w['size_max']} neurons over {w['matter']} that matter")
+        click.echo(
+            f"layer {w['layer']} windows     {w['windows']} of {w['size_min']}-{w['size_max']} neurons over {w['matter']} that matter"
+        )
     if plot_path:
         click.echo(f"picture             {plot_path}")
 
 
 @click.command("study")
-@click.option("--full", is_flag=True, help="Whole datasets, longer training, more seeds (hours); default: reduced (minutes).")
-@click.option("--out", "out_dir", type=OutputPath(directory=True), default="runs/scatter_study", show_default=True, help="Output directory (resumes if it holds the same study).")
+@click.option(
+    "--full", is_flag=True, help="Whole datasets, longer training, more seeds (hours); default: reduced (minutes)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=OutputPath(directory=True),
+    default="runs/scatter_study",
+    show_default=True,
+    help="Output directory (resumes if it holds the same study).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--replicates", type=int, default=None, help="Patterns per kind and dataset (default 4 reduced, 8 full).")
-@click.option("--dataset", "datasets", multiple=True, type=click.Choice(["morse", "fashion-mnist"]), help="Only these datasets (repeatable).")
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    type=click.Choice(["morse", "fashion-mnist"]),
+    help="Only these datasets (repeatable).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
-def study_cmd(full, out_dir, seed, replicates, datasets, progress, as_json) -> None:  # noqa: ANN001
+def study_cmd(full, out_dir, seed, replicates, datasets, progress, as_json) -> None:
     """Scatter before training vs test accuracy after, over many patterns at equal density (Morse baseline and
     Fashion-MNIST); writes scatter_study.json, threshold.json and scatter_vs_accuracy.png."""
     from predsparse.experiments import scatter_study as S

@@ -5,9 +5,21 @@ from __future__ import annotations
 import click
 
 from predsparse.cli import pattern_analysis_cmd
-from predsparse.cli.common import POSITIVE_INT, FiniteFloat, OutputPath, emit_json, handle_errors, json_option
-from predsparse.cli.common import (CLASH_TYPE_HELP, DITHER_HELP, KIND_CHOICES, KIND_HELP, SEED_HELP, deprecated_alias,
-                                   removed_option)
+from predsparse.cli.common import (
+    CLASH_TYPE_HELP,
+    DITHER_HELP,
+    KIND_CHOICES,
+    KIND_HELP,
+    POSITIVE_INT,
+    SEED_HELP,
+    FiniteFloat,
+    OutputPath,
+    deprecated_alias,
+    emit_json,
+    handle_errors,
+    json_option,
+    removed_option,
+)
 from predsparse.errors import InputError
 from predsparse.limits import check_memory, pattern_bytes
 
@@ -25,19 +37,42 @@ def pattern() -> None:
 @removed_option("--out", "--n-out", " (the right layer size; --out names output paths)")
 @click.option("--d-out", "out_degree", type=POSITIVE_INT, default=None, help="d_out: edges per left neuron.")
 @deprecated_alias("--out-degree", "--d-out", "out_degree")
-@click.option("--density", type=FiniteFloat(min=0, max=1, min_open=True), default=None, help="Random patterns: density instead of --d-out.")
-@click.option("--kind", "kind", type=click.Choice(KIND_CHOICES), default="structured", show_default=True, help=KIND_HELP)
+@click.option(
+    "--density",
+    type=FiniteFloat(min=0, max=1, min_open=True),
+    default=None,
+    help="Random patterns: density instead of --d-out.",
+)
+@click.option(
+    "--kind", "kind", type=click.Choice(KIND_CHOICES), default="structured", show_default=True, help=KIND_HELP
+)
 @deprecated_alias("--pattern", "--kind")
 @click.option("--z", type=POSITIVE_INT, default=None, help="Clash-free: edges per clock.")
-@click.option("--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@click.option(
+    "--clash-type", "clash_type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP
+)
 @deprecated_alias("--type", "--clash-type")
 @click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
-@click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the pattern (.npz, or .json compact form for clash-free).")
-@click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save a picture of the biadjacency matrix (PNG/PDF/SVG).")
+@click.option(
+    "--save",
+    "save_path",
+    type=OutputPath(),
+    default=None,
+    help="Write the pattern (.npz, or .json compact form for clash-free).",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=OutputPath(),
+    default=None,
+    help="Save a picture of the biadjacency matrix (PNG/PDF/SVG).",
+)
 @json_option
 @handle_errors
-def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, seed, save_path, plot_path, as_json) -> None:  # noqa: ANN001
+def show(
+    path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, seed, save_path, plot_path, as_json
+) -> None:
     """Print a pattern's summary (degrees, density, dead neurons) and optionally save or picture it."""
     from predsparse import patterns as P
 
@@ -46,7 +81,7 @@ def show(path, n_in, n_out, out_degree, density, kind, z, clash_type, dither, se
             pat = P.load(path)
         except InputError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a damaged .npz/.json (zip, zlib, JSON, shape errors): one line, never a traceback
+        except Exception as exc:
             why = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             raise InputError(f"{path}: not a readable pattern file ({type(exc).__name__}: {why})") from None
     else:

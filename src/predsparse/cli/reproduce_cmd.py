@@ -8,39 +8,60 @@ from pathlib import Path
 
 import click
 
-from predsparse.cli.common import PROGRESS_HELP, emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
+from predsparse.cli.common import (  # checked while parsing, before any work
+    PROGRESS_HELP,
+    OutputPath,
+    StorePath,
+    emit_json,
+    handle_errors,
+    jobs_option,
+    json_option,
+)
 from predsparse.errors import InputError
 
 
 @click.command("reproduce")
-@click.option("--quick", is_flag=True, help="Tiny subsets and 2 epochs (minutes, for CI); the default is the seed's scale.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Runs in parallel (passed to the sweep engine).")
-@click.option("--store", type=StorePath(), default=None, help="Results database (default runs/reproduce.db; resumable).")
+@click.option(
+    "--quick", is_flag=True, help="Tiny subsets and 2 epochs (minutes, for CI); the default is the seed's scale."
+)
+@jobs_option("1", "Runs trained")
+@click.option(
+    "--store", type=StorePath(), default=None, help="Results database (default runs/reproduce.db; resumable)."
+)
 @click.option("--claims", "claim_ids", default=None, help="Comma-separated claim ids (default: all); see --list.")
-@click.option("--out", type=OutputPath(directory=True), default=None, help="Where the table, verdicts.json and one figure per claim go "
-              "(default runs/reproduce, or runs/reproduce-quick).")
+@click.option(
+    "--out",
+    type=OutputPath(directory=True),
+    default=None,
+    help="Where the table, verdicts.json and one figure per claim go "
+    "(default runs/reproduce, or runs/reproduce-quick).",
+)
 @click.option("--manifest", default=None, help="The manifest (default configs/reproduce/manifest.toml).")
 @click.option("--list", "list_only", is_flag=True, help="List the claims and their configs, run nothing.")
 @click.option("--report-only", is_flag=True, help="Compute verdicts from what the store holds, train nothing.")
-@click.option("--estimate", is_flag=True, help="Time one full-scale epoch of 2 runs per config and extrapolate the "
-              "full mode's wall time (stores nothing).")
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Time one full-scale epoch of 2 runs per config and extrapolate the full mode's wall time (stores nothing).",
+)
 @click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
-def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_only, estimate, progress, as_json) -> None:
+def reproduce(
+    quick, jobs, store, claim_ids, out, manifest, list_only, report_only, estimate, progress, as_json
+) -> None:
     """Every quantitative claim of the seed -> our figure (mean +- std over >= 3 seeds), the seed's figure,
     a verdict (holds / partly / does not hold) with its reason, the best-validation epochs, and a figure."""
     from predsparse.experiments import reproduce as R
     from predsparse.experiments.store import ResultStore
     from predsparse.provenance import versions
 
-    if jobs < 1:
-        raise InputError(f"--jobs {jobs} must be a whole number >= 1")
     claims = R.select(R.load_manifest(manifest), claim_ids)
     if list_only:
         for c in claims:
-            click.echo(f"{c.id:16s} {', '.join(p.name for p in c.configs) or 'study ' + str(c.study)}  [{c.verdict}]  {c.claim}")
+            click.echo(
+                f"{c.id:16s} {', '.join(p.name for p in c.configs) or 'study ' + str(c.study)}  [{c.verdict}]  {c.claim}"
+            )
         return
     if estimate:
         est = R.estimate(claims, progress=progress and not as_json)
@@ -48,11 +69,15 @@ def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_on
             emit_json(est)
             return
         for name, v in est["configs"].items():
-            click.echo(f"{name:30s} {v['runs']:4d} runs {v['epochs']:6d} epochs  {v['seconds_per_epoch']} s/epoch "
-                       f"(cpu {v['cpu_seconds_per_epoch']})  data {v['data_seconds']} s  -> {v['estimate_hours']} h "
-                       f"(cpu {v['cpu_hours']} h)")
-        click.echo(f"total about {est['total_hours']} h wall at today's load, {est['total_cpu_hours']} h of CPU, "
-                   "with --jobs 1 (studies not included)")
+            click.echo(
+                f"{name:30s} {v['runs']:4d} runs {v['epochs']:6d} epochs  {v['seconds_per_epoch']} s/epoch "
+                f"(cpu {v['cpu_seconds_per_epoch']})  data {v['data_seconds']} s  -> {v['estimate_hours']} h "
+                f"(cpu {v['cpu_hours']} h)"
+            )
+        click.echo(
+            f"total about {est['total_hours']} h wall at today's load, {est['total_cpu_hours']} h of CPU, "
+            "with --jobs 1 (studies not included)"
+        )
         return
     out_dir = Path(out or ("runs/reproduce-quick" if quick else "runs/reproduce"))
     if out_dir.exists() and not out_dir.is_dir():
@@ -69,8 +94,14 @@ def reproduce(quick, jobs, store, claim_ids, out, manifest, list_only, report_on
     from predsparse.atomic import write_text
 
     text = R.table(records)
-    summary = {"mode": "quick" if quick else "full", "seconds": seconds, "jobs": jobs, "store": str(db.path),
-               "versions": versions(), "claims": [{k: v for k, v in r.items() if k != "figure"} for r in records]}
+    summary = {
+        "mode": "quick" if quick else "full",
+        "seconds": seconds,
+        "jobs": jobs,
+        "store": str(db.path),
+        "versions": versions(),
+        "claims": [{k: v for k, v in r.items() if k != "figure"} for r in records],
+    }
     write_text(out_dir / "verdicts.md", text)
     write_text(out_dir / "verdicts.json", json.dumps(summary, indent=1, default=str))
     if as_json:

@@ -4,37 +4,49 @@ from __future__ import annotations
 
 import click
 
-from predsparse.cli.common import PROGRESS_HELP, emit_json, handle_errors, json_option
-from predsparse.cli.common import OutputPath, StorePath  # checked while parsing, before any work
+from predsparse.cli.common import (  # checked while parsing, before any work
+    PROGRESS_HELP,
+    OutputPath,
+    StorePath,
+    emit_json,
+    handle_errors,
+    jobs_option,
+    json_option,
+)
 
 
 @click.command("sweep")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--store", type=StorePath(), default="runs/results.db", show_default=True,
-              help="Results store: a SQLite file (created if absent) or a postgresql://USER@HOST/DB URL shared by many workers.")
-@click.option("--jobs", default="1", show_default=True,
-              help="Runs trained at once on this machine, each in its own process with cores/N threads; 'auto' picks N "
-                   "from the model size and the cores.")
-@click.option("--lease", type=click.FloatRange(1, None), default=60.0, show_default=True,
-              help="Seconds after which a run claimed by a worker that stopped renewing (killed, lost) is redone by another.")
+@click.option(
+    "--store",
+    type=StorePath(),
+    default="runs/results.db",
+    show_default=True,
+    help="Results store: a SQLite file (created if absent) or a postgresql://USER@HOST/DB URL shared by many workers.",
+)
+@jobs_option("1", "Runs trained")
+@click.option(
+    "--lease",
+    type=click.FloatRange(1, None),
+    default=60.0,
+    show_default=True,
+    help="Seconds after which a run claimed by a worker that stopped renewing (killed, lost) is redone by another.",
+)
 @click.option("--dry-run", is_flag=True, help="Only validate the config and list the runs.")
 @click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
-def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # noqa: ANN001
+def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:
     """Run a sweep (resumable: runs already in the store are skipped), then print its table.
 
     Start the same command on several machines (or several times) with one --store postgresql:// URL:
     the workers share the runs, each run is trained once."""
-    from predsparse.experiments.tables import format_table
     from predsparse.experiments.report import summary_table
     from predsparse.experiments.store import ResultStore
     from predsparse.experiments.sweep import expand, load_config, run_sweep, validate_runs
-
-    from predsparse.parallel import parse_jobs
+    from predsparse.experiments.tables import format_table
 
     cfg = load_config(config)
-    jobs = parse_jobs(jobs)
     runs = expand(cfg)
     # every grid point's model and training settings, as a real run checks them, before the store is created
     # (a bad config leaves no empty results file behind)
@@ -43,7 +55,9 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
         if as_json:
             emit_json({"name": cfg.name, "runs": runs})
         else:
-            click.echo(f"{cfg.name}: {len(runs)} runs ({len(runs) // len(cfg.seeds)} settings x {len(cfg.seeds)} seeds)")
+            click.echo(
+                f"{cfg.name}: {len(runs)} runs ({len(runs) // len(cfg.seeds)} settings x {len(cfg.seeds)} seeds)"
+            )
             for r in runs:
                 click.echo(f"  seed {r['seed']}: {r['varied']}")
         return
@@ -72,19 +86,27 @@ def sweep(config, store, jobs, lease, dry_run, progress, as_json) -> None:  # no
 @click.option("--sweep", "name", default=None, help="Which sweep in the store (default: all, one table each).")
 @click.option("--pivot", default=None, help="Varied key whose values become columns, e.g. network.kind.")
 @click.option("--best-by", default=None, help="Varied key to choose on validation accuracy, e.g. train.l2.")
-@click.option("--plot", "plot_path", type=OutputPath(), default=None, help="Save accuracy vs --x (one curve per --series).")
-@click.option("--x", "x_axis", default="rho_net", show_default=True, help="Record key on the plot's x axis, e.g. rho_net or parameters.")
+@click.option(
+    "--plot", "plot_path", type=OutputPath(), default=None, help="Save accuracy vs --x (one curve per --series)."
+)
+@click.option(
+    "--x",
+    "x_axis",
+    default="rho_net",
+    show_default=True,
+    help="Record key on the plot's x axis, e.g. rho_net or parameters.",
+)
 @click.option("--series", default=None, help="Varied key with one curve per value, e.g. network.kind.")
 @json_option
 @handle_errors
-def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) -> None:  # noqa: ANN001
+def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) -> None:
     """Seed-style tables (mean +- std over seeds) from a results store."""
     from pathlib import Path
 
     from predsparse.errors import InputError
     from predsparse.experiments import report as R
-    from predsparse.experiments.tables import format_table
     from predsparse.experiments.store import ResultStore
+    from predsparse.experiments.tables import format_table
 
     if "://" not in results and not Path(results).is_file():
         raise InputError(f"{results}: no such results file")
@@ -107,7 +129,7 @@ def report(results, name, pivot, best_by, plot_path, x_axis, series, as_json) ->
         emit_json(out)
 
 
-def ordered(rows) -> list:  # noqa: ANN001
+def ordered(rows) -> list:
     """Rows in their config order (run_index), whichever worker stored them first."""
     return sorted(rows, key=lambda r: r["result"].get("run_index", float("inf")))
 

@@ -2,42 +2,98 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from predsparse.cli.common import emit_json, float_list, handle_errors, int_list, json_option
-from predsparse.cli.common import POSITIVE_INT, OutputPath  # checked while parsing, before any work
-from predsparse.cli.common import (CLASH_TYPE_HELP, D_OUT_HELP, DITHER_HELP, EPOCHS_HELP, KIND_CHOICES, KIND_HELP, LIMIT_HELP,
-                                   PROGRESS_HELP, deprecated_alias, removed_option)
+from predsparse.cli.common import (  # checked while parsing, before any work
+    CLASH_TYPE_HELP,
+    D_OUT_HELP,
+    DITHER_HELP,
+    EPOCHS_HELP,
+    KIND_CHOICES,
+    KIND_HELP,
+    LIMIT_HELP,
+    POSITIVE_INT,
+    PROGRESS_HELP,
+    OutputPath,
+    deprecated_alias,
+    emit_json,
+    float_list,
+    handle_errors,
+    int_list,
+    json_option,
+    removed_option,
+)
 from predsparse.errors import DivergenceError, InputError
+
+if TYPE_CHECKING:  # annotations only: the command imports its heavy modules when it runs
+    from predsparse.data.format import Dataset
+    from predsparse.train.spec import ModelSpec
 
 PATTERN_CHOICES = KIND_CHOICES
 
 
-def dataset_options(f):  # noqa: ANN001, ANN201 - click decorator
+def dataset_options(f):  # noqa: ANN201 - click decorator
     """Options shared by commands that load a dataset."""
     opts = [
-        click.option("--dataset", required=True, help="fashion-mnist, mnist, morse[:preset], an .npz file or an IDX directory."),
-        click.option("--normalize", type=click.Choice(["unit", "standard", "none"]), default="unit", show_default=True,
-                     help="Feature scaling from the training split: unit (divide by the largest absolute value), standard (zero mean, unit variance per feature) or none."),
-        click.option("--pca", "pca_k", type=POSITIVE_INT, default=None, help="Reduce features to K principal components (less redundancy)."),
-        click.option("--pad-to", type=POSITIVE_INT, default=None, help="Zero-pad inputs to this width (the hardware used 1024 for MNIST)."),
+        click.option(
+            "--dataset", required=True, help="fashion-mnist, mnist, morse[:preset], an .npz file or an IDX directory."
+        ),
+        click.option(
+            "--normalize",
+            type=click.Choice(["unit", "standard", "none"]),
+            default="unit",
+            show_default=True,
+            help="Feature scaling from the training split: unit (divide by the largest absolute value), standard (zero mean, unit variance per feature) or none.",
+        ),
+        click.option(
+            "--pca",
+            "pca_k",
+            type=POSITIVE_INT,
+            default=None,
+            help="Reduce features to K principal components (less redundancy).",
+        ),
+        click.option(
+            "--pad-to",
+            type=POSITIVE_INT,
+            default=None,
+            help="Zero-pad inputs to this width (the hardware used 1024 for MNIST).",
+        ),
         click.option("--limit-train", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="training")),
         click.option("--limit-val", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="validation")),
         click.option("--limit-test", type=POSITIVE_INT, default=None, help=LIMIT_HELP.format(split="test")),
-        click.option("--data-seed", type=int, default=0, show_default=True, help="Seeds the validation split and subsets."),
+        click.option(
+            "--data-seed", type=int, default=0, show_default=True, help="Seeds the validation split and subsets."
+        ),
         # Stored on the click context (not a function argument) so every command using these options gets it.
-        click.option("--param", "dataset_params", multiple=True, metavar="KEY=VALUE", expose_value=False,
-                     callback=lambda ctx, _p, v: ctx.meta.__setitem__("dataset_params", tuple(v)),
-                     help="A generator parameter of a synthetic dataset (repeatable), as in `morse generate`, "
-                          "e.g. --dataset morse --param dilation=4 --param min_len_dash=3."),
+        click.option(
+            "--param",
+            "dataset_params",
+            multiple=True,
+            metavar="KEY=VALUE",
+            expose_value=False,
+            callback=lambda ctx, _p, v: ctx.meta.__setitem__("dataset_params", tuple(v)),
+            help="A generator parameter of a synthetic dataset (repeatable), as in `morse generate`, "
+            "e.g. --dataset morse --param dilation=4 --param min_len_dash=3.",
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
-def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, limit_train, limit_val, limit_test,  # noqa: ANN001, ANN201
-                      params: tuple[str, ...] | None = None):
+def load_from_options(
+    dataset: str,
+    seed: int,
+    normalize: str,
+    pca_k,
+    pad_to,
+    limit_train,
+    limit_val,
+    limit_test,
+    params: tuple[str, ...] | None = None,
+) -> Dataset:
     """The dataset named by the shared options; ``seed`` (--data-seed) fixes splits and subsets; ``params``
     (``--param key=value``, read from the click context when not given) set a generator's parameters."""
     from predsparse.data import load_dataset
@@ -50,8 +106,10 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
     if params:
         name = dataset.lower().partition(":")[0]
         if name != "morse" or name not in dataset_generators():
-            raise InputError(f"--param {params[0]!r}: --param sets generator parameters of --dataset morse[:preset], "
-                             f"not of {dataset!r}")
+            raise InputError(
+                f"--param {params[0]!r}: --param sets generator parameters of --dataset morse[:preset], "
+                f"not of {dataset!r}"
+            )
         from predsparse.morse import parse_overrides
 
         gen_opts = {name: parse_overrides(params)}
@@ -71,46 +129,110 @@ def load_from_options(dataset: str, seed: int, normalize: str, pca_k, pad_to, li
 
 @click.command("train")
 @dataset_options
-@click.option("--layers", required=True, help="N_net, e.g. 784,100,10 (input size must match the data's features; 'auto' "
-              "as the first entry follows the data); with --conv, the classifier's sizes above the conv features, e.g. 100,10.")
+@click.option(
+    "--layers",
+    required=True,
+    help="N_net, e.g. 784,100,10 (input size must match the data's features; 'auto' "
+    "as the first entry follows the data); with --conv, the classifier's sizes above the conv features, e.g. 100,10.",
+)
 @click.option("--d-out", "out_degree", default=None, help=D_OUT_HELP)
 @deprecated_alias("--out-degree", "--d-out", "out_degree")
 @click.option("--density", default=None, help="Instead of --d-out: target density per junction (or one for all).")
-@click.option("--kind", "pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True, help=KIND_HELP)
+@click.option(
+    "--kind", "pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True, help=KIND_HELP
+)
 @deprecated_alias("--pattern", "--kind", "pattern")
-@click.option("--z", default=None, help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer; "
-              "default N_{i-1}/gcd(N_{i-1}, 4), memory depth 4 where it divides).")
+@click.option(
+    "--z",
+    default=None,
+    help="Clash-free: edges per clock per junction, e.g. 112,50 (must divide each left layer; "
+    "default N_{i-1}/gcd(N_{i-1}, 4), memory depth 4 where it divides).",
+)
 @click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
 @click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
-@click.option("--conv", default=None, help="A dense CNN front end under the sparse classifier: channels per conv block, "
-              "e.g. 16,32 (1-D for sequence data, 2-D for images).")
+@click.option(
+    "--conv",
+    default=None,
+    help="A dense CNN front end under the sparse classifier: channels per conv block, "
+    "e.g. 16,32 (1-D for sequence data, 2-D for images).",
+)
 @click.option("--kernel-size", type=int, default=3, show_default=True, help="With --conv: odd kernel size.")
-@click.option("--pool", type=POSITIVE_INT, default=2, show_default=True, help="With --conv: max-pool size after each block.")
-@click.option("--activation", type=click.Choice(["relu", "sigmoid", "tanh"]), default="relu", show_default=True,
-              help="Hidden-layer activation.")
+@click.option(
+    "--pool", type=POSITIVE_INT, default=2, show_default=True, help="With --conv: max-pool size after each block."
+)
+@click.option(
+    "--activation",
+    type=click.Choice(["relu", "sigmoid", "tanh"]),
+    default="relu",
+    show_default=True,
+    help="Hidden-layer activation.",
+)
 @click.option("--dropout", type=float, default=0.0, show_default=True, help="Dropout probability on hidden layers.")
 @click.option("--epochs", type=int, default=10, show_default=True, help=EPOCHS_HELP)
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Training samples per step.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Learning rate.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True, help="Optimizer.")
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets.")
-@click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR).")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets."
+)
+@click.option(
+    "--device", default="cpu", show_default=True, help="torch device, e.g. cuda (sparse ops then use torch CSR)."
+)
 @removed_option("--max-model-gb", "--memory-limit", " (a size with a unit, e.g. --memory-limit 8G; on every command)")
 @click.option("--save", "save_path", type=OutputPath(), default=None, help="Write the trained model (.safetensors).")
 @click.option("--checkpoint", type=OutputPath(), default=None, help="Per-epoch checkpoint; rerunning with it resumes.")
-@click.option("--keep-diverging", is_flag=True, help="Let a diverging run (loss far beyond its start, stuck at chance) "
-              "train on, flagged in the summary and the JSON, instead of stopping it with an error.")
+@click.option(
+    "--keep-diverging",
+    is_flag=True,
+    help="Let a diverging run (loss far beyond its start, stuck at chance) "
+    "train on, flagged in the summary and the JSON, instead of stopping it with an error.",
+)
 @click.option("--progress/--no-progress", default=True, help=PROGRESS_HELP)
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Data-parallel (DDP) processes for this one training; under torchrun: the world size.")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Data-parallel (DDP) processes for this one training; under torchrun: the world size.",
+)
 @json_option
 @handle_errors
 def train(
-    dataset, normalize, pca_k, pad_to, limit_train, limit_val, limit_test, data_seed, layers, out_degree, density, pattern, z,
-    clash_type, dither, conv, kernel_size, pool, activation, dropout, epochs, batch_size, lr, optimizer, l2, seed, device,
-    save_path, checkpoint, keep_diverging, progress, workers, as_json,
-) -> None:  # noqa: ANN001
+    dataset,
+    normalize,
+    pca_k,
+    pad_to,
+    limit_train,
+    limit_val,
+    limit_test,
+    data_seed,
+    layers,
+    out_degree,
+    density,
+    pattern,
+    z,
+    clash_type,
+    dither,
+    conv,
+    kernel_size,
+    pool,
+    activation,
+    dropout,
+    epochs,
+    batch_size,
+    lr,
+    optimizer,
+    l2,
+    seed,
+    device,
+    save_path,
+    checkpoint,
+    keep_diverging,
+    progress,
+    workers,
+    as_json,
+) -> None:
     """Train a pre-defined sparse MLP (optionally under a dense CNN front end) and print test accuracy,
     rho_net, parameters and time."""
     import torch
@@ -120,8 +242,9 @@ def train(
 
     if workers < 1:
         raise InputError(f"--workers {workers} must be a whole number >= 1")
-    spec = spec_from_options(layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool,
-                             activation, dropout, seed)
+    spec = spec_from_options(
+        layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool, activation, dropout, seed
+    )
     if spec.layers[0] != "auto" and not spec.conv:  # everything but the match with the data, before loading it
         spec.validate((spec.layers[0],))
     try:
@@ -130,16 +253,28 @@ def train(
         raise InputError(f"--device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"--device {device}: CUDA is not available on this machine")
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, l2=l2, seed=seed, device=device,
-                         stop_on_divergence=not keep_diverging)
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        l2=l2,
+        seed=seed,
+        device=device,
+        stop_on_divergence=not keep_diverging,
+    )
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     spec.validate(ds.feature_shape)
     kept: dict = {}
     try:
-        rec = run(spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept)
+        rec = run(
+            spec, config, ds, progress=progress and not as_json, checkpoint=checkpoint, workers=workers, keep=kept
+        )
     except DivergenceError as exc:  # the same line, naming this command's option to keep going
-        raise InputError(f"training diverged: {exc.reason}: lower the learning rate (now {lr:g}), or train on, "
-                         "flagged, with --keep-diverging") from None
+        raise InputError(
+            f"training diverged: {exc.reason}: lower the learning rate (now {lr:g}), or train on, "
+            "flagged, with --keep-diverging"
+        ) from None
     if workers > 1:
         from predsparse.train.distributed import is_main_process
 
@@ -167,14 +302,20 @@ def train(
         emit_json(summary)
         return
     channels = list(spec.conv)
-    click.echo(f"dataset      {ds.summary()['name']}: {ds.num_features} features, {ds.num_classes} classes, "
-               f"{len(ds.xtr)}/{len(ds.xva)}/{len(ds.xte)} train/val/test")
+    click.echo(
+        f"dataset      {ds.summary()['name']}: {ds.num_features} features, {ds.num_classes} classes, "
+        f"{len(ds.xtr)}/{len(ds.xva)}/{len(ds.xte)} train/val/test"
+    )
     front = f"conv {channels} (dense) -> " if channels else ""
     click.echo(f"network      {front}N_net={net.layers} d_out_net={net.d_out_net} d_in_net={net.d_in_net} ({pattern})")
-    click.echo(f"rho_net      {100 * net.rho_net:.2f} %  (junctions: {', '.join(f'{100 * d:.1f}%' for d in net.densities)})")
+    click.echo(
+        f"rho_net      {100 * net.rho_net:.2f} %  (junctions: {', '.join(f'{100 * d:.1f}%' for d in net.densities)})"
+    )
     conv_params = model.parameters_count - net.edges - sum(net.layers[1:])
-    click.echo(f"parameters   {model.parameters_count} ({net.edges} weights + {sum(net.layers[1:])} biases"
-               + (f" + {conv_params} in the conv front end)" if channels else ")"))
+    click.echo(
+        f"parameters   {model.parameters_count} ({net.edges} weights + {sum(net.layers[1:])} biases"
+        + (f" + {conv_params} in the conv front end)" if channels else ")")
+    )
     click.echo(f"best epoch   {rec['best_epoch']} (val acc {100 * rec['best_val_acc']:.2f} %)")
     click.echo(f"test acc     {100 * rec['test_acc']:.2f} %")
     click.echo(f"time         {rec['wall_seconds']:.1f} s")
@@ -184,8 +325,21 @@ def train(
         click.echo(f"saved        {save_path}")
 
 
-def spec_from_options(layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool,  # noqa: ANN001, ANN201
-                      activation, dropout, seed):
+def spec_from_options(
+    layers,
+    out_degree,
+    density,
+    pattern,
+    z,
+    clash_type,
+    dither,
+    conv,
+    kernel_size,
+    pool,
+    activation,
+    dropout,
+    seed,
+) -> ModelSpec:
     """The :class:`~predsparse.train.spec.ModelSpec` the ``train`` options describe. With ``--conv``,
     ``--layers`` lists the classifier above the front end, whose input layer (``auto``) the data decides."""
     from predsparse.train.spec import ModelSpec
@@ -206,8 +360,16 @@ def spec_from_options(layers, out_degree, density, pattern, z, clash_type, dithe
         layers=("auto", *n_net) if channels or first_auto else tuple(n_net),
         d_out=None if pattern == "fc" else d_out,
         density=None if pattern == "fc" or dens is None else (dens[0] if len(dens) == 1 else tuple(dens)),
-        kind=pattern, z=int_list(z, "z"), clash_type=clash_type, dither=dither, conv=tuple(channels),
-        kernel_size=kernel_size, pool=pool, activation=activation, dropout=dropout, seed=seed,
+        kind=pattern,
+        z=int_list(z, "z"),
+        clash_type=clash_type,
+        dither=dither,
+        conv=tuple(channels),
+        kernel_size=kernel_size,
+        pool=pool,
+        activation=activation,
+        dropout=dropout,
+        seed=seed,
     )
 
 

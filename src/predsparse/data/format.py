@@ -47,8 +47,10 @@ class Dataset:
                     "features and labels of a split must have the same length"
                 )
             if np.iscomplexobj(x):
-                raise InputError(f"x{s} has complex dtype {x.dtype}: features must be real (split real and "
-                                 "imaginary parts into separate features yourself)")
+                raise InputError(
+                    f"x{s} has complex dtype {x.dtype}: features must be real (split real and "
+                    "imaginary parts into separate features yourself)"
+                )
             if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
                 raise InputError(f"x{s} has dtype {x.dtype}: features must be numeric")
             if x.size and np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
@@ -65,11 +67,15 @@ class Dataset:
         feat = {tuple(getattr(self, "x" + s).shape[1:]) for s in SPLITS if getattr(self, "x" + s).shape[0] > 0}
         if len(feat) > 1:
             raise InputError(f"feature shapes differ across splits {sorted(feat)}: all splits need the same shape")
-        observed = max((int(getattr(self, "y" + s).max()) + 1 for s in SPLITS if getattr(self, "y" + s).size), default=0)
+        observed = max(
+            (int(getattr(self, "y" + s).max()) + 1 for s in SPLITS if getattr(self, "y" + s).size), default=0
+        )
         k = self.num_classes or k_onehot or observed
         if k > MAX_CLASSES:
-            raise InputError(f"labels imply {k} classes: at most {MAX_CLASSES} are supported "
-                             "(labels must be class indices 0..K-1, not raw values or ids)")
+            raise InputError(
+                f"labels imply {k} classes: at most {MAX_CLASSES} are supported "
+                "(labels must be class indices 0..K-1, not raw values or ids)"
+            )
         if observed > k:
             raise InputError(f"label {observed - 1} is out of range for {k} classes: labels must be in 0..{k - 1}")
         self.num_classes = int(k)

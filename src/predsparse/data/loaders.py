@@ -56,12 +56,14 @@ def load_npz(path: str | os.PathLike) -> Dataset:
                     pass  # free-form metadata is informative only; a broken one must not block the data
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/format/pickle-refusal errors: the file is malformed or truncated
+    except Exception as exc:
         raise InputError(f"{path}: not a readable npz file ({_why(exc)})") from None
     for k in ("xva", "xte"):
         if arrays[k].ndim >= 1 and arrays[k].shape[0] == 0:
-            raise InputError(f"{path}: {k} is empty: a dataset needs validation and test samples "
-                             "(the best epoch is chosen on validation and reported on test)")
+            raise InputError(
+                f"{path}: {k} is empty: a dataset needs validation and test samples "
+                "(the best epoch is chosen on validation and reported on test)"
+            )
     return Dataset.from_mapping(arrays, meta=meta)
 
 
@@ -103,14 +105,16 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             # deflate cannot expand more than ~1032:1, so a larger body is a damaged header, not a big file
             most = path.stat().st_size * (1100 if opener is gzip.open else 1)
             if need > most:
-                raise InputError(f"{path}: IDX header says shape {shape} ({need} bytes) but the file can hold at "
-                                 f"most {most} (damaged header or truncated file)")
+                raise InputError(
+                    f"{path}: IDX header says shape {shape} ({need} bytes) but the file can hold at "
+                    f"most {most} (damaged header or truncated file)"
+                )
             check_memory(need, f"{path} (IDX shape {shape})")
             body = f.read(need)
             extra = f.read(1)
     except InputError:
         raise
-    except Exception as exc:  # noqa: BLE001 - OSError, EOFError, zlib.error, gzip.BadGzipFile: damaged file
+    except Exception as exc:
         raise InputError(f"{path}: unreadable IDX file ({_why(exc)})") from None
     if len(body) != need or extra:
         got = f"{len(body)}" if not extra else f"more than {need}"
@@ -125,7 +129,9 @@ def _find_idx(directory: Path, stem: str) -> Path:
     raise InputError(f"{directory}: no IDX file {stem}[.gz]")
 
 
-def load_idx_dir(directory: str | os.PathLike, *, val_size: int = 10000, seed: int = 0, name: str | None = None) -> Dataset:
+def load_idx_dir(
+    directory: str | os.PathLike, *, val_size: int = 10000, seed: int = 0, name: str | None = None
+) -> Dataset:
     """An MNIST-style directory (train/t10k images and labels). The last ``val_size`` shuffled training
     samples become the validation split (seeded), the t10k files the test split."""
     d = Path(directory)
@@ -145,7 +151,12 @@ def load_idx_dir(directory: str | os.PathLike, *, val_size: int = 10000, seed: i
     perm = np.random.default_rng(seed).permutation(len(xtr))
     tr, va = perm[: len(xtr) - val_size], perm[len(xtr) - val_size :]
     return Dataset(
-        xtr[tr], ytr[tr], xtr[va], ytr[va], xte, yte,
+        xtr[tr],
+        ytr[tr],
+        xtr[va],
+        ytr[va],
+        xte,
+        yte,
         meta={"name": name or d.name, "source": str(d), "val_size": val_size, "split_seed": seed},
     )
 

@@ -17,7 +17,9 @@ from predsparse.limits import check_memory, dataset_bytes
 NORMALISATIONS = ("none", "unit", "standard")
 
 
-def subset(ds: Dataset, *, train: int | None = None, val: int | None = None, test: int | None = None, seed: int = 0) -> Dataset:
+def subset(
+    ds: Dataset, *, train: int | None = None, val: int | None = None, test: int | None = None, seed: int = 0
+) -> Dataset:
     """Keep a seeded random subset of each split (``None`` keeps the split whole)."""
     rng = np.random.default_rng(seed)
     out = {}
@@ -25,8 +27,10 @@ def subset(ds: Dataset, *, train: int | None = None, val: int | None = None, tes
         x, y = getattr(ds, "x" + s), getattr(ds, "y" + s)
         if n is not None:
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-                raise InputError(f"subset size {n!r} for split '{s}' (limit_{ {'tr': 'train', 'va': 'val', 'te': 'test'}[s]}) "
-                                 "must be a whole number >= 1")
+                raise InputError(
+                    f"subset size {n!r} for split '{s}' (limit_{ {'tr': 'train', 'va': 'val', 'te': 'test'}[s] }) "
+                    "must be a whole number >= 1"
+                )
             if n < len(x):
                 idx = np.sort(rng.choice(len(x), size=n, replace=False))
                 x, y = x[idx], y[idx]
@@ -99,7 +103,9 @@ def apply_transforms(
 ) -> Dataset:
     """Subset, then normalise, then PCA, then pad: the usual order for the seed's experiments."""
     if unknown:
-        raise InputError(f"unknown dataset option(s) {sorted(unknown)}: valid are normalize, pca_k, pad_to, limit_train, limit_val, limit_test, subset_seed")
+        raise InputError(
+            f"unknown dataset option(s) {sorted(unknown)}: valid are normalize, pca_k, pad_to, limit_train, limit_val, limit_test, subset_seed"
+        )
     # None means "not given"; 0 is a value like any other and is refused by subset/pad (never silently ignored)
     if limit_train is not None or limit_val is not None or limit_test is not None:
         ds = subset(ds, train=limit_train, val=limit_val, test=limit_test, seed=subset_seed)

@@ -27,10 +27,10 @@ import numpy as np
 
 from predsparse.atomic import write_bytes
 from predsparse.errors import InputError
+from predsparse.experiments.store import canonical
 from predsparse.morse.generator import generate
 from predsparse.morse.metrics import METRICS, difficulty
 from predsparse.provenance import versions
-from predsparse.experiments.store import canonical
 from predsparse.serialize import to_jsonable
 
 Trainer = Callable[[Any, dict, int], float]
@@ -103,13 +103,21 @@ def ladder(config: StudyConfig) -> list[dict[str, Any]]:
         if knob not in config.knobs:
             continue
         if knob == "noise":
-            entries += [{"knob": "noise_sd", "value": float(s), "overrides": {"noise_sd": float(s)}} for s in config.noise_sds if s != 0]
+            entries += [
+                {"knob": "noise_sd", "value": float(s), "overrides": {"noise_sd": float(s)}}
+                for s in config.noise_sds
+                if s != 0
+            ]
         elif knob == "leading":
             entries.append({"knob": "leading_spaces", "value": True, "overrides": {"leading_spaces": True}})
         elif knob == "dash":
             entries.append({"knob": "min_len_dash", "value": 3, "overrides": {"min_len_dash": 3}})
         elif knob == "dilation":
-            entries += [{"knob": "dilation", "value": int(d), "overrides": {"dilation": int(d)}} for d in config.dilations if d != 1]
+            entries += [
+                {"knob": "dilation", "value": int(d), "overrides": {"dilation": int(d)}}
+                for d in config.dilations
+                if d != 1
+            ]
         elif knob == "size":
             for f in config.size_factors:
                 if f == 1:
@@ -136,7 +144,9 @@ def run_trainer(dataset: Any, config: dict, seed: int) -> dict[str, Any]:
     if dataset.xte.shape[0] == 0:
         raise InputError("the dataset has no test samples: the study needs a test set")
     spec = ModelSpec(layers=("auto", int(config["hidden"]), int(dataset.num_classes)), kind="fc", seed=seed)
-    cfg = TrainConfig(epochs=int(config["epochs"]), batch_size=int(config["batch_size"]), lr=float(config["lr"]), seed=seed)
+    cfg = TrainConfig(
+        epochs=int(config["epochs"]), batch_size=int(config["batch_size"]), lr=float(config["lr"]), seed=seed
+    )
     rec = run(spec, cfg, dataset)
     rec.pop("history", None)
     return rec
@@ -188,8 +198,11 @@ def run_study(
     for e in entries:  # every dataset and model of the ladder, before the first is made or anything is written
         p = check_params("baseline", **e["overrides"])
         width = p["frame_len"] * p["dilation"]
-        check_network([width, config.hidden, len(CODEBOOKS[p["codebook"]])], None,
-                      f"the study's network [{width}, {config.hidden}, {len(CODEBOOKS[p['codebook']])}] ({e['knob']}={e['value']})")
+        check_network(
+            [width, config.hidden, len(CODEBOOKS[p["codebook"]])],
+            None,
+            f"the study's network [{width}, {config.hidden}, {len(CODEBOOKS[p['codebook']])}] ({e['knob']}={e['value']})",
+        )
 
     from tqdm import tqdm
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from predsparse.atomic import save_figure
 from predsparse.errors import InputError
-from predsparse.experiments.tables import format_table, mean_std
 from predsparse.experiments.store import canonical
+from predsparse.experiments.tables import format_table, mean_std
 
 
 def _fmt(v: Any) -> str:
@@ -68,14 +68,16 @@ def summary_table(rows: Sequence[dict[str, Any]], pivot: str | None = None) -> t
     body = []
     for g in sorted(groups.values(), key=lambda g: -float(np.mean([r["rho_net"] for r in g["results"]]))):
         res = g["results"]
-        body.append([
-            *[_fmt(g["varied"].get(k, "-")) for k in keys],
-            f"{100 * float(np.mean([r['rho_net'] for r in res])):.1f}",
-            str(int(np.mean([r["parameters"] for r in res]))),
-            _pm([r["test_acc"] for r in res]),
-            _pm([r["best_val_acc"] for r in res]),
-            str(len(res)),
-        ])
+        body.append(
+            [
+                *[_fmt(g["varied"].get(k, "-")) for k in keys],
+                f"{100 * float(np.mean([r['rho_net'] for r in res])):.1f}",
+                str(int(np.mean([r["parameters"] for r in res]))),
+                _pm([r["test_acc"] for r in res]),
+                _pm([r["best_val_acc"] for r in res]),
+                str(len(res)),
+            ]
+        )
     return header, body
 
 
@@ -97,18 +99,21 @@ def best_by(rows: Sequence[dict[str, Any]], key: str) -> tuple[list[str], list[l
     body = []
     for b in sorted(best.values(), key=lambda b: -float(np.mean([r["rho_net"] for r in b["results"]]))):
         res = b["results"]
-        body.append([
-            *[_fmt(b["varied"].get(k)) for k in rest],
-            f"{100 * float(np.mean([r['rho_net'] for r in res])):.1f}",
-            _fmt(b["varied"][key]),
-            _pm([r["best_val_acc"] for r in res]),
-            _pm([r["test_acc"] for r in res]),
-        ])
+        body.append(
+            [
+                *[_fmt(b["varied"].get(k)) for k in rest],
+                f"{100 * float(np.mean([r['rho_net'] for r in res])):.1f}",
+                _fmt(b["varied"][key]),
+                _pm([r["best_val_acc"] for r in res]),
+                _pm([r["test_acc"] for r in res]),
+            ]
+        )
     return header, body
 
 
-def plot_runs(rows: Sequence[dict[str, Any]], path: str, *, x: str = "rho_net", series: str | None = None,
-              title: str = "") -> None:
+def plot_runs(
+    rows: Sequence[dict[str, Any]], path: str, *, x: str = "rho_net", series: str | None = None, title: str = ""
+) -> None:
     """Test accuracy (mean +- std) against ``x`` (``rho_net``, ``parameters`` or a varied key), one curve
     per value of ``series``."""
     import matplotlib
@@ -133,7 +138,9 @@ def plot_runs(rows: Sequence[dict[str, Any]], path: str, *, x: str = "rho_net", 
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, pts in curves.items():
         pts.sort()
-        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3, label=label)
+        ax.errorbar(
+            [p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3, label=label
+        )
     ax.set_xlabel("net density (%)" if x == "rho_net" else x)
     ax.set_ylabel("test accuracy (%)")
     if x in ("rho_net", "parameters"):
@@ -166,7 +173,9 @@ def _kind(r: dict[str, Any]) -> str:
     return r["spec"]["kind"]
 
 
-def density_table(results: Sequence[dict[str, Any]], kinds: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+def density_table(
+    results: Sequence[dict[str, Any]], kinds: Sequence[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
     """The seed's big table from run records (:func:`predsparse.train.run.run`): ``d_out_net | rho_net % |
     d_in_net | z_net | accuracy per kind (mean +- std %)``, the fully connected network as the first row."""
     kinds = list(kinds or dict.fromkeys(_kind(r) for r in results if _kind(r) != "fc"))
@@ -192,7 +201,9 @@ def density_table(results: Sequence[dict[str, Any]], kinds: Sequence[str] | None
                 cells.append(f"{100 * m:.1f} +- {100 * s:.1f}")
             else:
                 cells.append("-")
-        body.append([_tup(dout), f"{100 * row['rho']:.1f}", _tup(row["din"]), _tup(row["z"]) if row["z"] else "-", *cells])
+        body.append(
+            [_tup(dout), f"{100 * row['rho']:.1f}", _tup(row["din"]), _tup(row["z"]) if row["z"] else "-", *cells]
+        )
     return header, body
 
 
@@ -215,7 +226,14 @@ def plot_density(results: Sequence[dict[str, Any]], path: str, title: str = "") 
                 by_rho.setdefault(round(r["rho_net"], 6), []).append(r["test_acc"])
         xs = sorted(by_rho)
         ms = [mean_std(by_rho[x]) for x in xs]
-        ax.errorbar([100 * x for x in xs], [100 * m for m, _ in ms], yerr=[100 * s for _, s in ms], marker="o", capsize=3, label=k)
+        ax.errorbar(
+            [100 * x for x in xs],
+            [100 * m for m, _ in ms],
+            yerr=[100 * s for _, s in ms],
+            marker="o",
+            capsize=3,
+            label=k,
+        )
     fc = [r["test_acc"] for r in results if _kind(r) == "fc"]
     if fc:
         ax.axhline(100 * float(np.mean(fc)), color="k", ls="--", label="fully connected")
@@ -231,4 +249,13 @@ def plot_density(results: Sequence[dict[str, Any]], path: str, title: str = "") 
     plt.close(fig)
 
 
-__all__ = ["best_by", "density_table", "format_table", "group_runs", "log_ticks", "plot_density", "plot_runs", "summary_table"]
+__all__ = [
+    "best_by",
+    "density_table",
+    "format_table",
+    "group_runs",
+    "log_ticks",
+    "plot_density",
+    "plot_runs",
+    "summary_table",
+]

@@ -11,7 +11,6 @@ config (tiny subsets, 2 epochs, sweep names suffixed ``-quick``) so the whole ma
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import sys
 from dataclasses import dataclass, field
@@ -72,7 +71,9 @@ def load_manifest(path: str | Path | None = None) -> list[Claim]:
         for p in configs:
             if not p.is_file():
                 raise InputError(f"{path}: claim {c['id']!r}: config {p} does not exist")
-        claims.append(Claim(c["id"], c["claim"], c["verdict"], c.get("seed", ""), configs, c.get("study"), c.get("params", {})))
+        claims.append(
+            Claim(c["id"], c["claim"], c["verdict"], c.get("seed", ""), configs, c.get("study"), c.get("params", {}))
+        )
     ids = [c.id for c in claims]
     if not claims or len(set(ids)) != len(ids):
         raise InputError(f"{path}: claims must be a non-empty list with unique ids (got {ids})")
@@ -137,8 +138,15 @@ def validate(cfg: SweepConfig) -> int:
         if key in built:  # the pattern's validity does not depend on the seed
             continue
         built.add(key)
-        network(layers, None if kind == "fc" else dout, kind, z=net.get("z"), seed=run["seed"],
-                clash_type=net.get("clash_type", 2), dither=net.get("dither", False))
+        network(
+            layers,
+            None if kind == "fc" else dout,
+            kind,
+            z=net.get("z"),
+            seed=run["seed"],
+            clash_type=net.get("clash_type", 2),
+            dither=net.get("dither", False),
+        )
     return len(runs)
 
 
@@ -161,8 +169,15 @@ def _features(data: dict[str, Any], conv: list[int] | None) -> int:
     return math.prod(shape)
 
 
-def run_claims(claims: list[Claim], store: ResultStore, *, quick: bool = False, jobs: int = 1,
-               progress: bool = True, out: Path | None = None) -> None:
+def run_claims(
+    claims: list[Claim],
+    store: ResultStore,
+    *,
+    quick: bool = False,
+    jobs: int | str = 1,
+    progress: bool = True,
+    out: Path | None = None,
+) -> None:
     """Run (or resume) every sweep and study the claims need; configs are validated first, all of them."""
     seen: dict[str, SweepConfig] = {}
     for c in claims:
@@ -170,12 +185,8 @@ def run_claims(claims: list[Claim], store: ResultStore, *, quick: bool = False, 
             seen.setdefault(cfg.name, cfg)
     for cfg in seen.values():
         validate(cfg)
-    accepts_jobs = "jobs" in inspect.signature(run_sweep).parameters
-    if jobs != 1 and not accepts_jobs:
-        raise InputError(f"--jobs {jobs}: this build's sweep engine runs one job at a time; use --jobs 1")
     for cfg in seen.values():
-        kw = {"jobs": jobs} if accepts_jobs else {}
-        run_sweep(cfg, store, progress=progress, **kw)
+        run_sweep(cfg, store, progress=progress, jobs=jobs)
     for c in claims:
         if c.study:
             STUDIES[c.study](quick=quick, out=(out or Path("runs")) / f"study-{c.study}", progress=progress)
@@ -219,10 +230,16 @@ def estimate(claims: list[Claim], *, per_config: int = 2, progress: bool = True)
         epochs = sum(int(r["train"].get("epochs", 10)) for r in runs)
         secs = float(np.mean(per_epoch)) * epochs + load
         csecs = float(np.mean(cpu)) * epochs + load
-        out["configs"][cfg.name] = {"runs": len(runs), "epochs": epochs, "sampled": len(idx),
-                                    "seconds_per_epoch": [round(x, 3) for x in per_epoch], "data_seconds": round(load, 1),
-                                    "cpu_seconds_per_epoch": [round(x, 3) for x in cpu],
-                                    "estimate_hours": round(secs / 3600, 2), "cpu_hours": round(csecs / 3600, 2)}
+        out["configs"][cfg.name] = {
+            "runs": len(runs),
+            "epochs": epochs,
+            "sampled": len(idx),
+            "seconds_per_epoch": [round(x, 3) for x in per_epoch],
+            "data_seconds": round(load, 1),
+            "cpu_seconds_per_epoch": [round(x, 3) for x in cpu],
+            "estimate_hours": round(secs / 3600, 2),
+            "cpu_hours": round(csecs / 3600, 2),
+        }
     out["total_hours"] = round(sum(v["estimate_hours"] for v in out["configs"].values()), 1)
     out["total_cpu_hours"] = round(sum(v["cpu_hours"] for v in out["configs"].values()), 1)
     return out
@@ -246,15 +263,25 @@ def rows_of(claim: Claim, store: ResultStore, quick: bool = False) -> list[dict[
 def evaluate(claim: Claim, store: ResultStore, *, quick: bool = False, out: Path | None = None) -> dict[str, Any]:
     """The claim's verdict record: our figure, the seed's, verdict, reason, convergence, figure series."""
     if claim.study:
-        res = VERDICTS[claim.verdict](STUDIES[claim.study](quick=quick, out=(out or Path("runs")) / f"study-{claim.study}",
-                                                           progress=False, resume_only=True), claim.params)
+        res = VERDICTS[claim.verdict](
+            STUDIES[claim.study](
+                quick=quick, out=(out or Path("runs")) / f"study-{claim.study}", progress=False, resume_only=True
+            ),
+            claim.params,
+        )
         rows: list[dict[str, Any]] = []
     else:
         rows = rows_of(claim, store, quick)
         expected = sum(len(expand(c)) for c in claim_configs(claim, quick))
         if len(rows) < expected:
-            return {"id": claim.id, "claim": claim.claim, "seed": claim.seed, "ours": "-", "verdict": "not run",
-                    "reason": f"{len(rows)} of {expected} runs stored: run `predsparse reproduce --claims {claim.id}`"}
+            return {
+                "id": claim.id,
+                "claim": claim.claim,
+                "seed": claim.seed,
+                "ours": "-",
+                "verdict": "not run",
+                "reason": f"{len(rows)} of {expected} runs stored: run `predsparse reproduce --claims {claim.id}`",
+            }
         res = VERDICTS[claim.verdict](rows, claim.params)
     conv = convergence(rows)
     return {"id": claim.id, "claim": claim.claim, "seed": claim.seed, **res, **conv}
@@ -267,7 +294,10 @@ def convergence(rows: list[dict[str, Any]]) -> dict[str, Any]:
     best = [int(r["best_epoch"]) for r in rows]
     last = [int(r["train"].get("epochs", 0)) for r in rows]
     still = sum(b >= e for b, e in zip(best, last))
-    return {"best_epoch": f"{np.median(best):.0f} (median; {min(best)}-{max(best)})", "still_improving": f"{still}/{len(rows)}"}
+    return {
+        "best_epoch": f"{np.median(best):.0f} (median; {min(best)}-{max(best)})",
+        "still_improving": f"{still}/{len(rows)}",
+    }
 
 
 def scatter_study(*, quick: bool, out: Path, progress: bool = True, resume_only: bool = False) -> dict[str, Any]:
@@ -292,11 +322,15 @@ STUDIES = {"scatter": scatter_study}
 
 def table(records: list[dict[str, Any]]) -> str:
     """The verdict table (markdown)."""
-    lines = ["| claim | ours (mean +- std over seeds) | seed | verdict | why | best epoch | still improving |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| claim | ours (mean +- std over seeds) | seed | verdict | why | best epoch | still improving |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in records:
-        lines.append(f"| {r['id']} | {r['ours']} | {r['seed']} | **{r['verdict']}** | {r['reason']} | "
-                     f"{r.get('best_epoch', '-')} | {r.get('still_improving', '-')} |")
+        lines.append(
+            f"| {r['id']} | {r['ours']} | {r['seed']} | **{r['verdict']}** | {r['reason']} | "
+            f"{r.get('best_epoch', '-')} | {r.get('still_improving', '-')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -315,7 +349,9 @@ def plot(record: dict[str, Any], path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, pts in fig_spec["series"].items():
         x, y, e = (np.array([p[i] for p in pts], dtype=float) for i in range(3))
-        ax.errorbar(x, y, yerr=e, label=str(name), marker="o", capsize=2, linestyle="none" if fig_spec.get("points") else "-")
+        ax.errorbar(
+            x, y, yerr=e, label=str(name), marker="o", capsize=2, linestyle="none" if fig_spec.get("points") else "-"
+        )
     if fig_spec.get("hline") is not None:
         ax.axhline(fig_spec["hline"], color="gray", linestyle=":", label="reference")
     if fig_spec.get("logx"):
@@ -336,4 +372,3 @@ def plot(record: dict[str, Any], path: Path) -> bool:
     plt.close(fig)
     write_bytes(path, buf.getvalue())
     return True
-

@@ -30,7 +30,7 @@ def fmt(m: tuple[float, float]) -> str:
     return f"{m[0]:.2f} +- {m[1]:.2f}"
 
 
-def group(rows: list[dict[str, Any]], key) -> dict[Any, list[dict[str, Any]]]:
+def group(rows: list[dict[str, Any]], key: Any) -> dict[Any, list[dict[str, Any]]]:
     out: dict[Any, list[dict[str, Any]]] = {}
     for r in rows:
         out.setdefault(key(r), []).append(r)
@@ -77,18 +77,29 @@ def density_table(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[st
     lowest = min((s[-1] for s in series.values()), key=lambda p: p[0], default=(0, 0, 0))
     ours = f"FC {fmt(fc)}; lowest rho {lowest[0]:.1f} %: " + ", ".join(f"{k} {s[-1][1]:.2f}" for k, s in series.items())
     verdict = "holds" if falls and keeps else "partly" if falls or keeps else "does not hold"
-    reason = (f"accuracy {'falls' if falls else 'does not fall steadily'} with density (Spearman "
-              + ", ".join(f"{k} {v:.2f}" for k, v in mono.items()) + f"); clash-free minus structured "
-              f"{min(gaps, default=0):+.2f}..{max(gaps, default=0):+.2f} points")
+    reason = (
+        f"accuracy {'falls' if falls else 'does not fall steadily'} with density (Spearman "
+        + ", ".join(f"{k} {v:.2f}" for k, v in mono.items())
+        + f"); clash-free minus structured "
+        f"{min(gaps, default=0):+.2f}..{max(gaps, default=0):+.2f} points"
+    )
     if params.get("rows"):
         seed_fc = params["fc"]
         ours_drop = [fc[0] - p[1] for p in st]
         seed_drop = [seed_fc - r[3] for r in params["rows"]]
-        reason += "; drop from FC (structured): ours " + "/".join(f"{d:.1f}" for d in ours_drop) + \
-                  ", seed " + "/".join(f"{d:.1f}" for d in seed_drop)
+        reason += (
+            "; drop from FC (structured): ours "
+            + "/".join(f"{d:.1f}" for d in ours_drop)
+            + ", seed "
+            + "/".join(f"{d:.1f}" for d in seed_drop)
+        )
         series["seed structured (MNIST)"] = [(r[1], r[3] - seed_fc + fc[0], 0.0) for r in params["rows"]]
-    return {"ours": ours, "verdict": verdict, "reason": reason,
-            "figure": {"series": series, "hline": fc[0], "x": "rho_net %", "y": "test accuracy %", "logx": True}}
+    return {
+        "ours": ours,
+        "verdict": verdict,
+        "reason": reason,
+        "figure": {"series": series, "hline": fc[0], "x": "rho_net %", "y": "test accuracy %", "logx": True},
+    }
 
 
 def twenty_percent(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -99,16 +110,27 @@ def twenty_percent(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[s
         fc = ms([r["test_acc"] for r in rs if r["network"].get("kind") == "fc"])
         sparse = [r for r in rs if r["network"].get("kind") != "fc"]
         near = min(sparse, key=lambda r: abs(r["rho_net"] - target))
-        best = max((ms([r["test_acc"] for r in g]) for k, g in group(
-            [r for r in sparse if _dout(r) == _dout(near)], lambda r: r["network"]["kind"]).items()))
+        best = max(
+            (
+                ms([r["test_acc"] for r in g])
+                for k, g in group(
+                    [r for r in sparse if _dout(r) == _dout(near)], lambda r: r["network"]["kind"]
+                ).items()
+            )
+        )
         drops.append(fc[0] - best[0])
-        parts.append(f"{sweep}: FC {fc[0]:.2f} vs {best[0]:.2f} at {100 * near['rho_net']:.1f} % (drop {fc[0] - best[0]:.2f})")
+        parts.append(
+            f"{sweep}: FC {fc[0]:.2f} vs {best[0]:.2f} at {100 * near['rho_net']:.1f} % (drop {fc[0] - best[0]:.2f})"
+        )
         series[sweep] = [(100 * near["rho_net"], *best), (100.0, *fc)]
     ok = [d < limit for d in drops]
     verdict = "holds" if all(ok) else "partly" if any(ok) else "does not hold"
-    return {"ours": "; ".join(parts), "verdict": verdict,
-            "reason": f"drop {'<' if all(ok) else '>='} {limit} point in {sum(ok)} of {len(ok)} networks (best kind at ~{100 * target:.0f} %)",
-            "figure": {"series": series, "x": "rho_net %", "y": "test accuracy %"}}
+    return {
+        "ours": "; ".join(parts),
+        "verdict": verdict,
+        "reason": f"drop {'<' if all(ok) else '>='} {limit} point in {sum(ok)} of {len(ok)} networks (best kind at ~{100 * target:.0f} %)",
+        "figure": {"series": series, "x": "rho_net %", "y": "test accuracy %"},
+    }
 
 
 def later_junctions(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -124,8 +146,12 @@ def later_junctions(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[
         series["first denser"].append((100 * by[tuple(early)][0]["rho_net"], *b))
     n = len(params["pairs"])
     verdict = "holds" if wins == n else "partly" if wins else "does not hold"
-    return {"ours": "; ".join(parts), "verdict": verdict, "reason": f"later-denser wins {wins} of {n} equal-weight pairs",
-            "figure": {"series": series, "x": "rho_net %", "y": "test accuracy %", "logx": True, "points": True}}
+    return {
+        "ours": "; ".join(parts),
+        "verdict": verdict,
+        "reason": f"later-denser wins {wins} of {n} equal-weight pairs",
+        "figure": {"series": series, "x": "rho_net %", "y": "test accuracy %", "logx": True, "points": True},
+    }
 
 
 def large_sparse(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -145,10 +171,19 @@ def large_sparse(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str
     else:
         crit = f"no critical density down to {100 * pts[-1][2]:.2f} %"
     verdict = "holds" if beats and falls else "partly" if beats else "does not hold"
-    return {"ours": ours, "verdict": verdict, "parameters": [p[3] for p in pts],
-            "reason": f"{len(beats)} of {len(pts) - 1} wider sparse nets beat the small dense one ({small:.2f}); {crit}",
-            "figure": {"series": {"equal parameters": [(h, *m) for h, m, _, _ in pts]}, "hline": small,
-                       "x": "hidden width H", "y": "test accuracy %", "logx": True}}
+    return {
+        "ours": ours,
+        "verdict": verdict,
+        "parameters": [p[3] for p in pts],
+        "reason": f"{len(beats)} of {len(pts) - 1} wider sparse nets beat the small dense one ({small:.2f}); {crit}",
+        "figure": {
+            "series": {"equal parameters": [(h, *m) for h, m, _, _ in pts]},
+            "hline": small,
+            "x": "hidden width H",
+            "y": "test accuracy %",
+            "logx": True,
+        },
+    }
 
 
 def l2_falls(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +191,9 @@ def l2_falls(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, An
     by = group(rows, lambda r: round(r["rho_net"], 3))
     chosen, series = [], {}
     for rho, rs in sorted(by.items(), reverse=True):
-        per = {l2: ms([r["best_val_acc"] for r in g]) for l2, g in group(rs, lambda r: r["train"].get("l2", 0.0)).items()}
+        per = {
+            l2: ms([r["best_val_acc"] for r in g]) for l2, g in group(rs, lambda r: r["train"].get("l2", 0.0)).items()
+        }
         best = max(per, key=lambda k: per[k][0])
         spread = max(v[0] for v in per.values()) - min(v[0] for v in per.values())
         chosen.append((rho, best, spread, per[best][1]))
@@ -164,11 +201,20 @@ def l2_falls(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, An
     l2s = [c[1] for c in chosen]
     weakly = all(a >= b for a, b in itertools.pairwise(l2s))
     resolved = all(c[2] > 2 * c[3] for c in chosen)
-    verdict = "holds" if weakly and l2s[0] > l2s[-1] and resolved else "partly" if weakly and l2s[0] > l2s[-1] else "does not hold"
-    return {"ours": ", ".join(f"{100 * r:.0f} %: {l2:g}" for r, l2, _, _ in chosen), "verdict": verdict,
-            "reason": f"chosen L2 {'falls' if weakly and l2s[0] > l2s[-1] else 'does not fall'} with density; validation "
-                      f"spread across L2 {', '.join(f'{c[2]:.2f}' for c in chosen)} points vs std over seeds {', '.join(f'{c[3]:.2f}' for c in chosen)}",
-            "figure": {"series": series, "x": "L2 (0 drawn at 1e-6)", "y": "validation accuracy %", "logx": True}}
+    verdict = (
+        "holds"
+        if weakly and l2s[0] > l2s[-1] and resolved
+        else "partly"
+        if weakly and l2s[0] > l2s[-1]
+        else "does not hold"
+    )
+    return {
+        "ours": ", ".join(f"{100 * r:.0f} %: {l2:g}" for r, l2, _, _ in chosen),
+        "verdict": verdict,
+        "reason": f"chosen L2 {'falls' if weakly and l2s[0] > l2s[-1] else 'does not fall'} with density; validation "
+        f"spread across L2 {', '.join(f'{c[2]:.2f}' for c in chosen)} points vs std over seeds {', '.join(f'{c[3]:.2f}' for c in chosen)}",
+        "figure": {"series": series, "x": "L2 (0 drawn at 1e-6)", "y": "validation accuracy %", "logx": True},
+    }
 
 
 def redundancy(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -177,23 +223,37 @@ def redundancy(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
     sec, _, sub = key.partition(".")
     series, knee, mean_drop = {}, {}, {}
     for g, rs in group(rows, lambda r: canonical(r[sec].get(sub) or 0)).items():
-        pts = sorted(((_rho1(r2[0]), ms([r["test_acc"] for r in r2]))
-                      for r2 in group(rs, _rho1).values()), reverse=True)
+        pts = sorted(
+            ((_rho1(r2[0]), ms([r["test_acc"] for r in r2])) for r2 in group(rs, _rho1).values()), reverse=True
+        )
         fc = pts[0][1][0]
         series[g] = [(100 * d, *m) for d, m in pts]
         knee[g] = max([d for d, m in pts if fc - m[0] > params.get("drop", 1.0)], default=0.0)
         mean_drop[g] = float(np.mean([fc - m[0] for _, m in pts[1:]]))
     red, less = canonical(params["redundant"]), canonical(params["less_redundant"])
     earlier = knee[less] >= knee[red] and mean_drop[less] > mean_drop[red]
-    verdict = "holds" if earlier and knee[less] > knee[red] else "partly" if earlier or knee[less] > knee[red] else "does not hold"
-    def where(g: str) -> str:
-        return f"first loses > {params.get('drop', 1.0)} point at {100 * knee[g]:.1f} %" if knee[g] else \
-            f"never loses > {params.get('drop', 1.0)} point"
+    verdict = (
+        "holds"
+        if earlier and knee[less] > knee[red]
+        else "partly"
+        if earlier or knee[less] > knee[red]
+        else "does not hold"
+    )
 
-    return {"ours": "; ".join(f"{g}: {where(g)}, mean drop {mean_drop[g]:.2f}" for g in (red, less)), "verdict": verdict,
-            "reason": f"less redundant input ({less}) starts to fall at {100 * knee[less]:.1f} % vs {100 * knee[red]:.1f} % "
-                      f"and loses {mean_drop[less] - mean_drop[red]:+.2f} points more on average",
-            "figure": {"series": series, "x": "junction-1 density %", "y": "test accuracy %", "logx": True}}
+    def where(g: str) -> str:
+        return (
+            f"first loses > {params.get('drop', 1.0)} point at {100 * knee[g]:.1f} %"
+            if knee[g]
+            else f"never loses > {params.get('drop', 1.0)} point"
+        )
+
+    return {
+        "ours": "; ".join(f"{g}: {where(g)}, mean drop {mean_drop[g]:.2f}" for g in (red, less)),
+        "verdict": verdict,
+        "reason": f"less redundant input ({less}) starts to fall at {100 * knee[less]:.1f} % vs {100 * knee[red]:.1f} % "
+        f"and loses {mean_drop[less] - mean_drop[red]:+.2f} points more on average",
+        "figure": {"series": series, "x": "junction-1 density %", "y": "test accuracy %", "logx": True},
+    }
 
 
 def random_behind(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -207,11 +267,19 @@ def random_behind(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[st
     low, high = gaps[0], gaps[-1]
     behind = low[1] < -low[2] and low[1] < high[1]
     verdict = "holds" if behind else "partly" if low[1] < 0 and low[1] < high[1] else "does not hold"
-    return {"ours": f"random - best other: {low[1]:+.2f} at {low[0]:.1f} %, {high[1]:+.2f} at {high[0]:.1f} %", "verdict": verdict,
-            "reason": f"at the lowest density random is {abs(low[1]):.2f} points {'behind' if low[1] < 0 else 'ahead'} "
-                      f"(combined std {low[2]:.2f}); seed: 1.1 to 1.3 behind at 2.2 %",
-            "figure": {"series": {"random - best other": [(g[0], g[1], g[2]) for g in gaps]}, "hline": 0.0,
-                       "x": "rho_net %", "y": "accuracy difference (points)", "logx": True}}
+    return {
+        "ours": f"random - best other: {low[1]:+.2f} at {low[0]:.1f} %, {high[1]:+.2f} at {high[0]:.1f} %",
+        "verdict": verdict,
+        "reason": f"at the lowest density random is {abs(low[1]):.2f} points {'behind' if low[1] < 0 else 'ahead'} "
+        f"(combined std {low[2]:.2f}); seed: 1.1 to 1.3 behind at 2.2 %",
+        "figure": {
+            "series": {"random - best other": [(g[0], g[1], g[2]) for g in gaps]},
+            "hline": 0.0,
+            "x": "rho_net %",
+            "y": "accuracy difference (points)",
+            "logx": True,
+        },
+    }
 
 
 def morse_ladder(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -230,8 +298,11 @@ def morse_ladder(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str
         metrics["original"].append(difficulty(ds, compat="original"))
         accs.append(ms([r["test_acc"] for r in by[k]]))
     mean = [a[0] for a in accs]
-    r = {f"{m}{' (original)' if mode else ''}": float(pearsonr([x[m] for x in metrics[mode]], mean)[0])
-         for mode in metrics for m in params["published_r"]}
+    r = {
+        f"{m}{' (original)' if mode else ''}": float(pearsonr([x[m] for x in metrics[mode]], mean)[0])
+        for mode in metrics
+        for m in params["published_r"]
+    }
     tol = params.get("tolerance", 0.1)
     close = [abs(r[m] - p) <= tol for m, p in params["published_r"].items()]
     close_orig = [abs(r[m + " (original)"] - p) <= tol for m, p in params["published_r"].items()]
@@ -239,11 +310,21 @@ def morse_ladder(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str
     verdict = "holds" if (all(close) or all(close_orig)) else "partly" if neg else "does not hold"
     per = {labels[i] if i < len(labels) else str(i): a for i, a in enumerate(accs)}
     ref = "; ".join(f"{k}: ours {per[k][0]:.2f} vs {v}" for k, v in params.get("published_acc", {}).items() if k in per)
-    return {"ours": ", ".join(f"{k} {v[0]:.1f}" for k, v in per.items()) + "; r " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()),
-            "verdict": verdict, "correlations": r, "accuracy": per,
-            "reason": f"r within {tol} of published for {sum(close)}/4 (correct) and {sum(close_orig)}/4 (original formulas); {ref}",
-            "figure": {"series": {"test accuracy": [(i, *a) for i, a in enumerate(accs)]}, "x": "Morse variant (1.0 .. 4.4)",
-                       "y": "test accuracy %", "points": True}}
+    return {
+        "ours": ", ".join(f"{k} {v[0]:.1f}" for k, v in per.items())
+        + "; r "
+        + ", ".join(f"{k} {v:.2f}" for k, v in r.items()),
+        "verdict": verdict,
+        "correlations": r,
+        "accuracy": per,
+        "reason": f"r within {tol} of published for {sum(close)}/4 (correct) and {sum(close_orig)}/4 (original formulas); {ref}",
+        "figure": {
+            "series": {"test accuracy": [(i, *a) for i, a in enumerate(accs)]},
+            "x": "Morse variant (1.0 .. 4.4)",
+            "y": "test accuracy %",
+            "points": True,
+        },
+    }
 
 
 def scatter(result: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -254,10 +335,28 @@ def scatter(result: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     r = {ds: v["all"]["pearson"] for ds, v in summ.items()}
     pos = [v is not None and v > 0.3 for v in r.values()]
     verdict = "holds" if all(pos) else "partly" if any(pos) else "does not hold"
-    return {"ours": ", ".join(f"{ds}: r {v if v is None else round(v, 2)} (n {summ[ds]['all']['n']})" for ds, v in r.items()),
-            "verdict": verdict, "reason": f"scatter correlates positively (r > 0.3) on {sum(pos)} of {len(pos)} datasets; "
-            f"filter threshold {result['threshold']['threshold']:.2f}", "figure": None}
+    return {
+        "ours": ", ".join(
+            f"{ds}: r {v if v is None else round(v, 2)} (n {summ[ds]['all']['n']})" for ds, v in r.items()
+        ),
+        "verdict": verdict,
+        "reason": f"scatter correlates positively (r > 0.3) on {sum(pos)} of {len(pos)} datasets; "
+        f"filter threshold {result['threshold']['threshold']:.2f}",
+        "figure": None,
+    }
 
 
-VERDICTS = {f.__name__: f for f in (density_table, twenty_percent, later_junctions, large_sparse, l2_falls,
-                                    redundancy, random_behind, morse_ladder, scatter)}
+VERDICTS = {
+    f.__name__: f
+    for f in (
+        density_table,
+        twenty_percent,
+        later_junctions,
+        large_sparse,
+        l2_falls,
+        redundancy,
+        random_behind,
+        morse_ladder,
+        scatter,
+    )
+}

@@ -33,12 +33,12 @@ import numpy as np
 
 from predsparse.atomic import write_text
 from predsparse.errors import InputError
-from predsparse.provenance import versions
-from predsparse.serialize import json_default
 from predsparse.patterns import Pattern, clash_free, make
 from predsparse.patterns.network import check_layers
 from predsparse.patterns.scatter import default_windows, network_scatter
 from predsparse.patterns.windows import image_windows, split_windows, windowed
+from predsparse.provenance import versions
+from predsparse.serialize import json_default
 
 #: Thresholds measured by the reduced study (``docs/patterns.md``), used when no study results are given:
 #: on the network scatter (minimum of the vector, the spec's summary) and on its ``net.f`` entry (output
@@ -92,12 +92,23 @@ def reduced_config(seed: int = 0) -> StudyConfig:
     return StudyConfig(
         setups=[
             DatasetSetup(
-                "morse", [64, 128, 64], [16, 8], [16, 32],
-                data={"train_per_class": 300, "val_per_class": 50, "test_per_class": 100}, epochs=20, batch_size=128,
+                "morse",
+                [64, 128, 64],
+                [16, 8],
+                [16, 32],
+                data={"train_per_class": 300, "val_per_class": 50, "test_per_class": 100},
+                epochs=20,
+                batch_size=128,
             ),
             DatasetSetup(
-                "fashion-mnist", [1024, 64, 16], [1, 2], [64, 32], matter=[784, 64, 10], image=(28, 28),
-                data={"pad_to": 1024, "limit_train": 10000, "limit_val": 2000, "limit_test": 5000}, epochs=8,
+                "fashion-mnist",
+                [1024, 64, 16],
+                [1, 2],
+                [64, 32],
+                matter=[784, 64, 10],
+                image=(28, 28),
+                data={"pad_to": 1024, "limit_train": 10000, "limit_val": 2000, "limit_test": 5000},
+                epochs=8,
             ),
         ],
         replicates=4,
@@ -111,8 +122,16 @@ def full_config(seed: int = 0) -> StudyConfig:
         setups=[
             DatasetSetup("morse", [64, 1024, 64], [16, 4], [16, 128], data={}, epochs=30, batch_size=256, lr=1e-3),
             DatasetSetup(
-                "fashion-mnist", [1024, 64, 16], [1, 2], [64, 32], matter=[784, 64, 10], image=(28, 28),
-                data={"pad_to": 1024}, epochs=30, batch_size=256, lr=1e-3,
+                "fashion-mnist",
+                [1024, 64, 16],
+                [1, 2],
+                [64, 32],
+                matter=[784, 64, 10],
+                image=(28, 28),
+                data={"pad_to": 1024},
+                epochs=30,
+                batch_size=256,
+                lr=1e-3,
             ),
         ],
         replicates=8,
@@ -179,11 +198,22 @@ def correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
 
     xa, ya = np.asarray(x, float), np.asarray(y, float)
     n = int(xa.size)
-    out: dict[str, Any] = {"n": n, "pearson": math.nan, "pearson_p": math.nan, "spearman": math.nan, "spearman_p": math.nan}
+    out: dict[str, Any] = {
+        "n": n,
+        "pearson": math.nan,
+        "pearson_p": math.nan,
+        "spearman": math.nan,
+        "spearman_p": math.nan,
+    }
     if n >= 3 and np.ptp(xa) > 0 and np.ptp(ya) > 0:
         r = stats.pearsonr(xa, ya)
         s = stats.spearmanr(xa, ya)
-        out.update(pearson=float(r.statistic), pearson_p=float(r.pvalue), spearman=float(s.statistic), spearman_p=float(s.pvalue))
+        out.update(
+            pearson=float(r.statistic),
+            pearson_p=float(r.pvalue),
+            spearman=float(s.statistic),
+            spearman_p=float(s.pvalue),
+        )
     return out
 
 
@@ -228,9 +258,7 @@ def summarise(records: Sequence[dict[str, Any]], tol: float = 0.02) -> dict[str,
             "ordinary_only": correlations([r["scatter"] for r in ords], [r["test_acc"] for r in ords]),
             "threshold": threshold_for(rs, tol),
             "threshold_net_f": threshold_for(rs, tol, key="vector.net.f") if "net.f" in rs[0]["vector"] else None,
-            "components": {
-                name: correlations([r["vector"][name] for r in rs], acc) for name in rs[0]["vector"]
-            },
+            "components": {name: correlations([r["vector"][name] for r in rs], acc) for name in rs[0]["vector"]},
             "by_kind": {
                 k: {
                     "n": len(g),
@@ -244,7 +272,9 @@ def summarise(records: Sequence[dict[str, Any]], tol: float = 0.02) -> dict[str,
         }
         if "scatter_image" in rs[0]:
             entry["all_image_windows"] = correlations([r["scatter_image"] for r in rs], acc)
-            entry["ordinary_only_image_windows"] = correlations([r["scatter_image"] for r in ords], [r["test_acc"] for r in ords])
+            entry["ordinary_only_image_windows"] = correlations(
+                [r["scatter_image"] for r in ords], [r["test_acc"] for r in ords]
+            )
         out[ds] = entry
     return out
 
@@ -283,7 +313,10 @@ def recommended_threshold(
             raise InputError(f"study result has neither a {field_name} nor records to derive one from")
         tol = results.get("config", {}).get("tol", 0.02) if tol is None else tol
         key = "scatter" if entry == "min" else "vector.net.f"
-        per = [threshold_for([r for r in recs if r["dataset"] == d], tol, key)["threshold"] for d in {r["dataset"] for r in recs}]
+        per = [
+            threshold_for([r for r in recs if r["dataset"] == d], tol, key)["threshold"]
+            for d in {r["dataset"] for r in recs}
+        ]
         return float(min(per))
     return float(stored[field_name])
 
@@ -336,8 +369,11 @@ def run_study(
             raise InputError(f"{out}: exists and is not a directory: the study writes a directory")
         out.mkdir(parents=True, exist_ok=True)
         store = ResultStore(out / "results.db")
-        done = {(r["result"]["dataset"], r["result"]["kind"], r["result"]["replicate"]): r["result"]
-                for r in store.rows(STORE_SWEEP) if r["key"].get("config_key") == key}
+        done = {
+            (r["result"]["dataset"], r["result"]["kind"], r["result"]["replicate"]): r["result"]
+            for r in store.rows(STORE_SWEEP)
+            if r["key"].get("config_key") == key
+        }
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, config.threads))
     records: list[dict[str, Any]] = []
@@ -380,10 +416,15 @@ def run_study(
             done[(setup.name, kind, rep)] = rec
             bar.set_postfix(ds=setup.name, kind=kind, s=f"{sc['scatter']:.2f}", acc=f"{rec['test_acc']:.3f}")
             if log is not None:
-                log(f"{setup.name:14s} {kind:18s} rep {rep}  scatter {sc['scatter']:.3f}  test acc {rec['test_acc']:.4f}")
+                log(
+                    f"{setup.name:14s} {kind:18s} rep {rep}  scatter {sc['scatter']:.3f}  test acc {rec['test_acc']:.4f}"
+                )
             if store is not None:
-                store.put(STORE_SWEEP, {"config_key": key, "dataset": setup.name, "kind": kind, "replicate": rep},
-                          json.loads(json.dumps(rec, default=json_default)))
+                store.put(
+                    STORE_SWEEP,
+                    {"config_key": key, "dataset": setup.name, "kind": kind, "replicate": rep},
+                    json.loads(json.dumps(rec, default=json_default)),
+                )
     finally:
         torch.set_num_threads(threads)
         bar.close()
@@ -418,7 +459,15 @@ def _result(config: StudyConfig, key: str, records: list[dict[str, Any]], second
     }
 
 
-def _write(out: Path | None, config: StudyConfig, key: str, records: list[dict[str, Any]], *, final: bool, seconds: float | None = None) -> dict[str, Any]:
+def _write(
+    out: Path | None,
+    config: StudyConfig,
+    key: str,
+    records: list[dict[str, Any]],
+    *,
+    final: bool,
+    seconds: float | None = None,
+) -> dict[str, Any]:
     result = _result(config, key, records, seconds)
     if out is None:
         return result
@@ -446,8 +495,13 @@ def tiny_config(seed: int = 0) -> StudyConfig:
     return StudyConfig(
         setups=[
             DatasetSetup(
-                "morse", [64, 32, 64], [4, 8], [16, 8],
-                data={"train_per_class": 8, "val_per_class": 2, "test_per_class": 4}, epochs=1, batch_size=64,
+                "morse",
+                [64, 32, 64],
+                [4, 8],
+                [16, 8],
+                data={"train_per_class": 8, "val_per_class": 2, "test_per_class": 4},
+                epochs=1,
+                batch_size=64,
             )
         ],
         kinds=("structured", "random", "clash-free-2", "windowed", "windowed-single", "clash-free-zero"),

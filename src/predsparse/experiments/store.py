@@ -58,15 +58,21 @@ def engine_for(target: str | Path, *, readonly: bool = False) -> sa.engine.Engin
         try:
             url = sa.engine.make_url(db_url(target))
         except sa.exc.ArgumentError:
-            raise InputError(f"store {target!r}: not a database URL (use a file path, sqlite:///FILE or postgresql://...)") from None
+            raise InputError(
+                f"store {target!r}: not a database URL (use a file path, sqlite:///FILE or postgresql://...)"
+            ) from None
         backend = url.get_backend_name()
         if backend == "sqlite":
             return engine_for(url.database or "", readonly=readonly)
         if backend != "postgresql":
             raise InputError(f"store {target!r}: unsupported database {backend!r} (use a SQLite file or postgresql://)")
         try:
-            eng = sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True,
-                                   execution_options={"postgresql_readonly": True} if readonly else {})
+            eng = sa.create_engine(
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_pre_ping=True,
+                execution_options={"postgresql_readonly": True} if readonly else {},
+            )
             with eng.connect():
                 pass
         except ImportError as exc:
@@ -82,8 +88,11 @@ def engine_for(target: str | Path, *, readonly: bool = False) -> sa.engine.Engin
         if not path.is_file():
             raise InputError(f"{path}: no such results file")
         # mode=ro: never creates or changes the file, even when it is not a results store
-        return sa.create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", isolation_level="AUTOCOMMIT",
-                                connect_args={"timeout": 60})
+        return sa.create_engine(
+            f"sqlite:///file:{path.resolve()}?mode=ro&uri=true",
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": 60},
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -115,17 +124,25 @@ class ResultStore:
             raise InputError(f"{self.url}: not a predsparse results database ({reason})") from None
 
     def _check_is_store(self) -> None:
-        cols = {c["name"] for c in sa.inspect(self.engine).get_columns("runs")} if sa.inspect(self.engine).has_table("runs") else set()
+        cols = (
+            {c["name"] for c in sa.inspect(self.engine).get_columns("runs")}
+            if sa.inspect(self.engine).has_table("runs")
+            else set()
+        )
         if not COLUMNS <= cols:
-            raise InputError(f"{self.url}: not a predsparse results store (no 'runs' table with columns "
-                             f"{sorted(COLUMNS)}); give the file that `predsparse sweep --store` wrote")
+            raise InputError(
+                f"{self.url}: not a predsparse results store (no 'runs' table with columns "
+                f"{sorted(COLUMNS)}); give the file that `predsparse sweep --store` wrote"
+            )
 
     def _q(self, sql: str, **params: Any) -> sa.engine.CursorResult:
         with self.engine.begin() as c:
             return c.execute(sa.text(sql), params)
 
     def has(self, sweep: str, key: dict[str, Any]) -> bool:
-        return self._q("SELECT 1 FROM runs WHERE sweep = :s AND key = :k", s=sweep, k=canonical(key)).first() is not None
+        return (
+            self._q("SELECT 1 FROM runs WHERE sweep = :s AND key = :k", s=sweep, k=canonical(key)).first() is not None
+        )
 
     def done_keys(self, sweep: str) -> set[str]:
         """Canonical keys of the runs of ``sweep`` already stored."""
@@ -135,8 +152,14 @@ class ResultStore:
         """Store a run's row (one statement: fully there or absent); False when the key was already stored."""
         if self.readonly:
             raise InputError(f"{self.url}: opened read-only")
-        r = self._q("INSERT INTO runs (sweep, key, result, created) VALUES (:s, :k, :r, :t) "
-                    "ON CONFLICT (sweep, key) DO NOTHING", s=sweep, k=canonical(key), r=canonical(result), t=time.time())
+        r = self._q(
+            "INSERT INTO runs (sweep, key, result, created) VALUES (:s, :k, :r, :t) "
+            "ON CONFLICT (sweep, key) DO NOTHING",
+            s=sweep,
+            k=canonical(key),
+            r=canonical(result),
+            t=time.time(),
+        )
         return r.rowcount == 1
 
     def claim(self, sweep: str, key: dict[str, Any], owner: str, lease: float) -> Claim | None:

@@ -37,8 +37,20 @@ from predsparse.experiments.store import ResultStore, canonical
 from predsparse.train import TrainConfig
 
 DATASET_KEYS = {"name", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
-NETWORK_KEYS = {"layers", "d_out", "density", "kind", "z", "clash_type", "dither", "activation", "dropout", "conv",
-                "kernel_size", "pool"}
+NETWORK_KEYS = {
+    "layers",
+    "d_out",
+    "density",
+    "kind",
+    "z",
+    "clash_type",
+    "dither",
+    "activation",
+    "dropout",
+    "conv",
+    "kernel_size",
+    "pool",
+}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
 SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}
 TOP_KEYS = {"name", "seeds", "base", "grid", "variants", "description", "store"}
@@ -70,7 +82,9 @@ def load_config(path: str | Path) -> SweepConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); a sweep config is TOML or JSON") from None
+        raise InputError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); a sweep config is TOML or JSON"
+        ) from None
     try:
         if path.suffix == ".json":
             raw = json.loads(text)
@@ -106,7 +120,9 @@ def _renamed(raw: dict[str, Any], source: str) -> dict[str, Any]:
                 t[f"network.{new}"] = t.pop(f"network.{old}")
                 used.append(old)
     for old in dict.fromkeys(used):
-        print(f"warning: {source}: network.{old} is deprecated, use network.{RENAMED_NETWORK_KEYS[old]}", file=sys.stderr)
+        print(
+            f"warning: {source}: network.{old} is deprecated, use network.{RENAMED_NETWORK_KEYS[old]}", file=sys.stderr
+        )
     return raw
 
 
@@ -128,7 +144,9 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> SweepConfig:
         if sec not in SECTIONS:
             raise InputError(f"{source}: unknown section base.{sec}; valid: {sorted(SECTIONS)}")
         if not isinstance(val, dict):
-            raise InputError(f"{source}: base.{sec} = {val!r} must be a table of keys ({', '.join(sorted(SECTIONS[sec]))})")
+            raise InputError(
+                f"{source}: base.{sec} = {val!r} must be a table of keys ({', '.join(sorted(SECTIONS[sec]))})"
+            )
         bad = set(val) - SECTIONS[sec]
         if bad:
             raise InputError(f"{source}: unknown key(s) base.{sec}.{sorted(bad)}; valid: {sorted(SECTIONS[sec])}")
@@ -148,8 +166,9 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> SweepConfig:
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         raise InputError(f"{source}: 'seeds' must be a non-empty list of integers")
-    return SweepConfig(name=name, base=base, grid=grid, variants=variants, seeds=seeds,
-                       description=str(raw.get("description", "")))
+    return SweepConfig(
+        name=name, base=base, grid=grid, variants=variants, seeds=seeds, description=str(raw.get("description", ""))
+    )
 
 
 def _check_dotted(key: str, source: str) -> None:
@@ -271,9 +290,16 @@ def estimated_weights(cfg: SweepConfig) -> int:
     return best
 
 
-def work_sweep(cfg: SweepConfig, store: ResultStore, *, runner: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = run_one,
-               lease: float = LEASE_SECONDS, owner: str | None = None,
-               emit: Callable[[str, str], None] | None = None, wait: float = 0.5) -> int:
+def work_sweep(
+    cfg: SweepConfig,
+    store: ResultStore,
+    *,
+    runner: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] = run_one,
+    lease: float = LEASE_SECONDS,
+    owner: str | None = None,
+    emit: Callable[[str, str], None] | None = None,
+    wait: float = 0.5,
+) -> int:
     """One worker: claim, train and store runs until every run of the sweep is stored; returns runs trained.
 
     Any number of these (processes, machines) can share one store: a run is claimed atomically before it
@@ -308,7 +334,11 @@ def work_sweep(cfg: SweepConfig, store: ResultStore, *, runner: Callable[[dict[s
                 store.claims.release(claim)  # stopped without a result: the run is free for anyone at once
                 raise
             # run_index: the run's place in the config, so tables list parallel-made rows in the serial order
-            store.put(cfg.name, _key(runs[i]), {**result, "varied": runs[i]["varied"], "seed": runs[i]["seed"], "run_index": i})
+            store.put(
+                cfg.name,
+                _key(runs[i]),
+                {**result, "varied": runs[i]["varied"], "seed": runs[i]["seed"], "run_index": i},
+            )
             trained += 1
             progressed = True
             emit("done", run_label(runs[i]))
@@ -316,7 +346,9 @@ def work_sweep(cfg: SweepConfig, store: ResultStore, *, runner: Callable[[dict[s
             time.sleep(wait)
 
 
-def _sweep_worker(cfg: SweepConfig, url: str, runner: Callable, lease: float, *, emit: Callable, worker_index: int) -> None:
+def _sweep_worker(
+    cfg: SweepConfig, url: str, runner: Callable, lease: float, *, emit: Callable, worker_index: int
+) -> None:
     store = ResultStore(url)
     try:
         work_sweep(cfg, store, runner=runner, lease=lease, emit=emit)
@@ -349,7 +381,9 @@ def run_sweep(
     runs = expand(cfg)
     done = store.done_keys(cfg.name)
     stored = len(done & {canonical(_key(r)) for r in runs})
-    if runner is run_one and not validated:  # every run's model is checked before the first trains (a custom runner checks its own)
+    if (
+        runner is run_one and not validated
+    ):  # every run's model is checked before the first trains (a custom runner checks its own)
         validate_runs([r for r in runs if canonical(_key(r)) not in done], {}, cfg.name)
     todo = len(runs) - stored
     n = resolve_jobs(jobs, estimated_weights(cfg), work_items=max(1, todo)) if todo else 1
@@ -366,8 +400,13 @@ def run_sweep(
             work_sweep(cfg, store, runner=runner, lease=lease, emit=lambda kind, label: on_event(0, kind, label))
         else:
             keys = {canonical(_key(r)) for r in runs}
-            run_workers(_sweep_worker, (cfg, store.url, runner, lease), n, on_event=on_event,
-                        poll=lambda: bar.set_done(len(store.done_keys(cfg.name) & keys)))
+            run_workers(
+                _sweep_worker,
+                (cfg, store.url, runner, lease),
+                n,
+                on_event=on_event,
+                poll=lambda: bar.set_done(len(store.done_keys(cfg.name) & keys)),
+            )
     finally:
         bar.close()
     if len(store.done_keys(cfg.name) & {canonical(_key(r)) for r in runs}) < len(runs):

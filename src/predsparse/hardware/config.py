@@ -133,18 +133,26 @@ class HwConfig:
             if len(v) != L:
                 raise InputError(f"{name} {list(v)} has {len(v)} entries: need one per junction ({L})")
         if len(self.pattern) != L:
-            raise InputError(f"pattern kinds {list(self.pattern)} have {len(self.pattern)} entries: need one per junction ({L})")
+            raise InputError(
+                f"pattern kinds {list(self.pattern)} have {len(self.pattern)} entries: need one per junction ({L})"
+            )
         for k in self.pattern:
             if k not in KINDS:
                 raise InputError(f"pattern kind {k!r} is not one of {', '.join(KINDS)}")
         if len(self.seed_vectors) != L:
-            raise InputError(f"seed vectors {list(self.seed_vectors)} have {len(self.seed_vectors)} entries: need one per junction ({L})")
+            raise InputError(
+                f"seed vectors {list(self.seed_vectors)} have {len(self.seed_vectors)} entries: need one per junction ({L})"
+            )
         for sv in self.seed_vectors:
             if sv not in SEED_VECTORS:
                 raise InputError(f"seed vectors {sv!r} is not one of {', '.join(SEED_VECTORS)}")
         if self.activation not in ACTIVATIONS:
             raise InputError(f"activation {self.activation!r} is not one of {', '.join(ACTIVATIONS)}")
-        if isinstance(self.lr_shift, bool) or not isinstance(self.lr_shift, (int, np.integer)) or not 0 <= self.lr_shift <= self.fmt.width:
+        if (
+            isinstance(self.lr_shift, bool)
+            or not isinstance(self.lr_shift, (int, np.integer))
+            or not 0 <= self.lr_shift <= self.fmt.width
+        ):
             raise InputError(
                 f"learning-rate shift {self.lr_shift!r}: eta = 2^-k needs a whole k in 0..W = 0..{self.fmt.width}"
             )
@@ -184,11 +192,11 @@ class HwConfig:
                 raise InputError(f"{tag}: seed vectors {self.seed_vectors[i - 1]!r} apply to clash-free patterns only")
             if self.seed_vectors[i - 1] == "safe":
                 if self.clash_type == 1:
-                    raise InputError(f"{tag}: hazard-free ('safe') seed vectors are defined for clash-free types 2 and 3, not 1")
-                if D < self.P + 2:
                     raise InputError(
-                        f"{tag}: hazard-free seed vectors need D >= P + 2, but D = {D} and P = {self.P}"
+                        f"{tag}: hazard-free ('safe') seed vectors are defined for clash-free types 2 and 3, not 1"
                     )
+                if D < self.P + 2:
+                    raise InputError(f"{tag}: hazard-free seed vectors need D >= P + 2, but D = {D} and P = {self.P}")
             if level == "cycle":
                 for name, v in ((f"N_{i - 1}", p), (f"N_{i}", n), (f"z_{i}", z), (f"d_out_{i}", d_out)):
                     if not _pow2(v):
@@ -219,7 +227,11 @@ class HwConfig:
                     perms = None
                     if self.dither:
                         rng = np.random.default_rng((s, 0xD17))
-                        perms = rng.permutation(z) if self.clash_type == 3 else np.stack([rng.permutation(z) for _ in range(d_out)])
+                        perms = (
+                            rng.permutation(z)
+                            if self.clash_type == 3
+                            else np.stack([rng.permutation(z) for _ in range(d_out)])
+                        )
                     pat = clash_free(p, n, d_out, z, type=self.clash_type, dither=self.dither, seeds=seeds, perms=perms)
                     pat.params["seed_vectors"] = sv
                     pat.params["seed"] = s

@@ -67,12 +67,33 @@ def network_cost(
     for k in range(L + 1):
         nk = layers[k]
         if k == 0:
-            row = {"layer": 0, "neurons": nk, "a_banks": 2 * L + 1, "a_bits": (2 * L + 1) * nk * input_bits, "a_prime_bits": 0, "delta_bits": 0}
+            row = {
+                "layer": 0,
+                "neurons": nk,
+                "a_banks": 2 * L + 1,
+                "a_bits": (2 * L + 1) * nk * input_bits,
+                "a_prime_bits": 0,
+                "delta_bits": 0,
+            }
         elif k < L:
             banks = 2 * (L - k) + 1
-            row = {"layer": k, "neurons": nk, "a_banks": banks, "a_bits": banks * nk * width, "a_prime_bits": banks * nk * width, "delta_bits": 2 * nk * width}
+            row = {
+                "layer": k,
+                "neurons": nk,
+                "a_banks": banks,
+                "a_bits": banks * nk * width,
+                "a_prime_bits": banks * nk * width,
+                "delta_bits": 2 * nk * width,
+            }
         else:
-            row = {"layer": k, "neurons": nk, "a_banks": 0, "a_bits": 0, "a_prime_bits": 0, "delta_bits": 2 * nk * width}
+            row = {
+                "layer": k,
+                "neurons": nk,
+                "a_banks": 0,
+                "a_bits": 0,
+                "a_prime_bits": 0,
+                "delta_bits": 2 * nk * width,
+            }
         row["bits"] = row["a_bits"] + row["a_prime_bits"] + row["delta_bits"]
         layer_rows.append(row)
     C = max(j["C"] for j in junctions)
@@ -171,7 +192,9 @@ def safe_variants(cfg: HwConfig) -> list[tuple[str, HwConfig, str]]:
             break
         new = _safe(cfg, z=tuple(v // f for v in cfg.z))
         if new is not None:
-            out.append(("safe-seeds-slower", new, f"z / {f}: D >= P+2 = {cfg.P + 2}, hazard-free seed vectors, same network"))
+            out.append(
+                ("safe-seeds-slower", new, f"z / {f}: D >= P+2 = {cfg.P + 2}, hazard-free seed vectors, same network")
+            )
             break
     for k in range(1, 12):
         f = 1 << k
@@ -252,7 +275,13 @@ def hazard_fixes(cfg: HwConfig) -> list[dict[str, Any]]:
         sv = tuple("zero" if (i >= 1 and cfg.pattern[i] == "clash-free") else cfg.seed_vectors[i] for i in range(cfg.L))
         p0 = cfg.with_(P=0, seed_vectors=sv)
         if all(d >= 2 for d in p0.depth[1:]):
-            rows.append(row("unpipelined", p0, "P = 0 with one seed vector per junction (gap D >= 2): longer critical path, lower clock"))
+            rows.append(
+                row(
+                    "unpipelined",
+                    p0,
+                    "P = 0 with one seed vector per junction (gap D >= 2): longer critical path, lower clock",
+                )
+            )
     except InputError:
         pass
     return rows

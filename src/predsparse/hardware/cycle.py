@@ -135,7 +135,9 @@ class CycleSimulator:
                 le[:-1] = pat.rows[1:] != pat.rows[:-1]
                 le[-1] = True
             self.last_edge.append(le)
-        self._static: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # stall per cycle, rank per edge, reads per left
+        self._static: list[
+            tuple[np.ndarray, np.ndarray, np.ndarray]
+        ] = []  # stall per cycle, rank per edge, reads per left
         for i, pat in enumerate(self.patterns):
             z = self.z[i]
             st = np.zeros(self.C[i], np.int64)
@@ -335,10 +337,42 @@ class CycleSimulator:
         zo = self.z[k_out] if k_out < L else 1
         mode = MODES.index(self.mode)  # exact 0, ideal 1, bypass 2
         T, stalls, contrib, lost, fwd = block(
-            pat.rows, pat.cols, self.last_edge[i], st, rk, self.z[i], self.C[i], cfg.P, self.R[i], zo, mode, do_ff, do_bp,
-            i >= 1, int(self.label.get(nf, -1)) if do_ff else -1, k_out == L, A_f, A_b, AD_b, D_acc, A_out, AD_out, DL_out, D_r,
-            self.WM[i], self.BM[i], self.tables.act, self.tables.der, fmt.F, fmt.lo, fmt.hi, fmt.one, cfg.lr_shift,
-            cfg.lr_rounding == "half-even", reads)
+            pat.rows,
+            pat.cols,
+            self.last_edge[i],
+            st,
+            rk,
+            self.z[i],
+            self.C[i],
+            cfg.P,
+            self.R[i],
+            zo,
+            mode,
+            do_ff,
+            do_bp,
+            i >= 1,
+            int(self.label.get(nf, -1)) if do_ff else -1,
+            k_out == L,
+            A_f,
+            A_b,
+            AD_b,
+            D_acc,
+            A_out,
+            AD_out,
+            DL_out,
+            D_r,
+            self.WM[i],
+            self.BM[i],
+            self.tables.act,
+            self.tables.der,
+            fmt.F,
+            fmt.lo,
+            fmt.hi,
+            fmt.one,
+            cfg.lr_shift,
+            cfg.lr_rounding == "half-even",
+            reads,
+        )
         if do_ff or do_bp:
             self.stalls[i] += int(stalls)
         self.contributions[i] += int(contrib)
@@ -352,7 +386,9 @@ class CycleSimulator:
             self.correct += int(np.argmax(out) == self.label[nf])
         return int(T)
 
-    def train_samples(self, x: np.ndarray, y: np.ndarray, order: np.ndarray | None = None, num_classes: int | None = None) -> dict[str, Any]:
+    def train_samples(
+        self, x: np.ndarray, y: np.ndarray, order: np.ndarray | None = None, num_classes: int | None = None
+    ) -> dict[str, Any]:
         """Train on ``x[order]`` (raw inputs) clock by clock; the pipeline is filled and drained."""
         if order is None:
             order = np.arange(x.shape[0])

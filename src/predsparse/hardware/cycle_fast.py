@@ -20,8 +20,43 @@ from predsparse.hardware.fast import _lr, _rp, _sat
 
 
 @numba.njit(cache=True)
-def block(rows, cols, last, stall, rank, z, C, P, R, zo, mode, do_ff, do_bp, has_bp, label, is_last,  # noqa: ANN001, ANN201
-          A_f, A_b, AD_b, D_acc, A_out, AD_out, DL_out, D_r, WM, BM, act, der, F, lo, hi, one, shift, half_even, reads):
+def block(
+    rows,
+    cols,
+    last,
+    stall,
+    rank,
+    z,
+    C,
+    P,
+    R,
+    zo,
+    mode,
+    do_ff,
+    do_bp,
+    has_bp,
+    label,
+    is_last,
+    A_f,
+    A_b,
+    AD_b,
+    D_acc,
+    A_out,
+    AD_out,
+    DL_out,
+    D_r,
+    WM,
+    BM,
+    act,
+    der,
+    F,
+    lo,
+    hi,
+    one,
+    shift,
+    half_even,
+    reads,
+):
     """One block of junction ``i``; returns ``(clocks, stall_clocks, contributions, lost, forwarded)``."""
     E = rows.size
     n_out = BM.shape[0] * BM.shape[1]
@@ -108,7 +143,9 @@ def block(rows, cols, last, stall, rank, z, C, P, R, zo, mode, do_ff, do_bp, has
             # UP: the weight word read in this cycle and the biases of the neurons finishing in it
             for e in range(e0, e1):
                 lft = cols[e]
-                WM[e - e0, c] = _sat(WM[e - e0, c] + _rp(g_edge[e - e0] * A_b[lft % zin, lft // zin], F, lo, hi), lo, hi)
+                WM[e - e0, c] = _sat(
+                    WM[e - e0, c] + _rp(g_edge[e - e0] * A_b[lft % zin, lft // zin], F, lo, hi), lo, hi
+                )
             for e in range(e0, e1):
                 if last[e]:
                     r = rows[e]

@@ -59,14 +59,20 @@ def _as_pixels(x: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def prepare(ds: Dataset, cfg: HwConfig, *, train_limit: int | None = None, test_limit: int | None = None, seed: int = 0) -> HwData:
+def prepare(
+    ds: Dataset, cfg: HwConfig, *, train_limit: int | None = None, test_limit: int | None = None, seed: int = 0
+) -> HwData:
     """Inputs in ``cfg.fmt`` padded to ``N_0``, labels checked against ``N_L``; optional seeded subsets."""
     n0, nL = cfg.layers[0], cfg.layers[-1]
     feats = ds.num_features
     if feats > n0:
-        raise InputError(f"dataset has {feats} features but the input layer has N_0 = {n0} neurons: N_0 must be >= {feats}")
+        raise InputError(
+            f"dataset has {feats} features but the input layer has N_0 = {n0} neurons: N_0 must be >= {feats}"
+        )
     if ds.num_classes > nL:
-        raise InputError(f"dataset has {ds.num_classes} classes but the output layer has N_L = {nL} neurons: N_L must be >= {ds.num_classes}")
+        raise InputError(
+            f"dataset has {ds.num_classes} classes but the output layer has N_L = {nL} neurons: N_L must be >= {ds.num_classes}"
+        )
     xtr = ds.xtr.reshape(len(ds.xtr), -1) if ds.xtr.dtype == np.uint8 else ds.flat("tr")
     xte = ds.xte.reshape(len(ds.xte), -1) if ds.xte.dtype == np.uint8 else ds.flat("te")
     ytr, yte = ds.ytr, ds.yte
@@ -94,4 +100,15 @@ def prepare(ds: Dataset, cfg: HwConfig, *, train_limit: int | None = None, test_
 
     rtr, ftr = conv(xtr, ptr)
     rte, fte = conv(xte, pte if len(xte) else np.zeros((0, feats), np.int64))
-    return HwData(rtr, ytr.astype(np.int64), rte, yte.astype(np.int64), ftr, fte, feats, ds.num_classes, pixels, str(ds.meta.get("name", "dataset")))
+    return HwData(
+        rtr,
+        ytr.astype(np.int64),
+        rte,
+        yte.astype(np.int64),
+        ftr,
+        fte,
+        feats,
+        ds.num_classes,
+        pixels,
+        str(ds.meta.get("name", "dataset")),
+    )

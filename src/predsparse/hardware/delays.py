@@ -64,7 +64,12 @@ def mux(inputs: int) -> float:
     """An ``inputs``-to-1 mux: one LUT6 per 4 inputs, F7/F8 beyond."""
     if inputs <= 1:
         return 0.0
-    return DELAYS["T_ILO"] + DELAYS["net"] + (DELAYS["T_MUXF7"] if inputs > 4 else 0.0) + (DELAYS["T_MUXF7"] if inputs > 8 else 0.0)
+    return (
+        DELAYS["T_ILO"]
+        + DELAYS["net"]
+        + (DELAYS["T_MUXF7"] if inputs > 4 else 0.0)
+        + (DELAYS["T_MUXF7"] if inputs > 8 else 0.0)
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +86,15 @@ def _split(name: str, ns: float, parts: int, bits: int) -> list[Op]:
     return [Op(f"{name} ({k + 1}/{parts})", ns / parts, bits) for k in range(parts)]
 
 
-def datapaths(width: int, junctions: list[tuple[int, int]], P: int, *, bypass: bool = True, tree_pipelined: bool = False,
-              fine: bool = False) -> dict[str, list[Op]]:
+def datapaths(
+    width: int,
+    junctions: list[tuple[int, int]],
+    P: int,
+    *,
+    bypass: bool = True,
+    tree_pipelined: bool = False,
+    fine: bool = False,
+) -> dict[str, list[Op]]:
     """The operations of every junction's FF, BP and UP path (memory read to write-back).
 
     ``junctions``: ``(z, d_in)`` per junction. ``tree_pipelined``: registers may cut the adder tree
@@ -90,19 +102,22 @@ def datapaths(width: int, junctions: list[tuple[int, int]], P: int, *, bypass: b
     and the LUT multipliers may be cut between their adder levels."""
     W = width
     paths: dict[str, list[Op]] = {}
+    dsp = DELAYS["T_DSP_MULT"] + DELAYS["net"]
+
+    def dsp_ops(name: str, bits: int) -> list[Op]:
+        return _split(name, dsp, 2, 0) if fine else [Op(name, dsp, bits)]  # the M register is inside the DSP
+
     for i, (z, d_in) in enumerate(junctions, start=1):
         r = max(1, z // d_in)
         fan = d_in if z >= d_in else z
         levels = max(1, math.ceil(math.log2(max(fan, 2))))
-        nets = (r if z >= d_in else 1)
-        tree = [Op(f"adder tree level {k} ({W + k} bit)", adder(W + k), nets * (fan >> k) * (W + k)) for k in range(1, levels + 1)]
+        nets = r if z >= d_in else 1
+        tree = [
+            Op(f"adder tree level {k} ({W + k} bit)", adder(W + k), nets * (fan >> k) * (W + k))
+            for k in range(1, levels + 1)
+        ]
         if not tree_pipelined:
             tree = [Op(f"adder tree ({levels} levels)", sum(o.ns for o in tree), tree[-1].bits)]
-        dsp = DELAYS["T_DSP_MULT"] + DELAYS["net"]
-
-        def dsp_ops(name: str, bits: int) -> list[Op]:
-            return _split(name, dsp, 2, 0) if fine else [Op(name, dsp, bits)]  # the M register is inside the DSP
-
         paths[f"FF{i}"] = [
             Op("LUTRAM read (a, w)", DELAYS["T_LUTRAM"] + DELAYS["net"], z * 2 * W),
             *dsp_ops("DSP multiply", z * 2 * W),
@@ -128,7 +143,11 @@ def datapaths(width: int, junctions: list[tuple[int, int]], P: int, *, bypass: b
         paths[f"UP{i}"] = [
             Op("LUTRAM read (delta, a, w)", DELAYS["T_LUTRAM"] + DELAYS["net"], z * 3 * W),
             Op("learning-rate shift + round", adder(W), z * 3 * W),
-            *(_split("LUT multiply g*a", lm, lm_levels, z * 3 * W) if fine else [Op("LUT multiply g*a", lm, z * 3 * W)]),
+            *(
+                _split("LUT multiply g*a", lm, lm_levels, z * 3 * W)
+                if fine
+                else [Op("LUT multiply g*a", lm, z * 3 * W)]
+            ),
             Op("round + saturate", round_saturate(W), z * 2 * W),
             Op("weight add + saturate", adder(W) + saturate(), z * W),
         ]
@@ -160,8 +179,15 @@ def partition(ops: list[Op], registers: int) -> tuple[float, list[list[Op]]]:
     return best[min(range(1, k + 1), key=lambda q: best[q][n])][n], segs[::-1]
 
 
-def timing(width: int, junctions: list[tuple[int, int]], P: int, *, bypass: bool = True, tree_pipelined: bool = False,
-           fine: bool = False) -> dict[str, Any]:
+def timing(
+    width: int,
+    junctions: list[tuple[int, int]],
+    P: int,
+    *,
+    bypass: bool = True,
+    tree_pipelined: bool = False,
+    fine: bool = False,
+) -> dict[str, Any]:
     """Critical path, maximum clock and pipeline register bits of a design with ``P`` processor registers."""
     overhead = DELAYS["T_CKO"] + DELAYS["T_SU"]
     worst: tuple[float, str, list[Op]] = (0.0, "", [])

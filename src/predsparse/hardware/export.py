@@ -32,16 +32,15 @@ from typing import Any
 import numpy as np
 
 from predsparse.errors import InputError
-from predsparse.serialize import json_default
 from predsparse.hardware.config import HwConfig
 from predsparse.hardware.tables import TABLE_MAX_WIDTH, ActivationTables
 from predsparse.patterns import Pattern
+from predsparse.serialize import json_default
 
 
 def _uhex(values: np.ndarray, bits: int) -> list[str]:
     digits = max(1, (bits + 3) // 4)
     return [format(int(v), f"0{digits}X") for v in np.ravel(values)]
-
 
 
 def _write_banks(folder: Path, values: np.ndarray, memories: int, fmt: Any, name: str) -> int:
@@ -54,6 +53,7 @@ def _write_banks(folder: Path, values: np.ndarray, memories: int, fmt: Any, name
     for j in range(memories):
         _write(folder / name.format(j), fmt.to_hex(banks[:, j]))
     return depth
+
 
 def _write(path: Path, words: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,12 @@ def export_memories(
                 sbits = max(1, int(np.ceil(np.log2(max(D, 2)))))
                 seeds = np.asarray(pat.params["seeds"], dtype=np.int64)
                 _write(tmp / "seeds" / f"j{i}.hex", _uhex(seeds, sbits))
-                files[f"seeds/j{i}.hex"] = {"words": int(seeds.size), "bits": sbits, "shape": list(seeds.shape), "type": pat.params["type"]}
+                files[f"seeds/j{i}.hex"] = {
+                    "words": int(seeds.size),
+                    "bits": sbits,
+                    "shape": list(seeds.shape),
+                    "type": pat.params["type"],
+                }
                 if pat.params.get("perms") is not None:
                     perms = np.asarray(pat.params["perms"], dtype=np.int64)
                     pbits = max(1, int(np.ceil(np.log2(max(z, 2)))))
@@ -109,7 +114,11 @@ def export_memories(
         act, der = ActivationTables(fmt, cfg.activation).table()
         _write(tmp / "tables" / "act.hex", fmt.to_hex(act))
         _write(tmp / "tables" / "der.hex", fmt.to_hex(der))
-        files["tables/act.hex"] = files["tables/der.hex"] = {"words": 1 << fmt.width, "bits": fmt.width, "activation": cfg.activation}
+        files["tables/act.hex"] = files["tables/der.hex"] = {
+            "words": 1 << fmt.width,
+            "bits": fmt.width,
+            "activation": cfg.activation,
+        }
         manifest = {"format": "predsparse-hw-memories/1", "config": cfg.summary(), "files": files, **(extra or {})}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=json_default))
         out.mkdir(parents=True, exist_ok=True)

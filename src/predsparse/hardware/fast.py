@@ -59,7 +59,7 @@ def _lr(delta: int, shift: int, half_even: bool, lo: int, hi: int) -> int:
 
 
 @numba.njit(cache=True, inline="always")
-def _rpf(p, s, s2, lo, hi):  # noqa: ANN001, ANN202
+def _rpf(p, s, s2, lo, hi):
     """The RTL multiplier's output from the exact product (floor shift, saturate, round half up):
     ``t = floor((p + 2^(F-1)) / 2^F)``, ``r`` = bit ``F - 1`` of ``p``, ``max(min(t, hi), lo + r)``."""
     q = np.floor(p * s)
@@ -71,13 +71,13 @@ def _rpf(p, s, s2, lo, hi):  # noqa: ANN001, ANN202
 
 
 @numba.njit(cache=True, inline="always")
-def _satf(v, lo, hi):  # noqa: ANN001, ANN202
+def _satf(v, lo, hi):
     v = v if v > lo else lo  # max then min: selects that vectorise (lo < hi)
     return v if v < hi else hi
 
 
 @numba.njit(cache=True, inline="always")
-def _lrf(delta, shift, half_even, sinv, half, lo, hi):  # noqa: ANN001, ANN202
+def _lrf(delta, shift, half_even, sinv, half, lo, hi):
     """``-delta`` shifted right by ``shift`` (``sinv = 2^-shift``, ``half = 2^(shift-1)``), rounded, saturated."""
     neg = -delta
     if shift == 0:
@@ -92,7 +92,9 @@ def _lrf(delta, shift, half_even, sinv, half, lo, hi):  # noqa: ANN001, ANN202
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "nsz"})  # reassoc: the wide sum of integers is exact in any order
-def _ff(i, slot, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off, act, der, s, s2, lo, hi, L, labels, one):  # noqa: ANN001, ANN202, E501
+def _ff(
+    i, slot, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off, act, der, s, s2, lo, hi, L, labels, one
+):
     p0, q0 = n_off[i], n_off[i + 1]
     n = n_off[i + 2] - q0
     a_prev = A[slot, p0:q0]
@@ -112,8 +114,8 @@ def _ff(i, slot, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off,
     for r in range(n):
         acc = zero  # exact wide sum of the right neuron's rounded products (order-free)
         if direct:
-            w = W[ff_ptr[base + r]:ff_ptr[base + r + 1]]
-            ga = g_slot[ff_ptr[base + r]:ff_ptr[base + r + 1]]
+            w = W[ff_ptr[base + r] : ff_ptr[base + r + 1]]
+            ga = g_slot[ff_ptr[base + r] : ff_ptr[base + r + 1]]
             for k in range(w.size):
                 acc += _rpf(w[k] * ga[k], s, s2, lo, hi)
         else:
@@ -131,18 +133,45 @@ def _ff(i, slot, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off,
 
 
 @numba.njit(cache=True, fastmath={"nsz"})
-def _bpup(i, slot, A, AD, DL, G, W, B, rows, cols, keep, ff_idx, direct, ff_ptr, p_off, e_off, n_off, s, s2, lo, hi,  # noqa: ANN001, ANN202
-          shift, half_even, sinv, half, cbuf, g):
+def _bpup(
+    i,
+    slot,
+    A,
+    AD,
+    DL,
+    G,
+    W,
+    B,
+    rows,
+    cols,
+    keep,
+    ff_idx,
+    direct,
+    ff_ptr,
+    p_off,
+    e_off,
+    n_off,
+    s,
+    s2,
+    lo,
+    hi,
+    shift,
+    half_even,
+    sinv,
+    half,
+    cbuf,
+    g,
+):
     e0, e1 = e_off[i], e_off[i + 1]
     p0, q0 = n_off[i], n_off[i + 1]
     n_in = q0 - p0
     n = n_off[i + 2] - q0
-    d_right = DL[slot, q0:q0 + n]
+    d_right = DL[slot, q0 : q0 + n]
     zero = lo - lo
     if i >= 1:  # BP: partial_l = sat(partial_l + mult(mult(delta_r, a'_l), w)) in edge order
         part = DL[slot, p0:q0]
         ad_prev = AD[slot, p0:q0]
-        cb, wj, kj, rj, cj = cbuf[:e1 - e0], W[e0:e1], keep[e0:e1], rows[e0:e1], cols[e0:e1]
+        cb, wj, kj, rj, cj = cbuf[: e1 - e0], W[e0:e1], keep[e0:e1], rows[e0:e1], cols[e0:e1]
         for k in range(cb.size):  # gather, then every contribution (independent: vectorises); lost ones are 0
             cb[k] = d_right[rj[k]] * ad_prev[cj[k]]
         for k in range(cb.size):
@@ -164,8 +193,8 @@ def _bpup(i, slot, A, AD, DL, G, W, B, rows, cols, keep, ff_idx, direct, ff_ptr,
         if gr == 0:  # sat(w + mult(0, a)) = w exactly
             continue
         if direct:  # local views of the contiguous edges: the loop vectorises
-            w = W[ff_ptr[base + r]:ff_ptr[base + r + 1]]
-            ga = g_slot[ff_ptr[base + r]:ff_ptr[base + r + 1]]
+            w = W[ff_ptr[base + r] : ff_ptr[base + r + 1]]
+            ga = g_slot[ff_ptr[base + r] : ff_ptr[base + r + 1]]
             for k in range(w.size):
                 w[k] = _satf(w[k] + _rpf(gr * ga[k], s, s2, lo, hi), lo, hi)
         else:
@@ -175,8 +204,45 @@ def _bpup(i, slot, A, AD, DL, G, W, B, rows, cols, keep, ff_idx, direct, ff_ptr,
 
 
 @numba.njit(cache=True)
-def _run(t0, t1, M, pipelined, x, order, y, A, AD, DL, G, cbuf, g, labels, W, B, rows, cols, keep, ff_idx, direct, ff_ptr,  # noqa: ANN001, ANN202
-         p_off, e_off, n_off, act, der, s, s2, lo, hi, shift, half_even, sinv, half, K, one):
+def _run(
+    t0,
+    t1,
+    M,
+    pipelined,
+    x,
+    order,
+    y,
+    A,
+    AD,
+    DL,
+    G,
+    cbuf,
+    g,
+    labels,
+    W,
+    B,
+    rows,
+    cols,
+    keep,
+    ff_idx,
+    direct,
+    ff_ptr,
+    p_off,
+    e_off,
+    n_off,
+    act,
+    der,
+    s,
+    s2,
+    lo,
+    hi,
+    shift,
+    half_even,
+    sinv,
+    half,
+    K,
+    one,
+):
     L = e_off.size - 1
     R = A.shape[0]
     n0 = n_off[1]
@@ -195,7 +261,31 @@ def _run(t0, t1, M, pipelined, x, order, y, A, AD, DL, G, cbuf, g, labels, W, B,
                 nb = t - (2 * L - i)
                 if 0 <= nf < M:
                     sf = nf % R
-                    _ff(i, sf, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off, act, der, s, s2, lo, hi, L, labels, one)
+                    _ff(
+                        i,
+                        sf,
+                        A,
+                        AD,
+                        DL,
+                        G,
+                        W,
+                        B,
+                        cols,
+                        ff_idx,
+                        direct,
+                        ff_ptr,
+                        p_off,
+                        n_off,
+                        act,
+                        der,
+                        s,
+                        s2,
+                        lo,
+                        hi,
+                        L,
+                        labels,
+                        one,
+                    )
                     if i == L - 1:
                         best = qL
                         for k in range(qL + 1, qL + K):
@@ -203,23 +293,101 @@ def _run(t0, t1, M, pipelined, x, order, y, A, AD, DL, G, cbuf, g, labels, W, B,
                                 best = k
                         correct += int(best - qL == labels[sf])
                 if 0 <= nb < M:
-                    _bpup(i, nb % R, A, AD, DL, G, W, B, rows, cols, keep, ff_idx, direct, ff_ptr, p_off, e_off, n_off, s, s2, lo, hi,
-                          shift, half_even, sinv, half, cbuf, g)
+                    _bpup(
+                        i,
+                        nb % R,
+                        A,
+                        AD,
+                        DL,
+                        G,
+                        W,
+                        B,
+                        rows,
+                        cols,
+                        keep,
+                        ff_idx,
+                        direct,
+                        ff_ptr,
+                        p_off,
+                        e_off,
+                        n_off,
+                        s,
+                        s2,
+                        lo,
+                        hi,
+                        shift,
+                        half_even,
+                        sinv,
+                        half,
+                        cbuf,
+                        g,
+                    )
         else:
             idx = order[t]
             for k in range(n0):
                 A[0, k] = x[idx, k]
             labels[0] = y[idx]
             for i in range(L):
-                _ff(i, 0, A, AD, DL, G, W, B, cols, ff_idx, direct, ff_ptr, p_off, n_off, act, der, s, s2, lo, hi, L, labels, one)
+                _ff(
+                    i,
+                    0,
+                    A,
+                    AD,
+                    DL,
+                    G,
+                    W,
+                    B,
+                    cols,
+                    ff_idx,
+                    direct,
+                    ff_ptr,
+                    p_off,
+                    n_off,
+                    act,
+                    der,
+                    s,
+                    s2,
+                    lo,
+                    hi,
+                    L,
+                    labels,
+                    one,
+                )
             best = qL
             for k in range(qL + 1, qL + K):
                 if A[0, k] > A[0, best]:
                     best = k
             correct += int(best - qL == labels[0])
             for i in range(L - 1, -1, -1):
-                _bpup(i, 0, A, AD, DL, G, W, B, rows, cols, keep, ff_idx, direct, ff_ptr, p_off, e_off, n_off, s, s2, lo, hi,
-                      shift, half_even, sinv, half, cbuf, g)
+                _bpup(
+                    i,
+                    0,
+                    A,
+                    AD,
+                    DL,
+                    G,
+                    W,
+                    B,
+                    rows,
+                    cols,
+                    keep,
+                    ff_idx,
+                    direct,
+                    ff_ptr,
+                    p_off,
+                    e_off,
+                    n_off,
+                    s,
+                    s2,
+                    lo,
+                    hi,
+                    shift,
+                    half_even,
+                    sinv,
+                    half,
+                    cbuf,
+                    g,
+                )
     return correct
 
 
@@ -228,7 +396,9 @@ def supported(sim: Any) -> bool:
     return bool(sim.tables.tabulated)
 
 
-def train(sim: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray, K: int, progress: Any = None, chunk: int = 4096) -> int:
+def train(
+    sim: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray, K: int, progress: Any = None, chunk: int = 4096
+) -> int:
     """Train ``sim`` (an :class:`ArchSimulator`) on ``x[order]`` in place; returns the online correct count."""
     cfg, fmt = sim.cfg, sim.fmt
     L = cfg.L
@@ -270,16 +440,54 @@ def train(sim: Any, x: np.ndarray, y: np.ndarray, order: np.ndarray, K: int, pro
     T = M + 2 * L if pipelined else M
     correct = 0
     sh = int(cfg.lr_shift)
-    args = (dt(2.0 ** -fmt.F), dt(2.0 ** (1 - fmt.F)), dt(fmt.lo), dt(fmt.hi), sh, cfg.lr_rounding == "half-even",
-            dt(2.0 ** -sh), dt(2.0 ** (sh - 1)), int(K), dt(fmt.one))
+    args = (
+        dt(2.0**-fmt.F),
+        dt(2.0 ** (1 - fmt.F)),
+        dt(fmt.lo),
+        dt(fmt.hi),
+        sh,
+        cfg.lr_rounding == "half-even",
+        dt(2.0**-sh),
+        dt(2.0 ** (sh - 1)),
+        int(K),
+        dt(fmt.one),
+    )
     act, der = sim.tables.act.astype(dt), sim.tables.der.astype(dt)
     order64, y64 = order.astype(np.int64), np.asarray(y, np.int64)
     for t0 in range(0, T, chunk):
         t1 = min(T, t0 + chunk)
-        correct += _run(t0, t1, M, pipelined, xi, order64, y64, A, AD, DL, G, cbuf, g, labels, W, B,
-                        rows, cols, keep, ff_idx, direct, ff_ptr, p_off, e_off, n_off, act, der, *args)
+        correct += _run(
+            t0,
+            t1,
+            M,
+            pipelined,
+            xi,
+            order64,
+            y64,
+            A,
+            AD,
+            DL,
+            G,
+            cbuf,
+            g,
+            labels,
+            W,
+            B,
+            rows,
+            cols,
+            keep,
+            ff_idx,
+            direct,
+            ff_ptr,
+            p_off,
+            e_off,
+            n_off,
+            act,
+            der,
+            *args,
+        )
         if progress is not None:
             progress(min(t1, M) - min(t0, M))
-    sim.w = [W[e_off[i]:e_off[i + 1]].astype(np.int64) for i in range(L)]
-    sim.b = [B[n_off[i + 1] - n_off[1]:n_off[i + 2] - n_off[1]].astype(np.int64) for i in range(L)]
+    sim.w = [W[e_off[i] : e_off[i + 1]].astype(np.int64) for i in range(L)]
+    sim.b = [B[n_off[i + 1] - n_off[1] : n_off[i + 2] - n_off[1]].astype(np.int64) for i in range(L)]
     return correct

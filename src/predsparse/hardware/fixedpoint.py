@@ -28,7 +28,7 @@ MAX_WIDTH = 32  # products of two 32-bit words and sums of up to 2**30 of them s
 class FixedFormat:
     """``(1, I, F)``: a sign bit, ``I`` integer bits, ``F`` fraction bits; width ``W = 1 + I + F``."""
 
-    I: int  # noqa: E741 - the design's name
+    I: int
     F: int
 
     def __post_init__(self) -> None:
@@ -81,7 +81,9 @@ class FixedFormat:
             try:
                 vals = [int(p) for p in parts]
             except ValueError:
-                raise InputError(f"fixed-point format {text!r} is not three whole numbers 'S,I,F' such as 1,3,8") from None
+                raise InputError(
+                    f"fixed-point format {text!r} is not three whole numbers 'S,I,F' such as 1,3,8"
+                ) from None
         else:
             vals = list(text)
         if len(vals) != 3:

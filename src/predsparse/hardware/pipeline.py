@@ -29,12 +29,30 @@ def designs(max_P: int = 6) -> list[dict[str, Any]]:
     """The studied designs: the released RTL, forwarding at P = 0..max_P, plus a pipelined adder tree
     (P >= 3) and pipelined multipliers (DSP M register, cut LUT multipliers; P >= 4)."""
     out = [{"design": "released RTL (P=2, no forwarding)", "P": 2, "bypass": False, "tree": False, "fine": False}]
-    out += [{"design": f"P={p} + forwarding" + (" (unpipelined)" if p == 0 else ""), "P": p, "bypass": True, "tree": False, "fine": False}
-            for p in range(0, max_P + 1)]
-    out += [{"design": f"P={p} + forwarding + pipelined adder tree", "P": p, "bypass": True, "tree": True, "fine": False}
-            for p in range(3, max_P + 1)]
-    out += [{"design": f"P={p} + forwarding + pipelined tree and multipliers", "P": p, "bypass": True, "tree": True, "fine": True}
-            for p in range(4, max_P + 1)]
+    out += [
+        {
+            "design": f"P={p} + forwarding" + (" (unpipelined)" if p == 0 else ""),
+            "P": p,
+            "bypass": True,
+            "tree": False,
+            "fine": False,
+        }
+        for p in range(0, max_P + 1)
+    ]
+    out += [
+        {"design": f"P={p} + forwarding + pipelined adder tree", "P": p, "bypass": True, "tree": True, "fine": False}
+        for p in range(3, max_P + 1)
+    ]
+    out += [
+        {
+            "design": f"P={p} + forwarding + pipelined tree and multipliers",
+            "P": p,
+            "bypass": True,
+            "tree": True,
+            "fine": True,
+        }
+        for p in range(4, max_P + 1)
+    ]
     return out
 
 
@@ -44,7 +62,9 @@ def _bypass_luts(cfg: HwConfig) -> int:
         return 0
     W = cfg.fmt.width
     k = b["junctions"][0]["mux_inputs"]
-    return b["comparators"] * max(1, -(-b["junctions"][0]["comparator_bits"] // 3)) + b["muxes"] * W * max(1, -(-(k - 1) // 3))
+    return b["comparators"] * max(1, -(-b["junctions"][0]["comparator_bits"] // 3)) + b["muxes"] * W * max(
+        1, -(-(k - 1) // 3)
+    )
 
 
 def cycle_check(cfg: HwConfig, x: np.ndarray, y: np.ndarray, bypass: bool) -> dict[str, Any]:
@@ -99,13 +119,23 @@ def pipeline_study(
             "critical_ops": t["critical_ops"],
             "clocks_per_input": net["clocks_per_input"],
             "inputs_per_s": net["inputs_per_s"],
-            "added_register_bits": t["pipeline_register_bits"] - base_t["pipeline_register_bits"] + byp["register_bits"],
+            "added_register_bits": t["pipeline_register_bits"]
+            - base_t["pipeline_register_bits"]
+            + byp["register_bits"],
             "added_muxes": byp["muxes"],
             "added_comparators": byp["comparators"],
             "added_dsps": 0,  # the DSP48E1's own M register holds the cut multiplies
             "added_luts": (_bypass_luts(c) if d["bypass"] else 0) - base_luts,
-            **{k: chk[k] for k in ("lost_per_input", "contributions_per_input", "forwarded_per_input", "bit_exact_with_ideal",
-                                   "clocks_per_input_measured")},
+            **{
+                k: chk[k]
+                for k in (
+                    "lost_per_input",
+                    "contributions_per_input",
+                    "forwarded_per_input",
+                    "bit_exact_with_ideal",
+                    "clocks_per_input_measured",
+                )
+            },
         }
         if accuracy is not None:
             key = "ideal" if d["bypass"] else "exact"
@@ -139,10 +169,21 @@ def plot(study: dict[str, Any], path: str) -> None:
     for r in study["rows"]:
         cost = r["added_luts"] + r["added_register_bits"]
         mk = "x" if not r["bypass"] else marks[(r["tree"], r["fine"])]
-        ax.scatter(cost, r["inputs_per_s"] / 1e6, marker=mk, color="C3" if not r["bypass"] else f"C{int(r['tree']) + int(r['fine'])}")
-        ax.annotate(f"P={r['P']}", (cost, r["inputs_per_s"] / 1e6), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    for lab, mk, col in (("released RTL (loses BP contributions)", "x", "C3"), ("forwarding", "o", "C0"),
-                         ("+ pipelined adder tree", "s", "C1"), ("+ pipelined multipliers", "^", "C2")):
+        ax.scatter(
+            cost,
+            r["inputs_per_s"] / 1e6,
+            marker=mk,
+            color="C3" if not r["bypass"] else f"C{int(r['tree']) + int(r['fine'])}",
+        )
+        ax.annotate(
+            f"P={r['P']}", (cost, r["inputs_per_s"] / 1e6), textcoords="offset points", xytext=(4, 3), fontsize=7
+        )
+    for lab, mk, col in (
+        ("released RTL (loses BP contributions)", "x", "C3"),
+        ("forwarding", "o", "C0"),
+        ("+ pipelined adder tree", "s", "C1"),
+        ("+ pipelined multipliers", "^", "C2"),
+    ):
         ax.scatter([], [], marker=mk, color=col, label=lab)
     ax.set_xlabel("added LUTs + register bits vs the released design")
     ax.set_ylabel("training inputs/s (millions, at the modelled max clock)")

@@ -68,7 +68,9 @@ class FloatReference:
             s[..., indptr[1:] == indptr[:-1]] = 0.0
         return s + b
 
-    def train_samples(self, x: np.ndarray, y: np.ndarray, order: np.ndarray | None = None, num_classes: int | None = None) -> dict[str, Any]:
+    def train_samples(
+        self, x: np.ndarray, y: np.ndarray, order: np.ndarray | None = None, num_classes: int | None = None
+    ) -> dict[str, Any]:
         """Train on float inputs ``x[order]``; returns how many training outputs were right on the way."""
         if order is None:
             order = np.arange(x.shape[0])

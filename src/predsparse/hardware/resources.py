@@ -81,26 +81,64 @@ def resource_sheet(net: dict[str, Any], *, input_bits: int = 8, bypass: dict[str
         adders += [
             {"junction": i, "what": "FF adder tree", "count": tree, "luts": tree_luts},
             {"junction": i, "what": "FF bias adders", "count": r, "luts": r * 2 * (W + levels)},
-            {"junction": i, "what": "BP accumulators (saturating)", "count": j["adders"]["bp"], "luts": j["adders"]["bp"] * 2 * W},
-            {"junction": i, "what": "UP weight/bias adders (saturating)", "count": j["adders"]["up"], "luts": j["adders"]["up"] * 2 * W},
+            {
+                "junction": i,
+                "what": "BP accumulators (saturating)",
+                "count": j["adders"]["bp"],
+                "luts": j["adders"]["bp"] * 2 * W,
+            },
+            {
+                "junction": i,
+                "what": "UP weight/bias adders (saturating)",
+                "count": j["adders"]["up"],
+                "luts": j["adders"]["up"] * 2 * W,
+            },
         ]
         mems += [
             {"junction": i, "what": "weights", "count": z, "depth": C, "width": W},
             {"junction": i, "what": "biases", "count": r, "depth": math.ceil(j["n"] / r), "width": W},
-            {"junction": i, "what": "activation tables (sigmoid + derivative)", "count": 2 * r, "depth": 2**W, "width": W},
+            {
+                "junction": i,
+                "what": "activation tables (sigmoid + derivative)",
+                "count": 2 * r,
+                "depth": 2**W,
+                "width": W,
+            },
         ]
         banks_left = 2 * (L - (i - 1)) + 1
         if i == 1:
-            mems.append({"junction": i, "what": "layer 0 a (input banks)", "count": z, "depth": banks_left * D, "width": input_bits})
+            mems.append(
+                {
+                    "junction": i,
+                    "what": "layer 0 a (input banks)",
+                    "count": z,
+                    "depth": banks_left * D,
+                    "width": input_bits,
+                }
+            )
         else:
             mems += [
-                {"junction": i, "what": f"layer {i - 1} a, a' (banks)", "count": 2 * z, "depth": banks_left * D, "width": W},
+                {
+                    "junction": i,
+                    "what": f"layer {i - 1} a, a' (banks)",
+                    "count": 2 * z,
+                    "depth": banks_left * D,
+                    "width": W,
+                },
                 {"junction": i, "what": f"layer {i - 1} delta (2 banks)", "count": z, "depth": 2 * D, "width": W},
             ]
         addr_luts += z * max(1, math.ceil(math.log2(max(D, 2))))
         ff_bits += P * 3 * W * z + r * (W + levels) + (1 + P) * max(1, math.ceil(math.log2(max(C, 2))))
     rL = js[-1]["table_pairs"]
-    mems.append({"junction": L, "what": f"layer {L} delta (2 banks)", "count": rL, "depth": 2 * math.ceil(js[-1]["n"] / rL), "width": W})
+    mems.append(
+        {
+            "junction": L,
+            "what": f"layer {L} delta (2 banks)",
+            "count": rL,
+            "depth": 2 * math.ceil(js[-1]["n"] / rL),
+            "width": W,
+        }
+    )
     adders += [
         {"junction": L, "what": "output subtractors a - y (saturating)", "count": rL, "luts": rL * 2 * W},
         {"junction": L, "what": "arg-max comparators", "count": rL, "luts": rL * W},
@@ -120,7 +158,9 @@ def resource_sheet(net: dict[str, Any], *, input_bits: int = 8, bypass: dict[str
         # forwarding: 1 LUT per 1..6-bit address comparator, a (P+2)-input W-bit mux (one LUT6 per bit
         # per 4 inputs), and the history registers
         k = bypass["junctions"][0]["mux_inputs"]
-        luts["bypass"] = bypass["comparators"] * math.ceil(bypass["junctions"][0]["comparator_bits"] / 3) + bypass["muxes"] * W * math.ceil((k - 1) / 3)
+        luts["bypass"] = bypass["comparators"] * math.ceil(bypass["junctions"][0]["comparator_bits"] / 3) + bypass[
+            "muxes"
+        ] * W * math.ceil((k - 1) / 3)
         ff_bits += bypass["register_bits"]
         extra["bypass"] = True
     logic = sum(luts.values())

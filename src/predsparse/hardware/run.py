@@ -111,13 +111,24 @@ def notes(cfg: HwConfig, rows: list[dict[str, Any]], hw: dict[str, Any], bp_haza
     total = sum(r["contributions"] for r in hw["bp_lost_contributions_per_input"])
     if bp_hazard == "exact":
         what = ", ".join(f"junction {r['junction']} {r['lost']}/{r['contributions']}" for r in lost) or "none"
-        out.append(f"BP: this run reproduces the released RTL's read-modify-write hazard; contributions lost per input: {what}"
-                   " (--bp-hazard bypass: the forwarding fix loses none)")
+        out.append(
+            f"BP: this run reproduces the released RTL's read-modify-write hazard; contributions lost per input: {what}"
+            " (--bp-hazard bypass: the forwarding fix loses none)"
+        )
     else:
         design = "forwarding (bypass)" if bp_hazard == "bypass" else "ideal accumulator (= forwarding/bypass)"
-        tail = ("; the released RTL (--bp-hazard exact) would lose "
-                + ", ".join(f"{r['lost']}/{r['contributions']} in junction {r['junction']} (re-read gap {r['min_reread_gap']} < "
-                            f"P+2 = {r['safe_gap']})" for r in lost)) if lost else "; the released RTL loses none here either"
+        tail = (
+            (
+                "; the released RTL (--bp-hazard exact) would lose "
+                + ", ".join(
+                    f"{r['lost']}/{r['contributions']} in junction {r['junction']} (re-read gap {r['min_reread_gap']} < "
+                    f"P+2 = {r['safe_gap']})"
+                    for r in lost
+                )
+            )
+            if lost
+            else "; the released RTL loses none here either"
+        )
         out.append(f"BP: this run models the {design}: 0/{total} contributions lost per input{tail}")
     acc = [r["test_acc"] for r in rows]
     best = max(range(len(acc)), key=acc.__getitem__)
@@ -125,14 +136,18 @@ def notes(cfg: HwConfig, rows: list[dict[str, Any]], hw: dict[str, Any], bp_haza
     falling = acc[-1] < acc[best] - 0.02
     behind = fl is not None and acc[-1] < fl - 0.05
     if falling or behind:
-        msg = (f"accuracy collapse: fixed-point test accuracy {100 * acc[best]:.2f} % (epoch {best + 1}) -> {100 * acc[-1]:.2f} % "
-               f"(epoch {len(acc)})" + (f", float twin {100 * fl:.2f} %" if fl is not None else ""))
+        msg = (
+            f"accuracy collapse: fixed-point test accuracy {100 * acc[best]:.2f} % (epoch {best + 1}) -> {100 * acc[-1]:.2f} % "
+            f"(epoch {len(acc)})" + (f", float twin {100 * fl:.2f} %" if fl is not None else "")
+        )
         w = rows[-1].get("weights") or []
         sat = max((j.get("w_saturated", 0.0) for j in w), default=0.0)
         if cfg.lr_rounding == "half-up":
-            msg += (f"; hint: the RTL rounds the learning-rate shift half up, which drifts weights upward until they saturate "
-                    f"(up to {100 * sat:.1f} % saturated now) - try --lr-rounding half-even (not the RTL) or a wider --format "
-                    "such as 1,3,8")
+            msg += (
+                f"; hint: the RTL rounds the learning-rate shift half up, which drifts weights upward until they saturate "
+                f"(up to {100 * sat:.1f} % saturated now) - try --lr-rounding half-even (not the RTL) or a wider --format "
+                "such as 1,3,8"
+            )
         else:
             msg += "; hint: try a wider --format (more integer bits I against saturation, more fraction bits F) or a larger --lr-shift"
         out.append(msg)
@@ -161,7 +176,9 @@ def precision_sweep(
         for fmt in fmts:
             c = cfg.with_(fmt=fmt, activation=act)
             d = prepare(c) if prepare is not None else data
-            res = simulate(c, d, epochs=epochs, schedule=schedule, reference=reference and ref_row is None, progress=progress)
+            res = simulate(
+                c, d, epochs=epochs, schedule=schedule, reference=reference and ref_row is None, progress=progress
+            )
             last = res["epochs"][-1]
             if reference and ref_row is None:
                 ref_row = {k: last[k] for k in ("float_train_acc_online", "float_test_acc")}
@@ -219,4 +236,3 @@ def hazard_study(
             }
         )
     return rows
-

@@ -73,8 +73,9 @@ class Junction:
         return -(-self.edges // self.z)
 
 
-def top1_accuracy(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray,
-                  num_classes: int | None = None) -> float:
+def top1_accuracy(
+    predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, y: np.ndarray, num_classes: int | None = None
+) -> float:
     """Share of inputs whose largest output (first maximum, over the ``num_classes`` real classes) is the label."""
     if x.shape[0] == 0:
         return float("nan")

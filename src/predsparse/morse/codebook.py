@@ -57,9 +57,7 @@ ORIGINAL_CODEBOOK: tuple[tuple[str, str], ...] = tuple(
 CODEBOOKS: dict[str, tuple[tuple[str, str], ...]] = {"fixed": CODEBOOK, "original": ORIGINAL_CODEBOOK}
 
 #: Best test accuracy any classifier can reach on each codebook with equal class priors.
-ACCURACY_CEILING: dict[str, float] = {
-    name: len({c for _, c in book}) / len(book) for name, book in CODEBOOKS.items()
-}
+ACCURACY_CEILING: dict[str, float] = {name: len({c for _, c in book}) / len(book) for name, book in CODEBOOKS.items()}
 
 assert NUM_CLASSES == 64, NUM_CLASSES
 assert len(set(CODES)) == NUM_CLASSES, "codes must be distinct"

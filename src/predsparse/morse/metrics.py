@@ -39,6 +39,7 @@ from scipy.special import ndtr
 
 from predsparse.data.format import KEYS, labels_to_index
 from predsparse.errors import InputError
+
 COMPAT_MODES = ("original", "paper")
 METRICS = ("V_lower", "V_upper", "V_dist", "V_thresh")
 

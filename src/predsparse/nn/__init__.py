@@ -7,8 +7,8 @@ Layers: modules (:mod:`~predsparse.nn.layers`, :mod:`~predsparse.nn.conv`) -> th
 """
 
 from predsparse.nn import numba_backend as _numba_backend  # noqa: F401 - registers the "numba" backend
-from predsparse.nn.backend import BACKENDS, register_backend
 from predsparse.nn.autograd import sparse_matmul
+from predsparse.nn.backend import BACKENDS, register_backend
 from predsparse.nn.conv import ConvFrontEnd, SparseCNN, build_cnn, front_end_output_shape, input_shape_for
 from predsparse.nn.functional import sparse_linear, sparse_mlp
 from predsparse.nn.layers import ACTIVATIONS, SparseLinear, SparseMLP

@@ -64,9 +64,6 @@ class _PanelLinear(torch.autograd.Function):
         return gx, gw, gb, None
 
 
-
 def panel_linear(xp: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, idx: SparseIndex) -> torch.Tensor:
     """A sparse junction on panels: ``(P, n_in, bc)`` -> ``(P, n_out, bc)`` with the bias added."""
     return _PanelLinear.apply(xp, w, bias, idx)
-
-

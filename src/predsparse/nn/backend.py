@@ -63,7 +63,9 @@ class TorchCSR:
         return (a @ x.t()).t()
 
     def grad_input(self, idx: SparseIndex, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        at = torch.sparse_csr_tensor(idx.t_crow, idx.t_rows, torch.index_select(w, 0, idx.t_perm), (idx.n_in, idx.n_out))
+        at = torch.sparse_csr_tensor(
+            idx.t_crow, idx.t_rows, torch.index_select(w, 0, idx.t_perm), (idx.n_in, idx.n_out)
+        )
         return (at @ g.t()).t()
 
     def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -102,4 +104,3 @@ def select_backend(name: str, idx: SparseIndex, x: torch.Tensor) -> Backend:
         if BACKENDS[key].supports(idx, x):
             return BACKENDS[key]
     return BACKENDS["torch"]
-

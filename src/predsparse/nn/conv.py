@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,7 +29,9 @@ def input_shape_for(feature_shape: Sequence[int]) -> tuple[int, ...]:
         return (1, *shape)
     if len(shape) == 3:
         return shape
-    raise InputError(f"feature shape {shape} has {len(shape)} dimensions: a CNN front end takes (L,), (H, W) or (C, H, W)")
+    raise InputError(
+        f"feature shape {shape} has {len(shape)} dimensions: a CNN front end takes (L,), (H, W) or (C, H, W)"
+    )
 
 
 def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -78,7 +81,9 @@ class ConvFrontEnd(nn.Module):
         self.output_shape = front_end_output_shape(self.input_shape, channels, pool=pool)
         self.channels = [int(c) for c in channels]
         two_d = len(self.input_shape) == 3
-        conv, norm, maxpool = (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d)
+        conv, norm, maxpool = (
+            (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d)
+        )
         blocks: list[nn.Module] = []
         c_in = self.input_shape[0]
         for c in self.channels:
@@ -123,8 +128,9 @@ class SparseCNN(nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        self.front = ConvFrontEnd(input_shape, channels, kernel_size=kernel_size, pool=pool, activation=activation,
-                                  batch_norm=batch_norm)
+        self.front = ConvFrontEnd(
+            input_shape, channels, kernel_size=kernel_size, pool=pool, activation=activation, batch_norm=batch_norm
+        )
         classifier_layers = [int(n) for n in classifier_layers]
         if not classifier_layers or classifier_layers[0] != self.front.out_features:
             got = classifier_layers[0] if classifier_layers else None
@@ -132,11 +138,17 @@ class SparseCNN(nn.Module):
                 f"the classifier's input layer is {got} but the conv front end gives {self.front.out_features} "
                 f"features (shape {self.front.output_shape})"
             )
-        self.classifier = SparseMLP(classifier_layers, patterns, activation=activation, dropout=dropout, init=init,
-                                    backend=backend)
+        self.classifier = SparseMLP(
+            classifier_layers, patterns, activation=activation, dropout=dropout, init=init, backend=backend
+        )
         self.activation = activation
-        self.config = {"input_shape": list(self.front.input_shape), "channels": self.front.channels,
-                       "kernel_size": kernel_size, "pool": pool, "batch_norm": batch_norm}
+        self.config = {
+            "input_shape": list(self.front.input_shape),
+            "channels": self.front.channels,
+            "kernel_size": kernel_size,
+            "pool": pool,
+            "batch_norm": batch_norm,
+        }
         self.layers = [math.prod(self.front.input_shape), *classifier_layers]
 
     @property
@@ -175,7 +187,7 @@ def build_cnn(
     batch_norm: bool = True,
     dropout: float = 0.0,
     seed: int = 0,
-    **pattern_options,
+    **pattern_options: Any,
 ) -> SparseCNN:
     """A :class:`SparseCNN` whose classifier has hidden/output sizes ``classifier`` (without its input,
     which is the front end's output) and patterns of ``kind`` with ``out_degrees`` (``None``: fully
@@ -189,5 +201,14 @@ def build_cnn(
         raise InputError("the classifier needs at least an output layer (e.g. --layers 10)")
     net = network(layers, None if kind == "fc" else out_degrees, kind, z=z, seed=seed, **pattern_options)
     torch.manual_seed(seed)
-    return SparseCNN(input_shape, channels, net.layers, net.patterns, kernel_size=kernel_size, pool=pool,
-                     activation=activation, batch_norm=batch_norm, dropout=dropout)
+    return SparseCNN(
+        input_shape,
+        channels,
+        net.layers,
+        net.patterns,
+        kernel_size=kernel_size,
+        pool=pool,
+        activation=activation,
+        batch_norm=batch_norm,
+        dropout=dropout,
+    )

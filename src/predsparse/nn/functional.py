@@ -22,7 +22,9 @@ from predsparse.nn.fused import panel_mlp
 from predsparse.nn.panels import from_panels, panel_width_for, to_panels
 
 ACTIVATION_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
 }
 """The activations between junctions (the functions ``nn.ReLU``/``nn.Sigmoid``/``nn.Tanh`` apply)."""
 
@@ -32,8 +34,9 @@ def uses_panels(index: SparseIndex, x: torch.Tensor, backend: str = "auto") -> b
     return getattr(select_backend(backend, index, x), "layout", "batch") == "panel"
 
 
-def sparse_linear(x: torch.Tensor, index: SparseIndex, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                  backend: str = "auto") -> torch.Tensor:
+def sparse_linear(
+    x: torch.Tensor, index: SparseIndex, weight: torch.Tensor, bias: torch.Tensor | None = None, backend: str = "auto"
+) -> torch.Tensor:
     """``(B, n_in)`` -> ``(B, n_out)``: the junction ``index`` (a :class:`SparseLinear` or anything with its
     index buffers) with edge weights ``weight`` (``(|W|,)``) and ``bias``."""
     if x.dim() != 2 or x.shape[1] != index.n_in:
@@ -44,9 +47,15 @@ def sparse_linear(x: torch.Tensor, index: SparseIndex, weight: torch.Tensor, bia
     return y if bias is None else y + bias
 
 
-def sparse_mlp(x: torch.Tensor, junctions: Sequence, activation: str, *,
-               dropout: float | Callable[[torch.Tensor], torch.Tensor] = 0.0, training: bool = False,
-               rows: torch.Tensor | None = None) -> torch.Tensor:
+def sparse_mlp(
+    x: torch.Tensor,
+    junctions: Sequence,
+    activation: str,
+    *,
+    dropout: float | Callable[[torch.Tensor], torch.Tensor] = 0.0,
+    training: bool = False,
+    rows: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Logits of an MLP of sparse ``junctions`` (:class:`SparseLinear` modules) with ``activation`` and
     dropout between them, for the batch ``x`` (``(B, *features)``) or,
     with ``rows`` (1-D integer row numbers of ``x``), for ``x[rows]``: on the numba kernels the gather
@@ -67,6 +76,7 @@ def sparse_mlp(x: torch.Tensor, junctions: Sequence, activation: str, *,
 
         def drop_fn(h: torch.Tensor) -> torch.Tensor:
             return F.dropout(h, p, True)
+
     last = len(junctions) - 1
     if all(uses_panels(j, x, j.backend) for j in junctions):
         if not drop:
@@ -95,7 +105,12 @@ def sparse_mlp(x: torch.Tensor, junctions: Sequence, activation: str, *,
 
 def check_rows(rows: torch.Tensor, n: int) -> torch.Tensor:
     """``rows`` as a contiguous int64 tensor, every entry in ``[0, n)`` (InputError otherwise)."""
-    if not isinstance(rows, torch.Tensor) or rows.dim() != 1 or rows.dtype.is_floating_point or rows.dtype == torch.bool:
+    if (
+        not isinstance(rows, torch.Tensor)
+        or rows.dim() != 1
+        or rows.dtype.is_floating_point
+        or rows.dtype == torch.bool
+    ):
         raise InputError("rows must be a 1-D integer tensor of row numbers")
     if rows.numel():
         lo, hi = (int(v) for v in torch.aminmax(rows))  # one pass instead of two (once per training step)

@@ -20,7 +20,9 @@ from predsparse.nn.numba_backend import (
 )
 
 
-def _forward_np(x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, params: Sequence[torch.Tensor], keep: bool):
+def _forward_np(
+    x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, params: Sequence[torch.Tensor], keep: bool
+) -> tuple:
     """The forward pass on flat numpy arrays: ``(logits, activation panels kept for backward, batch, bc, dtype)``."""
     layers, act, has_bias = spec
     _sync_threads()
@@ -109,8 +111,13 @@ class _PanelMLP(torch.autograd.Function):
         return (gx, None, None, *grads)
 
 
-def panel_mlp(x: torch.Tensor, layers: Sequence, activation: str | None, rows: torch.Tensor | None = None,
-              params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+def panel_mlp(
+    x: torch.Tensor,
+    layers: Sequence,
+    activation: str | None,
+    rows: torch.Tensor | None = None,
+    params: Sequence[torch.Tensor] | None = None,
+) -> torch.Tensor:
     """``(B, n_0)`` -> ``(B, n_L)`` logits through sparse junctions ``layers`` with ``activation`` between
     them (``"relu"``, ``"sigmoid"`` or ``"tanh"``; unused for one junction), on the numba kernels, in one
     autograd node. With ``rows`` (int64, valid row numbers of ``x``, which must not need a gradient),
@@ -156,6 +163,7 @@ def _single(x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, params: Seq
         ws.append(a.param("w", params[pk], dt))
         bs.append(a.param("b", params[pk + 1], dt) if has_bias[i] else kernels_cpu.empty(dt))
         pk += 2 if has_bias[i] else 1
-    y = kernels_cpu.mlp_single()(xa, tuple(crows), tuple(colss), tuple(ws), tuple(bs),
-                                 kernels_cpu.EPILOGUE[act] if act is not None else 0)
+    y = kernels_cpu.mlp_single()(
+        xa, tuple(crows), tuple(colss), tuple(ws), tuple(bs), kernels_cpu.EPILOGUE[act] if act is not None else 0
+    )
     return torch.from_numpy(y).view(1, layers[-1].n_out)

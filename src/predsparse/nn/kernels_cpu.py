@@ -173,7 +173,7 @@ def empty(dtype) -> np.ndarray:
     return _EMPTY[np.dtype(dtype)]
 
 
-def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the generated kernels
+def _make_kernels(BC: int):
     """The two compute kernels for panel width ``BC`` (numba treats ``BC``/``UBC`` as constants)."""
     from numba import njit, prange, uint64
 
@@ -183,7 +183,7 @@ def _make_kernels(BC: int):  # noqa: N803 - BC is a compile-time constant of the
     # unsigned offsets: numba then emits no negative-index wraparound, and LLVM sees plain contiguous
     # vector loads/stores in the innermost loops
 
-    def make_spmm(INDIRECT: bool):  # noqa: N803 - a compile-time constant of the kernel
+    def make_spmm(INDIRECT: bool):
         @njit(parallel=True, fastmath=True, cache=True, nogil=True)
         def spmm(crow, cols, w, wp, x, y, n_src, bias, gate, mode):  # pragma: no cover - compiled by numba
             """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty;
@@ -446,13 +446,22 @@ def _make_mlp_single():
                 e = crow[j]
                 e1 = crow[j + 1]
                 while e + 8 <= e1:
-                    acc += (w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]] + w[e + 2] * h[cols[e + 2]]
-                            + w[e + 3] * h[cols[e + 3]]) + (w[e + 4] * h[cols[e + 4]] + w[e + 5] * h[cols[e + 5]]
-                                                           + w[e + 6] * h[cols[e + 6]] + w[e + 7] * h[cols[e + 7]])
+                    acc += (
+                        w[e] * h[cols[e]]
+                        + w[e + 1] * h[cols[e + 1]]
+                        + w[e + 2] * h[cols[e + 2]]
+                        + w[e + 3] * h[cols[e + 3]]
+                    ) + (
+                        w[e + 4] * h[cols[e + 4]]
+                        + w[e + 5] * h[cols[e + 5]]
+                        + w[e + 6] * h[cols[e + 6]]
+                        + w[e + 7] * h[cols[e + 7]]
+                    )
                     e += 8
                 if e + 4 <= e1:
-                    acc += (w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]) + (w[e + 2] * h[cols[e + 2]]
-                                                                               + w[e + 3] * h[cols[e + 3]])
+                    acc += (w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]) + (
+                        w[e + 2] * h[cols[e + 2]] + w[e + 3] * h[cols[e + 3]]
+                    )
                     e += 4
                 if e + 2 <= e1:
                     acc += w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]

@@ -192,7 +192,9 @@ class NumbaCPU:
         xp = xp.detach().contiguous()
         _, n, bc = xp.shape
         _sync_threads()
-        return torch.from_numpy(_from_panels_np(kernels_cpu.kernels(bc), _np(xp).reshape(-1), batch, n, bc)).view(batch, n)
+        return torch.from_numpy(_from_panels_np(kernels_cpu.kernels(bc), _np(xp).reshape(-1), batch, n, bc)).view(
+            batch, n
+        )
 
     # --- the three operations on panels -------------------------------------------------------
     @staticmethod
@@ -207,8 +209,17 @@ class NumbaCPU:
         a = _arrays(idx)
         bv = kernels_cpu.empty(x.dtype) if bias is None else a.param("b", bias, x.dtype)
         _sync_threads()
-        y = _spmm_np(kernels_cpu.kernels(bc), a, a.param("w", w, x.dtype), x, idx.n_in, idx.n_out, bc, bv,
-                     kernels_cpu.EPILOGUE[act])
+        y = _spmm_np(
+            kernels_cpu.kernels(bc),
+            a,
+            a.param("w", w, x.dtype),
+            x,
+            idx.n_in,
+            idx.n_out,
+            bc,
+            bv,
+            kernels_cpu.EPILOGUE[act],
+        )
         return torch.from_numpy(y).view(p, idx.n_out, bc)
 
     @staticmethod
@@ -241,8 +252,14 @@ class NumbaCPU:
         xp = xp.detach().contiguous()
         threads = _sync_threads()
         gw, gb = _grad_weight_np(
-            kernels_cpu.kernels(gp.shape[2]), _arrays(idx), _np(gp).reshape(-1), _np(xp).reshape(-1),
-            idx.n_in, idx.n_out, with_bias, threads,
+            kernels_cpu.kernels(gp.shape[2]),
+            _arrays(idx),
+            _np(gp).reshape(-1),
+            _np(xp).reshape(-1),
+            idx.n_in,
+            idx.n_out,
+            with_bias,
+            threads,
         )
         return (torch.from_numpy(gw), torch.from_numpy(gb)) if with_bias else torch.from_numpy(gw)
 
@@ -262,8 +279,6 @@ class NumbaCPU:
     def grad_weight(self, idx: SparseIndex, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         bc = self._bc(idx, g)
         return self.grad_weight_panels(idx, self.to_panels(g, bc), self.to_panels(x, bc))
-
-
 
 
 register_backend("numba", NumbaCPU(), prefer=True)

@@ -13,7 +13,21 @@ from predsparse.nn.numba_backend import NumbaCPU, _arrays, _sync_threads, _tls
 from predsparse.nn.panels import from_panels, to_panels
 
 __all__ = [
-    "AUTO_ORDER", "BACKENDS", "Backend", "NumbaCPU", "SparseIndex", "SparseMatmul", "TorchCSR", "_arrays",
-    "_sync_threads", "_tls", "from_panels", "panel_linear", "panel_mlp", "register_backend", "select_backend",
-    "sparse_matmul", "to_panels",
+    "AUTO_ORDER",
+    "BACKENDS",
+    "Backend",
+    "NumbaCPU",
+    "SparseIndex",
+    "SparseMatmul",
+    "TorchCSR",
+    "_arrays",
+    "_sync_threads",
+    "_tls",
+    "from_panels",
+    "panel_linear",
+    "panel_mlp",
+    "register_backend",
+    "select_backend",
+    "sparse_matmul",
+    "to_panels",
 ]

@@ -49,4 +49,3 @@ def to_panels(x: torch.Tensor, bc: int) -> torch.Tensor:
 def from_panels(xp: torch.Tensor, batch: int) -> torch.Tensor:
     """Panels ``(P, n, bc)`` -> ``(batch, n)`` (differentiable)."""
     return _FromPanels.apply(xp, batch)
-

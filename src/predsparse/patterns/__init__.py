@@ -1,6 +1,7 @@
 """Connection patterns of pre-defined sparse junctions (see ``design/patterns.md``)."""
 
 from predsparse.patterns.core import Pattern, from_dense
+from predsparse.patterns.counting import count_clash_free, enumerate_clash_free
 from predsparse.patterns.generators import (
     KINDS,
     clash_free,
@@ -11,7 +12,6 @@ from predsparse.patterns.generators import (
     random,
     structured,
 )
-from predsparse.patterns.counting import count_clash_free, enumerate_clash_free
 from predsparse.patterns.io import load, save
 from predsparse.patterns.network import NetworkPatterns, network, out_degrees_for_density
 from predsparse.patterns.scatter import network_scatter, scatter

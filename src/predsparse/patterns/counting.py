@@ -66,7 +66,9 @@ def lane_profiles(n_in: int, d_in: int, z: int, sweeps: int = 1) -> np.ndarray:
     return (cells // d_in).T
 
 
-def count_terms(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> dict[str, Any]:  # noqa: A002
+def count_terms(
+    n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False
+) -> dict[str, Any]:
     """The factors of the closed form: ``k`` (dither), ``F`` (addresses), the exponent and the total.
 
     Types 1-2 need ``d_in | n_in``. Type 3 repeats one seed vector and one dither in every sweep, so
@@ -80,7 +82,16 @@ def count_terms(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2
                 "neurons straddle sweeps, coupling seeds and dither): count small cases with enumeration (--enumerate)"
             )
         total = _per_lane_straddle(n_in, d_in, z, out_degree, type)
-        return {"d_in": d_in, "D": depth, "k": 1, "addresses": total, "per_sweep": None, "exponent": 1, "count": total, "method": "per-lane enumeration"}
+        return {
+            "d_in": d_in,
+            "D": depth,
+            "k": 1,
+            "addresses": total,
+            "per_sweep": None,
+            "exponent": 1,
+            "count": total,
+            "method": "per-lane enumeration",
+        }
     prof = lane_profiles(n_in, d_in, z, out_degree if type == 3 else 1)
     if dither:
         classes = Counter(tuple(row) for row in prof.tolist())
@@ -100,7 +111,16 @@ def count_terms(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2
             f *= depth
     exponent = 1 if type == 3 else out_degree
     per_sweep = k * f
-    return {"d_in": d_in, "D": depth, "k": k, "addresses": f, "per_sweep": per_sweep, "exponent": exponent, "count": per_sweep**exponent, "method": "closed form"}
+    return {
+        "d_in": d_in,
+        "D": depth,
+        "k": k,
+        "addresses": f,
+        "per_sweep": per_sweep,
+        "exponent": exponent,
+        "count": per_sweep**exponent,
+        "method": "closed form",
+    }
 
 
 def _per_lane_straddle(n_in: int, d_in: int, z: int, out_degree: int, type_: int, limit: int = 1_000_000) -> int:
@@ -132,7 +152,10 @@ def _per_lane_straddle(n_in: int, d_in: int, z: int, out_degree: int, type_: int
                 seqs = itertools.product(itertools.permutations(range(depth)), repeat=out_degree)
                 addr_iter = (np.concatenate(sq) for sq in seqs)
             else:
-                addr_iter = (np.concatenate([(ph + rows) % depth for ph in phis]) for phis in itertools.product(range(depth), repeat=out_degree))
+                addr_iter = (
+                    np.concatenate([(ph + rows) % depth for ph in phis])
+                    for phis in itertools.product(range(depth), repeat=out_degree)
+                )
             for addr in addr_iter:
                 sets = []
                 ok = True
@@ -149,12 +172,12 @@ def _per_lane_straddle(n_in: int, d_in: int, z: int, out_degree: int, type_: int
     return total
 
 
-def count_clash_free(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int:  # noqa: A002
+def count_clash_free(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int:
     """Closed-form number of distinct clash-free biadjacency matrices (Python int, exact)."""
     return count_terms(n_in, n_out, out_degree, z, type=type, dither=dither)["count"]
 
 
-def spec_formula(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int | None:  # noqa: A002
+def spec_formula(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int | None:
     """The formula as written in ``design/patterns.md`` (``None`` where it defines no value).
 
     Kept to show where it agrees with :func:`count_clash_free` (everywhere it is defined, except
@@ -181,7 +204,7 @@ def spec_formula(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 
     return k * depth**z
 
 
-def configurations(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int:  # noqa: A002
+def configurations(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int:
     """How many (seed vectors, dither permutations) choices there are (what enumeration walks)."""
     _, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     if type == 1:
@@ -201,7 +224,7 @@ def enumerate_clash_free(
     out_degree: int,
     z: int,
     *,
-    type: int = 2,  # noqa: A002
+    type: int = 2,
     dither: bool = False,
     limit: int = 200_000,
 ) -> dict[str, int]:
@@ -214,7 +237,9 @@ def enumerate_clash_free(
     _, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     total = configurations(n_in, n_out, out_degree, z, type=type, dither=dither)
     if total > limit:
-        raise InputError(f"enumeration would build {total} patterns (limit {limit}): use the closed form or a smaller case")
+        raise InputError(
+            f"enumeration would build {total} patterns (limit {limit}): use the closed form or a smaller case"
+        )
     sweeps = 1 if type == 3 else out_degree
     if type == 1:
         per_memory = list(itertools.permutations(range(depth)))
@@ -224,7 +249,9 @@ def enumerate_clash_free(
         )
     else:
         shape = (z,) if type == 3 else (out_degree, z)
-        seed_iter = (np.array(c, dtype=np.int64).reshape(shape) for c in itertools.product(range(depth), repeat=z * sweeps))
+        seed_iter = (
+            np.array(c, dtype=np.int64).reshape(shape) for c in itertools.product(range(depth), repeat=z * sweeps)
+        )
     perm_list: list[Any] = [None]
     if dither:
         one = list(itertools.permutations(range(z)))

@@ -118,7 +118,9 @@ def _stub_match(n_in: int, n_out: int, d_out: int, d_in: int, rng: np.random.Gen
                 cols[i], cols[t] = ct, ci
                 break
             else:  # pragma: no cover - only for pathological tiny cases
-                raise InputError(f"could not build a simple {n_out}x{n_in} pattern with d_out={d_out}; try another seed")
+                raise InputError(
+                    f"could not build a simple {n_out}x{n_in} pattern with d_out={d_out}; try another seed"
+                )
         key = rows * n_in + cols
     return key
 
@@ -144,7 +146,9 @@ def check_clash_free(n_in: int, n_out: int, out_degree: int, z: int, type_: int)
     if type_ not in (1, 2, 3):
         raise InputError(f"clash-free type {type_!r} is not one of 1, 2, 3")
     if n_in % z:
-        raise InputError(f"z = {z} does not divide n_in = {n_in}: clash-free patterns need z | n_in (memory depth n_in/z)")
+        raise InputError(
+            f"z = {z} does not divide n_in = {n_in}: clash-free patterns need z | n_in (memory depth n_in/z)"
+        )
     return d_in, n_in // z
 
 
@@ -154,7 +158,7 @@ def clash_free(
     out_degree: int,
     z: int,
     *,
-    type: int = 2,  # noqa: A002 - the design's name
+    type: int = 2,
     dither: bool = False,
     seed: int = 0,
     seeds: Any = None,
@@ -182,7 +186,7 @@ def clash_free(
     if clash_type is not None:
         if type != 2 and type != clash_type:
             raise InputError(f"clash_type={clash_type!r} and type={type!r} disagree: give one")
-        type = clash_type  # noqa: A001
+        type = clash_type
     d_in, depth = check_clash_free(n_in, n_out, out_degree, z, type)
     rng = np.random.default_rng(seed)
     explicit = seeds is not None
@@ -302,8 +306,17 @@ def _boundary_reads(mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth
 
 
 def _redraw_sweep(
-    type_: int, addr: np.ndarray, mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth: int,
-    dither: bool, may_redither: bool, rng: np.random.Generator,
+    type_: int,
+    addr: np.ndarray,
+    mem: np.ndarray,
+    s: int,
+    n_in: int,
+    d_in: int,
+    z: int,
+    depth: int,
+    dither: bool,
+    may_redither: bool,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sweep ``s``'s address table drawn memory by memory so that the straddling right neuron gets no
     left neuron twice: each memory's head addresses avoid the addresses it gave that neuron in sweep ``s-1``.
@@ -345,8 +358,16 @@ def _used_addresses(addr: np.ndarray, mem: np.ndarray, s: int, n_in: int, d_in: 
 
 
 def _draw_addresses(
-    type_: int, addr: np.ndarray, mem: np.ndarray, cur_mem: np.ndarray, s: int, n_in: int, d_in: int, z: int,
-    depth: int, rng: np.random.Generator,
+    type_: int,
+    addr: np.ndarray,
+    mem: np.ndarray,
+    cur_mem: np.ndarray,
+    s: int,
+    n_in: int,
+    d_in: int,
+    z: int,
+    depth: int,
+    rng: np.random.Generator,
 ) -> np.ndarray | None:
     """Sweep ``s``'s addresses for lane memories ``cur_mem`` avoiding the straddling neuron's tail, or None."""
     m_all = mem.copy()
@@ -380,7 +401,14 @@ def _draw_addresses(
 
 
 def _match_lanes(
-    type_: int, addr: np.ndarray, mem: np.ndarray, s: int, n_in: int, d_in: int, z: int, depth: int,
+    type_: int,
+    addr: np.ndarray,
+    mem: np.ndarray,
+    s: int,
+    n_in: int,
+    d_in: int,
+    z: int,
+    depth: int,
     rng: np.random.Generator,
 ) -> np.ndarray | None:
     """A dither permutation for sweep ``s`` (lane -> memory) under which every head lane's memory can give it

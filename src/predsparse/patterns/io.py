@@ -26,10 +26,14 @@ def save(pattern: Pattern, path: str | os.PathLike) -> None:
     if path.suffix == ".json":
         if pattern.kind not in ("clash_free", "fc"):
             raise InputError(f"{path}: only clash-free and fc patterns have a compact JSON form; use .npz")
-        payload = json.dumps({"format": "predsparse-pattern/1", "kind": pattern.kind, **pattern.params}, default=json_default)
+        payload = json.dumps(
+            {"format": "predsparse-pattern/1", "kind": pattern.kind, **pattern.params}, default=json_default
+        )
         write_bytes(path, payload.encode())
         return
-    meta = json.dumps({"format": "predsparse-pattern/1", "kind": pattern.kind, "params": pattern.params}, default=json_default)
+    meta = json.dumps(
+        {"format": "predsparse-pattern/1", "kind": pattern.kind, "params": pattern.params}, default=json_default
+    )
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(
             f,
@@ -56,9 +60,11 @@ def load(path: str | os.PathLike) -> Pattern:
     except InputError as exc:
         text = str(exc)
         raise InputError(text if text.startswith(str(path)) else f"{path}: {text}") from None
-    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/numpy format errors: the file is damaged
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise InputError(f"{path}: damaged pattern file ({type(exc).__name__}{': ' + first if first else ''})") from None
+        raise InputError(
+            f"{path}: damaged pattern file ({type(exc).__name__}{': ' + first if first else ''})"
+        ) from None
 
 
 def _whole(spec: dict, key: str) -> int:
@@ -119,8 +125,11 @@ def _load_npz(path: Path) -> Pattern:
             meta = json.loads(meta_raw.tobytes().decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(f"array 'meta' is not valid JSON ({str(exc)[:200]})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("kind", "custom"), str) \
-            or not isinstance(meta.get("params", {}), dict):
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("kind", "custom"), str)
+        or not isinstance(meta.get("params", {}), dict)
+    ):
         raise InputError("array 'meta' must be a JSON object with a text 'kind' and an object 'params'")
     n_out, n_in = (int(v) for v in shape)
     return Pattern(n_in, n_out, rows, cols, kind=meta.get("kind", "custom"), params=meta.get("params", {}))

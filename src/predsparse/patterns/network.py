@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 from predsparse.errors import InputError
 from predsparse.patterns.core import Pattern, check_size
 from predsparse.patterns.generators import in_degree_for, make
@@ -126,7 +125,9 @@ def network(
             if zi is None:
                 raise InputError(f"junction {i + 1}: clash-free patterns need z for every junction (--z)")
             if layers[i] % zi:
-                raise InputError(f"junction {i + 1}: z = {zi} does not divide N_{i} = {layers[i]} (z must divide the left layer)")
+                raise InputError(
+                    f"junction {i + 1}: z = {zi} does not divide N_{i} = {layers[i]} (z must divide the left layer)"
+                )
     patterns = []
     for i in range(n_j):
         try:
@@ -162,5 +163,3 @@ def out_degrees_for_density(layers: Sequence[int], density: float | Sequence[flo
         best = max([d for d in valid if d / n <= rho + 1e-12], default=valid[0])
         out.append(best)
     return out
-
-

@@ -22,7 +22,18 @@ from predsparse.patterns.core import Pattern
 from predsparse.patterns.scatter import ScatterReport, as_sparse, window_matrix
 from predsparse.patterns.windows import Windows
 
-_SWEEP_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+_SWEEP_COLOURS = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+]
 _DENSE_LIMIT = 4_000_000  # above this many matrix entries, draw edges as points instead of an image
 
 
@@ -130,7 +141,14 @@ def plot_window_matrix(
     ideal = sizes * (a.sum() / pattern.n_out) / pattern.n_in
     fig = _figure(min(12.0, 3.5 + len(windows) / 8), min(10.0, 2.5 + pattern.n_out / 40))
     ax = fig.add_subplot(1, 1, 1)
-    im = ax.imshow(m / ideal[None, :], cmap="viridis", vmin=0, vmax=max(2.0, float((m / ideal).max())), interpolation="nearest", aspect="auto")
+    im = ax.imshow(
+        m / ideal[None, :],
+        cmap="viridis",
+        vmin=0,
+        vmax=max(2.0, float((m / ideal).max())),
+        interpolation="nearest",
+        aspect="auto",
+    )
     fig.colorbar(im, ax=ax, label="M[j, w] / ideal")
     ax.set_xlabel(f"window over the left layer ({len(windows)} windows)")
     ax.set_ylabel("right neuron")
@@ -140,7 +158,9 @@ def plot_window_matrix(
     return fig
 
 
-def plot_neuron_scatter(report: ScatterReport, path: str | os.PathLike | None = None, *, title: str | None = None) -> Figure:
+def plot_neuron_scatter(
+    report: ScatterReport, path: str | os.PathLike | None = None, *, title: str | None = None
+) -> Figure:
     """Scatter of every neuron, one panel per entry of the scatter vector (mean as a line)."""
     out_path = _check_path(path) if path is not None else None
     names = list(report.vector)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,7 +38,7 @@ from predsparse.errors import InputError
 from predsparse.patterns.core import Pattern
 from predsparse.patterns.windows import Windows, check_windows, split_windows
 
-MatterSpec = Union[None, int, Sequence[int], np.ndarray]
+MatterSpec = None | int | Sequence[int] | np.ndarray
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -120,7 +120,9 @@ def path_counts(patterns: Sequence[Pattern | np.ndarray | sp.spmatrix]) -> sp.cs
     mats = [as_sparse(p) for p in patterns]
     for i in range(1, len(mats)):
         if mats[i].shape[1] != mats[i - 1].shape[0]:
-            raise InputError(f"junction {i + 1} has {mats[i].shape[1]} inputs but junction {i} has {mats[i - 1].shape[0]} outputs")
+            raise InputError(
+                f"junction {i + 1} has {mats[i].shape[1]} inputs but junction {i} has {mats[i - 1].shape[0]} outputs"
+            )
     # multiply from the output end: the running product keeps only N_L rows (usually the fewest)
     out = mats[-1]
     for m in reversed(mats[:-1]):
@@ -147,7 +149,12 @@ class ScatterReport:
         return min(self.vector, key=self.vector.__getitem__)
 
     def to_dict(self, neurons: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"scatter": self.value, "argmin": self.argmin, "vector": dict(self.vector), "windows": self.windows}
+        out: dict[str, Any] = {
+            "scatter": self.value,
+            "argmin": self.argmin,
+            "vector": dict(self.vector),
+            "windows": self.windows,
+        }
         if neurons:
             out["neurons"] = {k: v.tolist() for k, v in self.neurons.items()}
         return out
@@ -190,7 +197,9 @@ def _matter_all(layers: list[int], matter: Sequence[MatterSpec] | None) -> list[
         matter = [None] * len(layers)
     matter = list(matter)
     if len(matter) != len(layers):
-        raise InputError(f"neurons that matter given for {len(matter)} layers: need one entry per layer ({len(layers)})")
+        raise InputError(
+            f"neurons that matter given for {len(matter)} layers: need one entry per layer ({len(layers)})"
+        )
     return [matter_indices(m, n, f"layer {i}") for i, (m, n) in enumerate(zip(matter, layers))]
 
 
@@ -240,7 +249,13 @@ def network_scatter(
         put("net.f", pc, wins[0], mt[-1])
         put("net.b", pc.T.tocsr(), wins[-1], mt[0])
     info = [
-        {"layer": i, "windows": len(w), "size_min": min(x.size for x in w), "size_max": max(x.size for x in w), "matter": int(m.size)}
+        {
+            "layer": i,
+            "windows": len(w),
+            "size_min": min(x.size for x in w),
+            "size_max": max(x.size for x in w),
+            "matter": int(m.size),
+        }
         for i, (w, m) in enumerate(zip(wins, mt))
     ]
     return ScatterReport(vector, neurons, info)

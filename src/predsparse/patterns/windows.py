@@ -142,7 +142,9 @@ def split_windows(indices: Sequence[int] | np.ndarray | int, count: int) -> Wind
     ``indices`` may be an int ``m`` (meaning ``0..m-1``). Sizes differ by at most one (the first
     windows are the larger); every index is in exactly one window.
     """
-    idx = np.arange(indices, dtype=np.int64) if isinstance(indices, (int, np.integer)) else np.asarray(indices, np.int64)
+    idx = (
+        np.arange(indices, dtype=np.int64) if isinstance(indices, (int, np.integer)) else np.asarray(indices, np.int64)
+    )
     check_size(count, "window count")
     if idx.size == 0:
         raise InputError("no neurons to split into windows")
@@ -151,7 +153,9 @@ def split_windows(indices: Sequence[int] | np.ndarray | int, count: int) -> Wind
     return [w.copy() for w in np.array_split(idx, count)]
 
 
-def image_windows(height: int, width: int, degree: float, layer_size: int, *, row_length: int | None = None, offset: int = 0) -> Windows:
+def image_windows(
+    height: int, width: int, degree: float, layer_size: int, *, row_length: int | None = None, offset: int = 0
+) -> Windows:
     """The finest non-overlapping tiling of an image whose windows all have scatter ideal >= 1.
 
     The ideal count of a window is ``|window| * degree / layer_size``; with an ideal below one even a
@@ -186,7 +190,9 @@ def check_windows(windows: Windows | Sequence[Sequence[int]], layer_size: int) -
             raise InputError(f"window {i} holds non-integer indices ({a.dtype})")
         a = a.astype(np.int64)
         if a.min() < 0 or a.max() >= layer_size:
-            raise InputError(f"window {i} has index {int(a.max() if a.max() >= layer_size else a.min())} outside 0..{layer_size - 1}")
+            raise InputError(
+                f"window {i} has index {int(a.max() if a.max() >= layer_size else a.min())} outside 0..{layer_size - 1}"
+            )
         if np.unique(a).size != a.size:
             raise InputError(f"window {i} lists a neuron twice")
         out.append(a)
@@ -297,12 +303,16 @@ def windowed(
     sizes = np.array([w.size for w in windows], dtype=np.int64)
     covered = np.unique(np.concatenate(windows)).size
     if d_in > covered:
-        raise InputError(f"d_in = {d_in} exceeds the {covered} left neurons in windows: a right neuron cannot get {d_in} distinct inputs")
+        raise InputError(
+            f"d_in = {d_in} exceeds the {covered} left neurons in windows: a right neuron cannot get {d_in} distinct inputs"
+        )
     streams = [_Stream(w, rng) for w in windows]
     cols_all: list[np.ndarray] = []
     if mode == "single":
         if sizes.min() < d_in:
-            raise InputError(f"mode 'single' needs windows of at least d_in = {d_in} neurons; the smallest has {int(sizes.min())}")
+            raise InputError(
+                f"mode 'single' needs windows of at least d_in = {d_in} neurons; the smallest has {int(sizes.min())}"
+            )
         owner = rng.permutation(n_out) % g  # every window serves n_out / G right neurons, in random order
         for j in range(n_out):
             cols_all.append(np.sort(np.array(streams[owner[j]].take(d_in, set()), dtype=np.int64)))

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from predsparse.data.format import Dataset
 from predsparse.claims import display_url
+from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.nn import input_shape_for
 from predsparse.search.space import SearchSpace, sample
@@ -63,10 +63,10 @@ class SearchSettings:
             raise InputError(f"scatter threshold {self.scatter_threshold} must lie in [0, 1]")
 
 
-def _optuna():
-    import optuna
-
+def _optuna() -> Any:
     import warnings
+
+    import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # heartbeats and their retry callback are marked experimental; they are what makes killed workers safe
@@ -78,15 +78,15 @@ def make_storage(settings: SearchSettings):  # noqa: ANN201 - optuna.storages.RD
     """The study's storage with heartbeats: a trial whose worker stops beating for ``3 x heartbeat`` seconds
     is failed and queued again with the same parameters (a killed worker's trial is retried)."""
     optuna = _optuna()
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
     import sqlalchemy as sa
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     url = settings.storage
     if url.startswith("sqlite:///"):
         from pathlib import Path
 
         try:
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"--storage {url!r}: cannot create its directory ({exc.strerror})") from None
     if "://" not in url:
@@ -97,8 +97,12 @@ def make_storage(settings: SearchSettings):  # noqa: ANN201 - optuna.storages.RD
         from predsparse.claims import db_url
 
         return optuna.storages.RDBStorage(
-            db_url(url), engine_kwargs=kwargs, heartbeat_interval=settings.heartbeat, grace_period=3 * settings.heartbeat,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+            db_url(url),
+            engine_kwargs=kwargs,
+            heartbeat_interval=settings.heartbeat,
+            grace_period=3 * settings.heartbeat,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+        )
     except ImportError as exc:
         raise InputError(f"--storage {url!r} needs a driver that is not installed ({exc})") from None
     except (sa.exc.SQLAlchemyError, ValueError) as exc:
@@ -143,15 +147,18 @@ def make_study(settings: SearchSettings, *, worker: int = 0, storage=None):  # n
             direction="minimize",
             # constant_liar: running trials of other workers count as bad, so workers spread out
             sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1) if settings.prune else optuna.pruners.NopPruner(),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+            if settings.prune
+            else optuna.pruners.NopPruner(),
             load_if_exists=True,
         )
     except ValueError as exc:  # e.g. an existing study with other directions
         raise InputError(f"study {settings.study_name!r} in {settings.storage}: {exc}") from None
 
 
-def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *, progress: bool = True,
-               emit: Any = None) -> dict[str, Any]:
+def run_search(
+    dataset: Dataset, space: SearchSpace, settings: SearchSettings, *, progress: bool = True, emit: Any = None
+) -> dict[str, Any]:
     """Run (or continue) the search until the study holds ``settings.trials`` complete trials; returns best
     candidates, Pareto front and the search's cost. ``settings.jobs`` workers run here (1) or in processes.
 
@@ -188,7 +195,9 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
             stats["filtered"] += 1
             trial.set_user_attr("filtered", True)
             raise optuna.TrialPruned(f"scatter {sc:.3f} below {settings.scatter_threshold} after redraws")
-        cfg = TrainConfig(epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=spec.seed)
+        cfg = TrainConfig(
+            epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=spec.seed
+        )
         kept: dict[str, Any] = {}
 
         def report(rec):  # noqa: ANN001, ANN202
@@ -205,11 +214,24 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
         params = res["parameters"]
         per_epoch = float(np.mean([h["seconds"] for h in res["history"]]))
         info = {
-            "conv": cand["conv"], "layers": net.layers, "d_out": cand["d_out"], "kind": cand["kind"],
-            "rho_net": net.rho_net, "junction_densities": net.densities, "parameters": params, "lr": cand["lr"], "l2": cand["l2"],
-            "batch_size": cand["batch_size"], "dropout": cand["dropout"], "activation": space.activation,
-            "val_acc": res["best_val_acc"], "test_acc": res["test_acc"], "seconds_per_epoch": per_epoch, "scatter": sc,
-            "seed": spec.seed, "epochs_run": len(res["history"]),
+            "conv": cand["conv"],
+            "layers": net.layers,
+            "d_out": cand["d_out"],
+            "kind": cand["kind"],
+            "rho_net": net.rho_net,
+            "junction_densities": net.densities,
+            "parameters": params,
+            "lr": cand["lr"],
+            "l2": cand["l2"],
+            "batch_size": cand["batch_size"],
+            "dropout": cand["dropout"],
+            "activation": space.activation,
+            "val_acc": res["best_val_acc"],
+            "test_acc": res["test_acc"],
+            "seconds_per_epoch": per_epoch,
+            "scatter": sc,
+            "seed": spec.seed,
+            "epochs_run": len(res["history"]),
         }
         for k, v in info.items():
             trial.set_user_attr(k, v)
@@ -223,8 +245,9 @@ def run_search(dataset: Dataset, space: SearchSpace, settings: SearchSettings, *
     return stats
 
 
-def run_workers_and_summarise(dataset: Dataset, space: SearchSpace, settings: SearchSettings, max_params: int, *,
-                              progress: bool) -> dict[str, Any]:
+def run_workers_and_summarise(
+    dataset: Dataset, space: SearchSpace, settings: SearchSettings, max_params: int, *, progress: bool
+) -> dict[str, Any]:
     """Run the study's workers (in this process or ``jobs`` processes), then summarise the whole study."""
     from predsparse.search.workers import run_workers_for
 
@@ -234,8 +257,10 @@ def run_workers_and_summarise(dataset: Dataset, space: SearchSpace, settings: Se
     out = summarise(study, settings, stats, time.perf_counter() - t_start, max_params)
     out["jobs"] = jobs
     if out["complete"] == 0:
-        raise InputError(f"no trial of study {settings.study_name!r} completed ({out['trials']} trials); "
-                         f"first failure: {first_failure(study)}")
+        raise InputError(
+            f"no trial of study {settings.study_name!r} completed ({out['trials']} trials); "
+            f"first failure: {first_failure(study)}"
+        )
     return out
 
 
@@ -250,9 +275,15 @@ def first_failure(study) -> str:  # noqa: ANN001
 
 def candidate_spec(cand: dict[str, Any], space: SearchSpace, seed: int) -> ModelSpec:
     """The model of a sampled candidate (``layers[0]`` is the data's features or the conv front end's output)."""
-    return ModelSpec(layers=tuple(cand["layers"]), d_out=None if cand["kind"] == "fc" else tuple(cand["d_out"]),
-                     kind=cand["kind"], conv=tuple(cand["conv"]), activation=space.activation, dropout=cand["dropout"],
-                     seed=seed)
+    return ModelSpec(
+        layers=tuple(cand["layers"]),
+        d_out=None if cand["kind"] == "fc" else tuple(cand["d_out"]),
+        kind=cand["kind"],
+        conv=tuple(cand["conv"]),
+        activation=space.activation,
+        dropout=cand["dropout"],
+        seed=seed,
+    )
 
 
 def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: float, max_params: int) -> dict[str, Any]:  # noqa: ANN001
@@ -260,14 +291,20 @@ def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: floa
     optuna = _optuna()
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
-    rows = [dict(t.user_attrs, number=t.number, value=(t.values if settings.multi_objective else t.value)) for t in done]
-    epochs_saved = sum(settings.epochs - int(t.user_attrs.get("epochs_run", 0)) for t in pruned if not t.user_attrs.get("filtered"))
+    rows = [
+        dict(t.user_attrs, number=t.number, value=(t.values if settings.multi_objective else t.value)) for t in done
+    ]
+    epochs_saved = sum(
+        settings.epochs - int(t.user_attrs.get("epochs_run", 0)) for t in pruned if not t.user_attrs.get("filtered")
+    )
     front = pareto_front(rows)
     best = sorted(rows, key=lambda r: r["value"])[:5] if not settings.multi_objective else front
     return {
         "study": settings.study_name,
         "storage": display_url(settings.storage),
-        "objective": "pareto(val_acc, parameters, seconds/epoch)" if settings.multi_objective else f"log10(f_p + {settings.w_c} f_c)",
+        "objective": "pareto(val_acc, parameters, seconds/epoch)"
+        if settings.multi_objective
+        else f"log10(f_p + {settings.w_c} f_c)",
         "max_parameters": max_params,
         "trials": len(study.trials),
         "complete": len(done),
@@ -287,7 +324,8 @@ def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         dominated = any(
-            o["val_acc"] >= r["val_acc"] and o["parameters"] <= r["parameters"]
+            o["val_acc"] >= r["val_acc"]
+            and o["parameters"] <= r["parameters"]
             and (o["val_acc"] > r["val_acc"] or o["parameters"] < r["parameters"])
             for o in rows
         )
@@ -306,13 +344,21 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
         parts.append("--conv " + ",".join(map(str, conv)))
     parts += ["--layers " + ",".join(map(str, layers)), f"--kind {best['kind']}"]
     if best["kind"] != "fc":
-        parts.append("--d-out " + ",".join(map(str, best.get("d_out", best.get("out_degrees")))))  # out_degrees: studies stored before the rename
+        parts.append(
+            "--d-out " + ",".join(map(str, best.get("d_out", best.get("out_degrees"))))
+        )  # out_degrees: studies stored before the rename
     if best["kind"] == "clash-free":
         parts.append("--z " + ",".join(map(str, default_z(best["layers"]))))
     if best.get("activation", "relu") != "relu":
         parts.append(f"--activation {best['activation']}")
-    parts += [f"--lr {best['lr']:.3g}", f"--l2 {best['l2']:.3g}", f"--batch-size {best['batch_size']}",
-              f"--dropout {best['dropout']}", f"--epochs {epochs}", f"--seed {best.get('seed', 0)}"]
+    parts += [
+        f"--lr {best['lr']:.3g}",
+        f"--l2 {best['l2']:.3g}",
+        f"--batch-size {best['batch_size']}",
+        f"--dropout {best['dropout']}",
+        f"--epochs {epochs}",
+        f"--seed {best.get('seed', 0)}",
+    ]
     return " ".join(parts)
 
 

@@ -47,7 +47,9 @@ class SearchSpace:
             raise InputError(f"density range {self.min_density}..{self.max_density} must lie in (0, 1]")
         bad = [k for k in self.kinds if k not in ("clash-free", "structured", "random", "fc")]
         if bad or not self.kinds:
-            raise InputError(f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, fc")
+            raise InputError(
+                f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, fc"
+            )
         if self.activation not in ("relu", "sigmoid", "tanh"):
             raise InputError(f"activation {self.activation!r} is not one of relu, sigmoid, tanh")
         if self.max_conv < 0:

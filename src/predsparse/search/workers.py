@@ -29,8 +29,16 @@ def _states(study) -> dict[str, Any]:  # noqa: ANN001
     return {"trials": trials, "complete": complete, "finished": finished, "S": S}
 
 
-def study_loop(study, objective: Callable, settings, *, worker: int, emit: Callable[[str, str], None],  # noqa: ANN001
-               engine: Any, wait: float = 0.5) -> None:
+def study_loop(
+    study: Any,
+    objective: Callable,
+    settings: Any,
+    *,
+    worker: int,
+    emit: Callable[[str, str], None],
+    engine: Any,
+    wait: float = 0.5,
+) -> None:
     """One worker: claim free slots and run trials until the study has ``settings.trials`` complete ones
     (or holds ``settings.max_trials`` finished trials in all, or ``settings.timeout`` seconds passed)."""
     import optuna
@@ -124,8 +132,12 @@ def run_workers_for(dataset, space, settings, max_params: int, *, progress: bool
         done0 = 0
     typical = int(max_params * (space.min_density * space.max_density) ** 0.5)  # a typical sparse candidate
     jobs = resolve_jobs(settings.jobs, typical, work_items=max(1, settings.trials - done0))
-    bar = RunningBar(settings.trials, min(done0, settings.trials), settings.study_name + (f" ({jobs} jobs)" if jobs > 1 else ""),
-                     disable=not progress)
+    bar = RunningBar(
+        settings.trials,
+        min(done0, settings.trials),
+        settings.study_name + (f" ({jobs} jobs)" if jobs > 1 else ""),
+        disable=not progress,
+    )
     stats = {"filtered": 0, "redraws": 0}
 
     def on_event(worker: int, kind: str, label: str) -> None:

@@ -72,7 +72,9 @@ def launched_by_torchrun() -> bool:
     present = [k for k in ENV_KEYS if k in os.environ]
     if present and len(present) < len(ENV_KEYS):
         missing = ", ".join(k for k in ENV_KEYS if k not in os.environ)
-        raise InputError(f"environment sets {', '.join(present)} but not {missing}: a torchrun group needs all of {', '.join(ENV_KEYS)}")
+        raise InputError(
+            f"environment sets {', '.join(present)} but not {missing}: a torchrun group needs all of {', '.join(ENV_KEYS)}"
+        )
     return bool(present)
 
 
@@ -126,14 +128,20 @@ def fit_distributed(
     if env:
         world = dist.get_world_size() if dist.is_initialized() else _env_int("WORLD_SIZE")
         if workers != world:
-            raise InputError(f"workers {workers} differs from WORLD_SIZE={world} set by torchrun: give workers = the world size")
+            raise InputError(
+                f"workers {workers} differs from WORLD_SIZE={world} set by torchrun: give workers = the world size"
+            )
     if config.batch_size < workers:
-        raise InputError(f"batch size {config.batch_size} is smaller than the {workers} workers: each worker needs a share of every full batch (batch size >= workers)")
+        raise InputError(
+            f"batch size {config.batch_size} is smaller than the {workers} workers: each worker needs a share of every full batch (batch size >= workers)"
+        )
     cuda = torch.device(config.device).type == "cuda"
     if cuda and not torch.cuda.is_available():
         raise InputError(f"device {config.device}: CUDA is not available on this machine")
     if cuda and not env and workers > torch.cuda.device_count():
-        raise InputError(f"{workers} workers on CUDA need {workers} GPUs, this machine has {torch.cuda.device_count()} (nccl allows one rank per GPU)")
+        raise InputError(
+            f"{workers} workers on CUDA need {workers} GPUs, this machine has {torch.cuda.device_count()} (nccl allows one rank per GPU)"
+        )
     if env:
         threads = torch.get_num_threads()
         if "OMP_NUM_THREADS" not in os.environ:
@@ -146,8 +154,10 @@ def fit_distributed(
         try:
             pickle.dumps(build_model)
         except Exception as exc:
-            raise InputError(f"build_model cannot be pickled for the worker processes ({type(exc).__name__}): "
-                             "use a module-level function or functools.partial, not a lambda or local function") from None
+            raise InputError(
+                f"build_model cannot be pickled for the worker processes ({type(exc).__name__}): "
+                "use a module-level function or functools.partial, not a lambda or local function"
+            ) from None
         result, state = _spawn(build_model, dataset, config, workers, progress, checkpoint)
     if into is not None:
         into.load_state_dict(state)
@@ -178,8 +188,13 @@ def _spawn(build_model, dataset, config, workers, progress, checkpoint) -> tuple
     init = f"tcp://127.0.0.1:{_free_port()}"
     with tempfile.TemporaryDirectory(prefix="predsparse-ddp-") as tmp:
         try:
-            mp.spawn(_spawned_rank, args=(workers, init, build_model, dataset, config, threads, progress,
-                                          checkpoint, tmp), nprocs=workers, join=True, start_method="spawn")
+            mp.spawn(
+                _spawned_rank,
+                args=(workers, init, build_model, dataset, config, threads, progress, checkpoint, tmp),
+                nprocs=workers,
+                join=True,
+                start_method="spawn",
+            )
         except Exception as exc:
             errors = sorted(Path(tmp).glob("error-*.txt"))
             if errors:
@@ -200,8 +215,17 @@ def _spawned_rank(rank: int, world, init, build_model, dataset, config, threads,
         torch.save({"result": result.to_dict(), "state": state}, Path(tmp) / "result.pt")
 
 
-def _run_rank(rank: int, world: int, init: str | None, build_model, dataset, config: TrainConfig,  # noqa: ANN001
-              threads: int, progress: bool, checkpoint) -> tuple[TrainResult, dict]:  # noqa: ANN001
+def _run_rank(
+    rank: int,
+    world: int,
+    init: str | None,
+    build_model: Callable[[], nn.Module],
+    dataset: Dataset,
+    config: TrainConfig,
+    threads: int,
+    progress: bool,
+    checkpoint: str | Path | None,
+) -> tuple[TrainResult, dict]:
     threads_before = torch.get_num_threads()
     torch.set_num_threads(threads)
     cuda = torch.device(config.device).type == "cuda"
@@ -243,8 +267,16 @@ def _agree(obj: Any) -> Any:
     return box[0]
 
 
-def _train(rank: int, world: int, device: torch.device, build_model, dataset: Dataset, config: TrainConfig,  # noqa: ANN001
-           progress: bool, checkpoint) -> tuple[TrainResult, dict]:  # noqa: ANN001
+def _train(
+    rank: int,
+    world: int,
+    device: torch.device,
+    build_model: Callable[[], nn.Module],
+    dataset: Dataset,
+    config: TrainConfig,
+    progress: bool,
+    checkpoint: str | Path | None,
+) -> tuple[TrainResult, dict]:
     from torch.nn.parallel import DistributedDataParallel
 
     torch.manual_seed(config.seed)
@@ -253,8 +285,10 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
     prints = [None] * world
     dist.all_gather_object(prints, _fingerprint(model))
     if len(set(prints)) > 1:
-        raise InputError("build_model gave different models on different ranks: it must draw patterns and weights "
-                         "from fixed seeds (e.g. predsparse.train.build_model(..., seed=S))")
+        raise InputError(
+            "build_model gave different models on different ranks: it must draw patterns and weights "
+            "from fixed seeds (e.g. predsparse.train.build_model(..., seed=S))"
+        )
     model.to(device)
     xtr, ytr = _tensors(dataset, "tr", device)
     if rank == 0:  # only rank 0 evaluates
@@ -282,14 +316,24 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
     # no per-step buffer broadcast: a SparseMLP's buffers are its pattern's index arrays (|W| numbers each,
     # equal everywhere, checked above), and BatchNorm running statistics matter only on rank 0, which
     # evaluates, checkpoints and returns them
-    no_sync = ("forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
-               else "broadcast_buffers")
-    ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, **{no_sync: False})
+    no_sync = (
+        "forward_sync_buffers"
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        else "broadcast_buffers"
+    )
+    ddp = DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None, **{no_sync: False}
+    )
     takes_rows = takes_rows_of(model)
     totals = torch.zeros(2, dtype=torch.float64, device=device)
     t0 = time.perf_counter()
-    bar = tqdm(range(book.next_epoch, config.epochs + 1), desc=f"train x{world}", disable=not (progress and rank == 0),
-               leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        range(book.next_epoch, config.epochs + 1),
+        desc=f"train x{world}",
+        disable=not (progress and rank == 0),
+        leave=False,
+        dynamic_ncols=True,
+    )
     for epoch in bar:
         ddp.train()
         te = time.perf_counter()
@@ -305,8 +349,9 @@ def _train(rank: int, world: int, device: torch.device, build_model, dataset: Da
         dist.all_reduce(totals)
         epoch_seconds = time.perf_counter() - te
         if rank == 0:
-            rec = book.end_epoch(epoch, float(totals[0]), float(totals[1]), len(xtr), epoch_seconds, model, xva, yva,
-                                 config)
+            rec = book.end_epoch(
+                epoch, float(totals[0]), float(totals[1]), len(xtr), epoch_seconds, model, xva, yva, config
+            )
             bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec['val_acc']:.4f}")
             if ck is not None:
                 book.save(ck, model, opt, gen, config, time.perf_counter() - t0)

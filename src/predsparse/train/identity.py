@@ -42,8 +42,13 @@ def model_identity(model: Any) -> dict[str, Any]:
     junctions = getattr(model, "junctions", None)
     if junctions is not None:
         ident["junctions"] = [
-            {"n_in": int(j.n_in), "n_out": int(j.n_out), "kind": str(j.kind), "edges": int(j.rows.numel()),
-             "fingerprint": pattern_fingerprint(j.rows, j.cols)}
+            {
+                "n_in": int(j.n_in),
+                "n_out": int(j.n_out),
+                "kind": str(j.kind),
+                "edges": int(j.rows.numel()),
+                "fingerprint": pattern_fingerprint(j.rows, j.cols),
+            }
             for j in junctions
         ]
     else:  # any other torch module: parameter names and shapes

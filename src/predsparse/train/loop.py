@@ -38,7 +38,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     eval_batch_size: int = 4096
-    stop_on_divergence: bool = True  # False: a diverged run (loss far beyond its start, stuck at chance) goes on, flagged
+    stop_on_divergence: bool = (
+        True  # False: a diverged run (loss far beyond its start, stuck at chance) goes on, flagged
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -116,8 +118,7 @@ def _fused_ok(model: nn.Module) -> bool:
 def _l2_term(model: nn.Module) -> torch.Tensor:
     """``sum(w^2)`` over connection weights: every module's ``weight`` except normalisation layers' scales."""
     norms = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
-    weights = [w for m in model.modules() if not isinstance(m, norms)
-               if (w := m._parameters.get("weight")) is not None]
+    weights = [w for m in model.modules() if not isinstance(m, norms) if (w := m._parameters.get("weight")) is not None]
     return torch.stack([w.square().sum() for w in weights]).sum() if weights else torch.zeros(())
 
 
@@ -175,7 +176,9 @@ def train_step(
         loss = loss * scale
     loss_value = float(loss.detach())
     if not math.isfinite(loss_value):
-        raise InputError(f"training diverged at epoch {epoch} (loss {loss_value}): lower the learning rate (now {config.lr})")
+        raise InputError(
+            f"training diverged at epoch {epoch} (loss {loss_value}): lower the learning rate (now {config.lr})"
+        )
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -214,7 +217,9 @@ def fit(
         book.resume(state, model, opt, gen)
     book.begin(model, xva, yva, config)
     t0 = time.perf_counter()
-    bar = tqdm(range(book.next_epoch, config.epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        range(book.next_epoch, config.epochs + 1), desc=desc, disable=not progress, leave=False, dynamic_ncols=True
+    )
     for epoch in bar:
         model.train()
         te = time.perf_counter()

@@ -57,8 +57,15 @@ def run(
     else:
         from predsparse.train.distributed import fit_distributed
 
-        res = fit_distributed(partial(build_model_only, spec, dataset.feature_shape), dataset, config, workers=workers,
-                              progress=progress, checkpoint=checkpoint, into=model)
+        res = fit_distributed(
+            partial(build_model_only, spec, dataset.feature_shape),
+            dataset,
+            config,
+            workers=workers,
+            progress=progress,
+            checkpoint=checkpoint,
+            into=model,
+        )
     seconds = time.perf_counter() - t0
     return {
         "test_acc": res.test_acc,

@@ -30,8 +30,15 @@ DIVERGENCE_FACTOR = 10.0
 # a network whose output does not depend on its input, at or below a constant guess's accuracy, for this many
 # epochs in a row, sits at chance
 COLLAPSE_EPOCHS = 2
-_KEYS = {"model": dict, "optimizer": dict, "generator": torch.Tensor, "history_keys": list, "history": torch.Tensor,
-         "best_epoch": int, "config": dict}
+_KEYS = {
+    "model": dict,
+    "optimizer": dict,
+    "generator": torch.Tensor,
+    "history_keys": list,
+    "history": torch.Tensor,
+    "best_epoch": int,
+    "config": dict,
+}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -58,7 +65,9 @@ class RunBook:
         return len(self.history) + 1
 
     @staticmethod
-    def read_checkpoint(path: Path, config: TrainConfig, identity: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def read_checkpoint(
+        path: Path, config: TrainConfig, identity: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """The checkpoint at ``path`` (None when there is none). InputError, one line, when it is unreadable,
         damaged, not a checkpoint (a pickle with objects is refused unexecuted), or belongs to another run."""
         path = Path(path)
@@ -69,11 +78,14 @@ class RunBook:
                 warnings.simplefilter("ignore")
                 state = torch.load(path, weights_only=True, map_location="cpu")
         except pickle.UnpicklingError:
-            raise InputError(f"{path}: not a predsparse checkpoint: it holds Python objects other than tensors and "
-                             "plain data, which are never loaded (nothing was executed)") from None
-        except Exception as exc:  # noqa: BLE001 - truncated zip, not a torch file, a directory, unreadable
-            raise InputError(f"{path}: unreadable or truncated checkpoint ({_first_line(exc)}); "
-                             "remove it or use another path") from None
+            raise InputError(
+                f"{path}: not a predsparse checkpoint: it holds Python objects other than tensors and "
+                "plain data, which are never loaded (nothing was executed)"
+            ) from None
+        except Exception as exc:
+            raise InputError(
+                f"{path}: unreadable or truncated checkpoint ({_first_line(exc)}); remove it or use another path"
+            ) from None
         if not isinstance(state, dict):
             raise InputError(f"{path}: not a predsparse checkpoint (holds a {type(state).__name__}, not a dict)")
         for key, typ in _KEYS.items():
@@ -82,8 +94,10 @@ class RunBook:
         mine = {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CONFIG}
         diff = difference({k: v for k, v in state["config"].items() if k not in RESUMABLE_CONFIG}, mine)
         if diff:
-            raise InputError(f"{path}: checkpoint was written with a different training config ({diff}); "
-                             "remove it or use another path")
+            raise InputError(
+                f"{path}: checkpoint was written with a different training config ({diff}); "
+                "remove it or use another path"
+            )
         if identity is not None and isinstance(state.get("identity"), dict):
             diff = difference(state["identity"], identity)
             if diff:
@@ -108,8 +122,9 @@ class RunBook:
                 copy.deepcopy(model).load_state_dict(self.best_state)  # checks the best epoch's tensors fit too
             self.elapsed_before = float(state["elapsed"])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise InputError(f"checkpoint does not fit this model and optimiser ({_first_line(exc)}); "
-                             "remove it or use another path") from None
+            raise InputError(
+                f"checkpoint does not fit this model and optimiser ({_first_line(exc)}); remove it or use another path"
+            ) from None
         self.start_loss = state.get("start_loss")
         self.diverged = state.get("diverged")
         self.collapsed_epochs = int(state.get("collapsed_epochs", 0))
@@ -121,8 +136,18 @@ class RunBook:
 
             self.start_loss = evaluate(model, xva, yva, config.eval_batch_size)[1]
 
-    def end_epoch(self, epoch: int, loss_sum: float, correct: float, n_train: int, seconds: float, model: nn.Module,
-                  xva: torch.Tensor, yva: torch.Tensor, config: TrainConfig) -> dict[str, float]:
+    def end_epoch(
+        self,
+        epoch: int,
+        loss_sum: float,
+        correct: float,
+        n_train: int,
+        seconds: float,
+        model: nn.Module,
+        xva: torch.Tensor,
+        yva: torch.Tensor,
+        config: TrainConfig,
+    ) -> dict[str, float]:
         """Validate ``model``, record the epoch (training loss/accuracy from sums over ``n_train`` samples),
         check for divergence and return its record."""
         from predsparse.train.loop import evaluate
@@ -140,14 +165,19 @@ class RunBook:
         self.watch(rec, model, xva, yva, config)
         return rec
 
-    def watch(self, rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: torch.Tensor, config: TrainConfig) -> None:
+    def watch(
+        self, rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: torch.Tensor, config: TrainConfig
+    ) -> None:
         """Flag divergence (``self.diverged``); raise :class:`DivergenceError` when ``config.stop_on_divergence``."""
         reason = divergence(rec, model, xva, yva, self.start_loss, self)
         if reason is None:
             return
         if getattr(config, "stop_on_divergence", True):
-            raise DivergenceError(f"training diverged: {reason}: lower the learning rate (now {config.lr}), or let it "
-                                  "run on, flagged, with TrainConfig(stop_on_divergence=False)", reason=reason)
+            raise DivergenceError(
+                f"training diverged: {reason}: lower the learning rate (now {config.lr}), or let it "
+                "run on, flagged, with TrainConfig(stop_on_divergence=False)",
+                reason=reason,
+            )
         self.diverged = self.diverged or reason
 
     def add(self, rec: dict[str, float], model: nn.Module) -> None:
@@ -158,8 +188,15 @@ class RunBook:
             self.best_val, self.best_epoch = val_acc, rec["epoch"]
             self.best_state = copy.deepcopy(model.state_dict())
 
-    def save(self, path: Path, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator, config: TrainConfig,
-             elapsed: float) -> None:
+    def save(
+        self,
+        path: Path,
+        model: nn.Module,
+        opt: torch.optim.Optimizer,
+        gen: torch.Generator,
+        config: TrainConfig,
+        elapsed: float,
+    ) -> None:
         """Write the checkpoint atomically: model, optimiser, generator, history, best epoch, identity."""
         keys = list(self.history[0].keys()) if self.history else []
         state = {
@@ -181,7 +218,9 @@ class RunBook:
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
 
-    def finish(self, model: nn.Module, xte: torch.Tensor, yte: torch.Tensor, config: TrainConfig, elapsed: float) -> TrainResult:
+    def finish(
+        self, model: nn.Module, xte: torch.Tensor, yte: torch.Tensor, config: TrainConfig, elapsed: float
+    ) -> TrainResult:
         """Load the best epoch's state into ``model``, test it once and return the run's result."""
         from predsparse.train.loop import TrainResult, evaluate
 
@@ -201,8 +240,14 @@ class RunBook:
 
 
 @torch.no_grad()
-def divergence(rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: torch.Tensor,
-               start_loss: float | None, book: RunBook) -> str | None:
+def divergence(
+    rec: dict[str, float],
+    model: nn.Module,
+    xva: torch.Tensor,
+    yva: torch.Tensor,
+    start_loss: float | None,
+    book: RunBook,
+) -> str | None:
     """Why the epoch ``rec`` looks diverged, or None: a finite training loss over :data:`DIVERGENCE_FACTOR` times
     its start (the untrained validation loss, at least ln K), or a network that has predicted one class for
     every validation sample because its output no longer depends on its input, no better than a constant guess,
@@ -212,8 +257,7 @@ def divergence(rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: 
     ref = max(start_loss if start_loss is not None and math.isfinite(start_loss) else 0.0, math.log(k))
     loss = rec["train_loss"]
     if math.isfinite(loss) and loss > DIVERGENCE_FACTOR * ref:
-        return (f"training loss {loss:.4g} at epoch {rec['epoch']} is over {DIVERGENCE_FACTOR:g}x its start "
-                f"({ref:.3g})")
+        return f"training loss {loss:.4g} at epoch {rec['epoch']} is over {DIVERGENCE_FACTOR:g}x its start ({ref:.3g})"
     majority = float(torch.bincount(yva).max()) / n if n else 1.0
     if n < 2 or not rec["val_acc"] <= majority + 1e-12:
         book.collapsed_epochs = 0
@@ -229,7 +273,9 @@ def divergence(rec: dict[str, float], model: nn.Module, xva: torch.Tensor, yva: 
     book.collapsed_epochs = book.collapsed_epochs + 1 if dead else 0
     if book.collapsed_epochs >= COLLAPSE_EPOCHS:
         cls = int(out[0].argmax())
-        return (f"accuracy sits at chance at epoch {rec['epoch']}: the network's output no longer depends on its "
-                f"input (class {cls} for every validation sample; val acc {rec['val_acc']:.3f}, a constant guess "
-                f"gets {majority:.3f})")
+        return (
+            f"accuracy sits at chance at epoch {rec['epoch']}: the network's output no longer depends on its "
+            f"input (class {cls} for every validation sample; val acc {rec['val_acc']:.3f}, a constant guess "
+            f"gets {majority:.3f})"
+        )
     return None

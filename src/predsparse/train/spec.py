@@ -24,7 +24,6 @@ KINDS = ("clash-free", "structured", "random", "fc")
 ACTIVATION_NAMES = ("relu", "sigmoid", "tanh")
 
 
-
 def default_z(layers: Sequence[int], depth: int = 4) -> list[int]:
     """The default clash-free ``z`` per junction: ``z_i = N_{i-1} / gcd(N_{i-1}, depth)``.
 
@@ -108,8 +107,11 @@ class ModelSpec:
         if layers[0] == "auto":
             layers[0] = n_first
         elif layers[0] != n_first:
-            what = f"the conv front end {list(self.conv)} gives {n_first} features" if self.conv else \
-                f"the dataset has {n_first} features"
+            what = (
+                f"the conv front end {list(self.conv)} gives {n_first} features"
+                if self.conv
+                else f"the dataset has {n_first} features"
+            )
             raise InputError(f"layers start with {layers[0]} but {what} (use 'auto' to follow the data)")
         n_j = len(layers) - 1
         d_out = self.d_out
@@ -122,13 +124,17 @@ class ModelSpec:
             if isinstance(dens, tuple) and len(dens) == 1:
                 dens = dens[0]
             if isinstance(dens, tuple) and len(dens) != n_j:
-                raise InputError(f"density {list(dens)} has {len(dens)} entries: need one per junction ({n_j}) or one for all")
+                raise InputError(
+                    f"density {list(dens)} has {len(dens)} entries: need one per junction ({n_j}) or one for all"
+                )
             for rho in dens if isinstance(dens, tuple) else [dens]:
                 if isinstance(rho, bool) or not isinstance(rho, (int, float)):
                     raise InputError(f"density {rho!r} is not a number in (0, 1]")
             d_out = tuple(out_degrees_for_density(layers, list(dens) if isinstance(dens, tuple) else dens))
         elif d_out is None:
-            raise InputError(f"pattern kind {self.kind} needs d_out (--d-out) or a density; use kind fc for fully connected")
+            raise InputError(
+                f"pattern kind {self.kind} needs d_out (--d-out) or a density; use kind fc for fully connected"
+            )
         z = None
         if d_out is not None:
             if not isinstance(d_out, tuple) or len(d_out) != n_j:
@@ -136,7 +142,9 @@ class ModelSpec:
             for i, d in enumerate(d_out):
                 _whole(d, f"junction {i + 1} out-degree", 1)
                 if d > layers[i + 1]:
-                    raise InputError(f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): out-degree {d} exceeds the right layer's {layers[i + 1]} neurons")
+                    raise InputError(
+                        f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): out-degree {d} exceeds the right layer's {layers[i + 1]} neurons"
+                    )
                 if self.kind == "random":
                     continue
                 try:
@@ -153,8 +161,9 @@ class ModelSpec:
                         check_clash_free(layers[i], layers[i + 1], d_out[i], zi, self.clash_type)
                     except InputError as exc:
                         raise InputError(f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): {exc}") from None
-        resolved = replace(self, layers=tuple(int(n) for n in layers), d_out=d_out, density=None if d_out else self.density,
-                           z=z)
+        resolved = replace(
+            self, layers=tuple(int(n) for n in layers), d_out=d_out, density=None if d_out else self.density, z=z
+        )
         _check_memory(resolved, input_shape)
         return resolved
 
@@ -216,8 +225,15 @@ def draw_network(spec: ModelSpec, feature_shape: Sequence[int]):  # noqa: ANN201
     from predsparse.patterns import network
 
     r = spec.resolve(feature_shape)
-    return network(list(r.layers), None if r.kind == "fc" else list(r.d_out), r.kind,
-                   z=None if r.z is None else list(r.z), seed=r.seed, clash_type=r.clash_type, dither=r.dither)
+    return network(
+        list(r.layers),
+        None if r.kind == "fc" else list(r.d_out),
+        r.kind,
+        z=None if r.z is None else list(r.z),
+        seed=r.seed,
+        clash_type=r.clash_type,
+        dither=r.dither,
+    )
 
 
 def build(spec: ModelSpec, feature_shape: Sequence[int], *, network: Any = None) -> tuple[Any, Any]:
@@ -238,8 +254,16 @@ def build(spec: ModelSpec, feature_shape: Sequence[int], *, network: Any = None)
         from predsparse.nn import input_shape_for
 
         torch.manual_seed(r.seed)
-        model = SparseCNN(input_shape_for(feature_shape), list(r.conv), net.layers, net.patterns,
-                          kernel_size=r.kernel_size, pool=r.pool, activation=r.activation, dropout=r.dropout)
+        model = SparseCNN(
+            input_shape_for(feature_shape),
+            list(r.conv),
+            net.layers,
+            net.patterns,
+            kernel_size=r.kernel_size,
+            pool=r.pool,
+            activation=r.activation,
+            dropout=r.dropout,
+        )
     else:
         model = build_model(net.layers, net.patterns, activation=r.activation, dropout=r.dropout, seed=r.seed)
     return model, net

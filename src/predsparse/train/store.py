@@ -30,8 +30,9 @@ from predsparse.train.identity import (
 FORMAT = "predsparse-model/1"
 
 
-def save_model(path: str | os.PathLike, model: SparseMLP | SparseCNN, *, info: dict[str, Any] | None = None,
-               dataset: Any = None) -> None:
+def save_model(
+    path: str | os.PathLike, model: SparseMLP | SparseCNN, *, info: dict[str, Any] | None = None, dataset: Any = None
+) -> None:
     """Write weights, biases, every junction's edges, the config and the identity to one ``.safetensors`` file,
     atomically and with the usual permissions (a :class:`SparseCNN` also stores its conv front end, batch-norm
     statistics included). ``dataset`` (or ``info["dataset"]``, a dataset summary) records what it was trained on."""
@@ -84,8 +85,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("predsparse")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
-    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError, ValueError, RuntimeError: damaged or not safetensors
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: not a readable safetensors model ({first})") from None
     if raw is None:
@@ -93,8 +94,9 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return loads_object(raw, f"{path} metadata"), tensors
 
 
-def _tensor(path: Path, tensors: dict[str, torch.Tensor], key: str, length: int | None = None, *,
-            integer: bool = False) -> torch.Tensor:
+def _tensor(
+    path: Path, tensors: dict[str, torch.Tensor], key: str, length: int | None = None, *, integer: bool = False
+) -> torch.Tensor:
     t = tensors.get(key)
     if t is None:
         raise _bad(path, f"tensor {key!r} is missing")
@@ -109,15 +111,25 @@ def _tensor(path: Path, tensors: dict[str, torch.Tensor], key: str, length: int 
 
 def _patterns(path: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> list[Pattern]:
     junctions, layers = meta.get("junctions"), meta.get("layers")
-    if not isinstance(junctions, list) or not isinstance(layers, list) or len(layers) != len(junctions) + 1 \
-            or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in layers):
+    if (
+        not isinstance(junctions, list)
+        or not isinstance(layers, list)
+        or len(layers) != len(junctions) + 1
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in layers)
+    ):
         raise _bad(path, "metadata 'layers'/'junctions' missing or inconsistent")
-    check_memory(network_bytes(layers, [0] * len(junctions)) + sum(t.numel() * t.element_size() for t in tensors.values()),
-                 f"{path} (layers {layers})")
+    check_memory(
+        network_bytes(layers, [0] * len(junctions)) + sum(t.numel() * t.element_size() for t in tensors.values()),
+        f"{path} (layers {layers})",
+    )
     patterns = []
     for i, j in enumerate(junctions):
-        if not isinstance(j, dict) or not isinstance(j.get("n_in"), int) or not isinstance(j.get("n_out"), int) \
-                or not isinstance(j.get("kind"), str):
+        if (
+            not isinstance(j, dict)
+            or not isinstance(j.get("n_in"), int)
+            or not isinstance(j.get("n_out"), int)
+            or not isinstance(j.get("kind"), str)
+        ):
             raise _bad(path, f"metadata of junction {i} is malformed")
         if (j["n_in"], j["n_out"]) != (layers[i], layers[i + 1]):
             raise _bad(path, f"junction {i} is {j['n_in']}->{j['n_out']} but layers say {layers[i]}->{layers[i + 1]}")
@@ -147,9 +159,17 @@ def load_model(path: str | os.PathLike, *, dataset: Any = None) -> tuple[SparseM
     cnn = meta.get("cnn")
     try:
         if cnn:
-            model = SparseCNN(cnn["input_shape"], cnn["channels"], meta["layers"], patterns, kernel_size=cnn["kernel_size"],
-                              pool=cnn["pool"], batch_norm=cnn["batch_norm"], activation=meta["activation"])
-            front = {k[len("front."):]: v for k, v in tensors.items() if k.startswith("front.")}
+            model = SparseCNN(
+                cnn["input_shape"],
+                cnn["channels"],
+                meta["layers"],
+                patterns,
+                kernel_size=cnn["kernel_size"],
+                pool=cnn["pool"],
+                batch_norm=cnn["batch_norm"],
+                activation=meta["activation"],
+            )
+            front = {k[len("front.") :]: v for k, v in tensors.items() if k.startswith("front.")}
             model.front.load_state_dict(front)
         else:
             model = SparseMLP(meta["layers"], patterns, activation=meta["activation"])
