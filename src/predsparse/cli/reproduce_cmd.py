@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -92,6 +91,7 @@ def reproduce(
     for r in records:
         r["figure_file"] = str(out_dir / f"{r['id']}.png") if R.plot(r, out_dir / f"{r['id']}.png") else None
     from predsparse.atomic import write_text
+    from predsparse.serialize import write_json
 
     text = R.table(records)
     summary = {
@@ -103,7 +103,7 @@ def reproduce(
         "claims": [{k: v for k, v in r.items() if k != "figure"} for r in records],
     }
     write_text(out_dir / "verdicts.md", text)
-    write_text(out_dir / "verdicts.json", json.dumps(summary, indent=1, default=str))
+    write_json(out_dir / "verdicts.json", summary)
     if as_json:
         emit_json(summary)
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -132,12 +131,12 @@ def search(
     as_json,
 ) -> None:
     """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
-    from predsparse.atomic import write_text
     from predsparse.cli.common import int_list
     from predsparse.experiments.tables import format_table
     from predsparse.provenance import versions
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
     from predsparse.search.runner import make_storage
+    from predsparse.serialize import write_json
 
     space = SearchSpace(
         max_hidden=max_hidden,
@@ -187,7 +186,7 @@ def search(
     summary["versions"] = versions()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / f"{study_name}.json", json.dumps(summary, indent=2, default=str))
+    write_json(out / f"{study_name}.json", summary)
     rows = summary["pareto_front"]
     if rows:
         plot_front(summary["candidates"], rows, str(out / f"{study_name}_pareto.png"))

@@ -453,29 +453,6 @@ def _compact_seeds(type_: int, addr: np.ndarray) -> list:
     return (phi[0] if type_ == 3 else phi).tolist()
 
 
-# --- rebuilding from a compact description ---------------------------------------------------
-def from_spec(spec: dict[str, Any]) -> Pattern:
-    """Regenerate a pattern from its compact JSON description (clash-free seeds, or fc)."""
-    kind = spec.get("kind")
-    try:
-        if kind == "fc":
-            return fully_connected(int(spec["n_in"]), int(spec["n_out"]))
-        if kind == "clash_free":
-            return clash_free(
-                int(spec["n_in"]),
-                int(spec["n_out"]),
-                int(spec["out_degree"]),
-                int(spec["z"]),
-                type=int(spec["type"]),
-                dither=bool(spec.get("dither", False)),
-                seeds=spec["seeds"],
-                perms=spec.get("perms"),
-            )
-    except KeyError as exc:
-        raise InputError(f"pattern description lacks field {exc}") from None
-    raise InputError(f"pattern kind {kind!r} has no compact form (expected 'clash_free' or 'fc')")
-
-
 KINDS = ("clash-free", "structured", "random", "fc")
 
 

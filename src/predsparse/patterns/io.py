@@ -16,7 +16,7 @@ import numpy as np
 from predsparse.atomic import atomic_path, write_bytes
 from predsparse.errors import InputError
 from predsparse.patterns.core import Pattern
-from predsparse.patterns.generators import from_spec
+from predsparse.patterns.generators import clash_free, fully_connected
 from predsparse.serialize import json_default
 
 
@@ -133,3 +133,25 @@ def _load_npz(path: Path) -> Pattern:
         raise InputError("array 'meta' must be a JSON object with a text 'kind' and an object 'params'")
     n_out, n_in = (int(v) for v in shape)
     return Pattern(n_in, n_out, rows, cols, kind=meta.get("kind", "custom"), params=meta.get("params", {}))
+
+
+def from_spec(spec: dict[str, Any]) -> Pattern:
+    """Regenerate a pattern from its compact JSON description (clash-free seeds, or fc)."""
+    kind = spec.get("kind")
+    try:
+        if kind == "fc":
+            return fully_connected(int(spec["n_in"]), int(spec["n_out"]))
+        if kind == "clash_free":
+            return clash_free(
+                int(spec["n_in"]),
+                int(spec["n_out"]),
+                int(spec["out_degree"]),
+                int(spec["z"]),
+                type=int(spec["type"]),
+                dither=bool(spec.get("dither", False)),
+                seeds=spec["seeds"],
+                perms=spec.get("perms"),
+            )
+    except KeyError as exc:
+        raise InputError(f"pattern description lacks field {exc}") from None
+    raise InputError(f"pattern kind {kind!r} has no compact form (expected 'clash_free' or 'fc')")
