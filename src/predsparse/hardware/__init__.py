@@ -1,4 +1,4 @@
-"""Bit-accurate model of the edge-based, clash-free, pipelined training hardware (``design/hardware.md``).
+"""Bit-accurate model of the edge-based, clash-free, pipelined training hardware (``docs/design/hardware.md``).
 
 - :mod:`~predsparse.hardware.config`: :class:`HwConfig` with every architecture rule checked up front;
 - :mod:`~predsparse.hardware.fixedpoint`, :mod:`~predsparse.hardware.tables`: the RTL's arithmetic;

@@ -1,4 +1,4 @@
-"""Configuration of the modelled hardware, with every constraint of ``design/hardware.md`` checked up front.
+"""Configuration of the modelled hardware, with every constraint of ``docs/design/hardware.md`` checked up front.
 
 Per junction ``i``: ``p = N_{i-1}``, ``n = N_i``, ``d_out``, ``d_in = p d_out / n``, ``z`` (edges per
 clock), ``D = p / z`` (memory depth), ``C = |W| / z = d_out D`` (cycles). Required: ``z | p``,

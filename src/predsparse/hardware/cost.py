@@ -1,4 +1,4 @@
-"""Resource and speed model of the edge-based architecture (formulas of ``design/hardware.md``).
+"""Resource and speed model of the edge-based architecture (formulas of ``docs/design/hardware.md``).
 
 Per junction ``i``: FF ``z`` multipliers, ``z`` adders, ``z / d_in`` activation table pairs; BP
 (junctions ``>= 2``) ``2z`` multipliers and ``z`` adders; UP ``z`` multipliers, ``z + z / d_in`` adders.

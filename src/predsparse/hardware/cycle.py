@@ -1,6 +1,6 @@
 """Cycle-level model: explicit memories, banks and clocks, one clock cycle at a time.
 
-Every variable lives where ``design/hardware.md`` puts it: left neuron ``l`` of junction ``i`` in
+Every variable lives where ``docs/design/hardware.md`` puts it: left neuron ``l`` of junction ``i`` in
 memory ``l mod z_i`` at address ``l // z_i``; ``a`` and ``a'`` of layer ``k`` in ``2(L-k)+1`` banks,
 ``delta`` in 2; weights of junction ``i`` in ``z_i`` memories of depth ``C`` (edge ``c z + j`` in memory
 ``j``, address ``c``); biases in ``z_i / d_in`` memories. Bank pointers advance once per block (input

@@ -1,4 +1,4 @@
-"""Two's complement fixed point ``(1, I, F)`` exactly as the RTL computes it (``design/hardware.md``).
+"""Two's complement fixed point ``(1, I, F)`` exactly as the RTL computes it (``docs/design/hardware.md``).
 
 Values are raw integers (``value = raw / 2**F``) held in numpy ``int64`` arrays; every operation is
 vectorised. The rules:

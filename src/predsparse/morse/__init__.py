@@ -1,4 +1,4 @@
-"""Morse code datasets of tunable difficulty and dataset difficulty metrics (``design/morse.md``).
+"""Morse code datasets of tunable difficulty and dataset difficulty metrics (``docs/design/morse.md``).
 
 >>> from predsparse.morse import generate, difficulty
 >>> ds = generate("difficult", seed=1, train_per_class=50, val_per_class=10, test_per_class=10)

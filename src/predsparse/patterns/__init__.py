@@ -1,4 +1,4 @@
-"""Connection patterns of pre-defined sparse junctions (see ``design/patterns.md``)."""
+"""Connection patterns of pre-defined sparse junctions (see ``docs/design/patterns.md``)."""
 
 from predsparse.patterns.core import Pattern, from_dense
 from predsparse.patterns.counting import count_clash_free, enumerate_clash_free

@@ -1,6 +1,6 @@
 """How many distinct clash-free patterns exist: closed form, checked by exhaustive enumeration.
 
-Notation (``design/patterns.md``): ``p = n_in``, ``n = n_out``, ``d_out`` sweeps, ``d_in = p d_out / n``,
+Notation (``docs/design/patterns.md``): ``p = n_in``, ``n = n_out``, ``d_out`` sweeps, ``d_in = p d_out / n``,
 parallelism ``z``, depth ``D = p / z``. "Distinct" means distinct biadjacency matrices (edge sets), not
 distinct seed vectors: two seed choices that give the same matrix count once.
 
@@ -178,7 +178,7 @@ def count_clash_free(n_in: int, n_out: int, out_degree: int, z: int, *, type: in
 
 
 def spec_formula(n_in: int, n_out: int, out_degree: int, z: int, *, type: int = 2, dither: bool = False) -> int | None:
-    """The formula as written in ``design/patterns.md`` (``None`` where it defines no value).
+    """The formula as written in ``docs/design/patterns.md`` (``None`` where it defines no value).
 
     Kept to show where it agrees with :func:`count_clash_free` (everywhere it is defined, except
     types 2-3 with ``d_in = p``) - see the module notes.

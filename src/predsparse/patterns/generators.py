@@ -1,6 +1,6 @@
 """Pattern generators: random, structured, clash-free (types 1/2/3, memory dither), fully connected.
 
-Notation follows ``design/patterns.md``: ``p = n_in`` left neurons, ``n = n_out`` right neurons,
+Notation follows ``docs/design/patterns.md``: ``p = n_in`` left neurons, ``n = n_out`` right neurons,
 ``d_out`` edges per left neuron, ``d_in = p d_out / n`` per right neuron, parallelism ``z``,
 memory depth ``D = p / z``. Every generator is seeded and validated before any work.
 """

@@ -1,4 +1,4 @@
-"""Scatter: a cheap predictor of a pattern's trained performance (``design/patterns.md``).
+"""Scatter: a cheap predictor of a pattern's trained performance (``docs/design/patterns.md``).
 
 For an ``(n, p)`` matrix ``A`` whose rows are the neurons being scored and whose columns are the
 neurons of the other layer, and windows over that other layer, the window-to-neuron matrix is

@@ -1,4 +1,4 @@
-"""Windows over a layer, and windowed connection patterns (``design/patterns.md``, kind 4).
+"""Windows over a layer, and windowed connection patterns (``docs/design/patterns.md``, kind 4).
 
 A *window* is a 1-D ``int64`` array of neuron indices of one layer; a window set is a list of them.
 Windows feed the scatter measure (:mod:`predsparse.patterns.scatter`) and the windowed pattern
