@@ -63,21 +63,7 @@ from predsparse.serialize import write_json as _write_json
 @json_option
 @handle_errors
 def simulate_cmd(
-    preset,
-    layers,
-    out_degree,
-    z,
-    fmt,
-    activation,
-    lr_shift,
-    P,
-    pattern,
-    clash_type,
-    dither,
-    seed_vectors,
-    seed,
-    clock_mhz,
-    lr_rounding,
+    net,
     dataset,
     epochs,
     train_limit,
@@ -94,23 +80,7 @@ def simulate_cmd(
     """Train in fixed point on a dataset; accuracy per epoch next to the float reference."""
     from predsparse.hardware.run import simulate
 
-    cfg = build_config(
-        preset,
-        layers,
-        out_degree,
-        z,
-        fmt,
-        activation,
-        lr_shift,
-        P,
-        pattern,
-        clash_type,
-        dither,
-        seed_vectors,
-        seed,
-        clock_mhz,
-        lr_rounding,
-    )
+    cfg = build_config(**net)
     if level == "cycle":
         cfg.validate(level="cycle")
     if export_dir:  # refused before the simulation, not after it
@@ -188,21 +158,7 @@ def simulate_cmd(
 @json_option
 @handle_errors
 def export_cmd(
-    preset,
-    layers,
-    out_degree,
-    z,
-    fmt,
-    activation,
-    lr_shift,
-    P,
-    pattern,
-    clash_type,
-    dither,
-    seed_vectors,
-    seed,
-    clock_mhz,
-    lr_rounding,
+    net,
     out_dir,
     as_json,
 ) -> None:
@@ -210,23 +166,7 @@ def export_cmd(
     from predsparse.hardware.export import export_memories
     from predsparse.hardware.simulator import ArchSimulator
 
-    cfg = build_config(
-        preset,
-        layers,
-        out_degree,
-        z,
-        fmt,
-        activation,
-        lr_shift,
-        P,
-        pattern,
-        clash_type,
-        dither,
-        seed_vectors,
-        seed,
-        clock_mhz,
-        lr_rounding,
-    )
+    cfg = build_config(**net)
     sim = ArchSimulator(cfg)
     man = export_memories(out_dir, cfg, sim.patterns, sim.w, sim.b, extra={"trained_epochs": 0})
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import click
@@ -64,9 +65,32 @@ def network_options(f):  # noqa: ANN201 - click decorator
             help="Rounding of the learning-rate shift: half-up (the RTL, default) or half-even (experiment).",
         ),
     ]
+    names = (
+        "preset",
+        "layers",
+        "out_degree",
+        "z",
+        "fmt",
+        "activation",
+        "lr_shift",
+        "P",
+        "pattern",
+        "clash_type",
+        "dither",
+        "seed_vectors",
+        "seed",
+        "clock_mhz",
+        "lr_rounding",
+    )
+
+    @functools.wraps(f)  # copies click's collected options too
+    def collect(*args: Any, **kwargs: Any) -> Any:
+        # the network options reach the command as one dict, `net`, for build_config(**net)
+        return f(*args, net={k: kwargs.pop(k) for k in names}, **kwargs)
+
     for o in reversed(opts):
-        f = o(f)
-    return f
+        collect = o(collect)
+    return collect
 
 
 def build_config(

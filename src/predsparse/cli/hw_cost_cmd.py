@@ -26,44 +26,14 @@ from predsparse.cli.hw_common import (
 @json_option
 @handle_errors
 def cost_cmd(
-    preset,
-    layers,
-    out_degree,
-    z,
-    fmt,
-    activation,
-    lr_shift,
-    P,
-    pattern,
-    clash_type,
-    dither,
-    seed_vectors,
-    seed,
-    clock_mhz,
-    lr_rounding,
+    net,
     device,
     as_json,
 ) -> None:
     """Cost sheet: DSP/LUT multipliers, adders, comparators, LUT/FF/BRAM, memory bits, speed, device fit."""
     from predsparse.hardware.cost import cost_report, hazard_fixes
 
-    cfg = build_config(
-        preset,
-        layers,
-        out_degree,
-        z,
-        fmt,
-        activation,
-        lr_shift,
-        P,
-        pattern,
-        clash_type,
-        dither,
-        seed_vectors,
-        seed,
-        clock_mhz,
-        lr_rounding,
-    )
+    cfg = build_config(**net)
     rep = cost_report(cfg, device=device)
     rep["hazard_fixes"] = hazard_fixes(cfg)
     if as_json:

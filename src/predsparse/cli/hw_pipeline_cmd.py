@@ -57,21 +57,7 @@ def register(hw: click.Group, network_options: Any, build_config: Any, write_jso
     @json_option
     @handle_errors
     def pipeline_study_cmd(
-        preset,
-        layers,
-        out_degree,
-        z,
-        fmt,
-        activation,
-        lr_shift,
-        P,
-        pattern,
-        clash_type,
-        dither,
-        seed_vectors,
-        seed,
-        clock_mhz,
-        lr_rounding,
+        net,
         max_p,
         check_inputs,
         dataset,
@@ -89,23 +75,7 @@ def register(hw: click.Group, network_options: Any, build_config: Any, write_jso
         from predsparse.hardware.pipeline import pipeline_study, plot
         from predsparse.provenance import versions
 
-        cfg = build_config(
-            preset,
-            layers,
-            out_degree,
-            z,
-            fmt,
-            activation,
-            lr_shift,
-            P,
-            pattern,
-            clash_type,
-            dither,
-            seed_vectors,
-            seed,
-            clock_mhz,
-            lr_rounding,
-        )
+        cfg = build_config(**net)
         cfg.validate(level="cycle")
         if plot_path is not None and not plot_path.lower().endswith((".png", ".pdf", ".svg")):
             raise InputError(f"--plot {plot_path!r}: the file name must end in .png, .pdf or .svg")

@@ -48,21 +48,7 @@ from predsparse.serialize import write_json as _write_json
 @json_option
 @handle_errors
 def sweep_cmd(
-    preset,
-    layers,
-    out_degree,
-    z,
-    fmt,
-    activation,
-    lr_shift,
-    P,
-    pattern,
-    clash_type,
-    dither,
-    seed_vectors,
-    seed,
-    clock_mhz,
-    lr_rounding,
+    net,
     dataset,
     epochs,
     train_limit,
@@ -79,23 +65,7 @@ def sweep_cmd(
     from predsparse.hardware.fixedpoint import FixedFormat
     from predsparse.hardware.run import precision_sweep, versions
 
-    cfg = build_config(
-        preset,
-        layers,
-        out_degree,
-        z,
-        fmt,
-        activation,
-        lr_shift,
-        P,
-        pattern,
-        clash_type,
-        dither,
-        seed_vectors,
-        seed,
-        clock_mhz,
-        lr_rounding,
-    )
+    cfg = build_config(**net)
     fmts = [FixedFormat.parse(f) for f in formats.split(";") if f.strip()]
     acts = [a.strip() for a in activations.split(",") if a.strip()]
     for a in acts:
@@ -148,21 +118,7 @@ def sweep_cmd(
 @json_option
 @handle_errors
 def hazard_cmd(
-    preset,
-    layers,
-    out_degree,
-    z,
-    fmt,
-    activation,
-    lr_shift,
-    P,
-    pattern,
-    clash_type,
-    dither,
-    seed_vectors,
-    seed,
-    clock_mhz,
-    lr_rounding,
+    net,
     dataset,
     epochs,
     train_limit,
@@ -175,23 +131,7 @@ def hazard_cmd(
     from predsparse.hardware.cost import hazard_fixes
     from predsparse.hardware.run import hazard_study, versions
 
-    cfg = build_config(
-        preset,
-        layers,
-        out_degree,
-        z,
-        fmt,
-        activation,
-        lr_shift,
-        P,
-        pattern,
-        clash_type,
-        dither,
-        seed_vectors,
-        seed,
-        clock_mhz,
-        lr_rounding,
-    )
+    cfg = build_config(**net)
     if dataset is None:
         rows = hazard_fixes(cfg)
     else:
