@@ -32,7 +32,9 @@ def test_sampled_candidates_are_valid_and_later_junctions_denser():
         if cand["kind"] != "random":  # a fixed in-degree needs n_out | n_in * d_out; random patterns need not
             assert all((p * d) % n == 0 for p, n, d in zip(layers[:-1], layers[1:], dout))
         else:  # the largest whole degree under the target density, at least 1
-            assert all(d == max(1, int(rho * n + 1e-9)) for d, rho, n in zip(dout, cand["target_densities"], layers[1:]))
+            assert all(
+                d == max(1, int(rho * n + 1e-9)) for d, rho, n in zip(dout, cand["target_densities"], layers[1:])
+            )
         assert cand["target_densities"] == sorted(cand["target_densities"])
 
 
@@ -70,7 +72,9 @@ def test_search_runs_resumes_and_scores(tmp_path):
 
 def test_scatter_filter_rejects_everything_above_one(tmp_path):
     ds = toy()
-    space = SearchSpace(max_hidden=1, min_width=4, max_width=16, min_density=0.05, max_density=0.2, kinds=["structured", "random"])
+    space = SearchSpace(
+        max_hidden=1, min_width=4, max_width=16, min_density=0.05, max_density=0.2, kinds=["structured", "random"]
+    )
     settings = SearchSettings(
         trials=3, epochs=1, storage=f"sqlite:///{tmp_path}/f.db", scatter_threshold=1.0, scatter_redraws=1, prune=False
     )
