@@ -269,11 +269,13 @@ def search(
     if retrain_front and rows:
         from predsparse.search.front import choose_points, dataset_section, plot_front_vs_dnc, retrain_front_points
 
-        ctx = click.get_current_context()
+        params = click.get_current_context().meta.get("dataset_params", ())
+        if params:  # generator parameters (morse only: load_from_options has refused them for anything else)
+            from predsparse.morse import parse_overrides
         section = dataset_section(
             dataset,
             data_seed,
-            params=ctx.meta.get("dataset_params", ()),
+            generator=parse_overrides(params) if params else None,
             normalize=normalize,
             pca_k=pca_k,
             pad_to=pad_to,

@@ -68,13 +68,14 @@ def budget_ladder(
     return out
 
 
-def dataset_section(name: str, data_seed: int, params: tuple[str, ...] = (), **options: Any) -> dict[str, Any]:
-    """The sweep ``dataset`` section that loads what the search's dataset options (``--param`` included) loaded."""
+def dataset_section(
+    name: str, data_seed: int, generator: dict[str, Any] | None = None, **options: Any
+) -> dict[str, Any]:
+    """The sweep ``dataset`` section that loads what the search's dataset options loaded; ``generator``: a
+    synthetic dataset's parameters (``--param``)."""
     section = {"name": name, "seed": data_seed, **{k: v for k, v in options.items() if v is not None}}
-    if params:  # generator parameters (morse only; load_from_options has refused them for anything else)
-        from predsparse.morse import parse_overrides
-
-        section[name.lower().partition(":")[0]] = parse_overrides(params)
+    if generator:
+        section[name.lower().partition(":")[0]] = generator
     return section
 
 
