@@ -12,3 +12,12 @@ def toy(n: int = 200, d: int = 6, k: int = 3, seed: int = 0) -> dict[str, np.nda
     y = rng.integers(0, k, n)
     x = centres[y] + rng.normal(0, 1, (n, d))
     return {"xtr": x[:120], "ytr": y[:120], "xva": x[120:160], "yva": y[120:160], "xte": x[160:], "yte": y[160:]}
+
+
+def sleeping_worker(*, emit, worker_index: int) -> None:
+    """A ``run_workers`` target that reports its process id and then waits (until it is stopped)."""
+    import os
+    import time
+
+    emit("start", str(os.getpid()))
+    time.sleep(600)

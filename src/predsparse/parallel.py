@@ -12,6 +12,8 @@ import math
 import multiprocessing as mp
 import os
 import queue
+import signal
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +85,19 @@ def _child(target: Callable[..., Any], args: tuple, threads: int, index: int, q:
         q.put((index, "crash", traceback.format_exc()))
 
 
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM (``kill``, a batch system's stop) raise ``SystemExit`` in this process while workers run, so
+    they are stopped with it instead of training on as orphans; returns the previous handler (None when not on
+    the main thread, where no handler can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def run_workers(
     target: Callable[..., Any],
     args: tuple,
@@ -98,7 +113,8 @@ def run_workers(
     ``poll()`` is called about once a second (e.g. to refresh a bar from the store). A worker's
     :class:`InputError` is raised here with its message; a crash is raised with the worker's traceback.
     A worker killed by a signal is reported in the returned exit codes; the others carry on (its work is
-    claimed again when its lease runs out). Returns the exit code of each worker.
+    claimed again when its lease runs out). Ctrl-C or SIGTERM of this process stops the workers too.
+    Returns the exit code of each worker.
     """
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
@@ -109,6 +125,7 @@ def run_workers(
     ]
     for p in procs:
         p.start()
+    old_handler = _stop_on_sigterm()
     errors: list[tuple[str, str]] = []
     finished: set[int] = set()
     try:
@@ -144,6 +161,8 @@ def run_workers(
             if p.is_alive():
                 p.kill()
                 p.join()
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
     if errors:
         kind, msg = errors[0]
         if kind == "input-error":
