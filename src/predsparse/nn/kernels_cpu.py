@@ -112,19 +112,6 @@ def kernels(bc: int) -> SimpleNamespace:
     return k
 
 
-def mlp_single():
-    """``mlp_single(x, crows, colss, ws, bs, act) -> y``: a whole MLP's forward pass for ONE input vector
-    (tuples with one CSR / weight / bias array per junction, empty bias for none; ``act`` the
-    :data:`EPILOGUE` code applied after every junction but the last). Serial and in one call: at batch 1
-    the work is a few microseconds per junction, less than waking other threads or a kernel call per
-    junction would cost. Same summation order as ``spmm`` (8-edge blocks, then 4, 2, 1)."""
-    k = _STATE.get("mlp_single")
-    if k is None:
-        numba_module()
-        k = _STATE["mlp_single"] = _make_mlp_single()
-    return k
-
-
 def instruction_sets() -> str:
     """Which vector instructions the kernels and torch's dense path use here, e.g.
     ``"kernels: numba/LLVM for znver4 with avx512f; torch dense: AVX512"`` (benchmarks print it)."""
@@ -425,58 +412,3 @@ def _make_converters():
             out[i] = src[perm[i]]
 
     return to_panels, from_panels, gather
-
-
-def _make_mlp_single():
-    from numba import njit
-
-    @njit(fastmath=True, cache=True, nogil=True)
-    def mlp_single(x, crows, colss, ws, bs, act):  # pragma: no cover - compiled by numba
-        h = x
-        last = len(crows) - 1
-        for li in range(len(crows)):
-            crow = crows[li]
-            cols = colss[li]
-            w = ws[li]
-            bias = bs[li]
-            n_dst = crow.size - 1
-            y = np.empty(n_dst, x.dtype)
-            for j in range(n_dst):
-                acc = bias[j] if bias.size > 0 else h[0] - h[0]
-                e = crow[j]
-                e1 = crow[j + 1]
-                while e + 8 <= e1:
-                    acc += (
-                        w[e] * h[cols[e]]
-                        + w[e + 1] * h[cols[e + 1]]
-                        + w[e + 2] * h[cols[e + 2]]
-                        + w[e + 3] * h[cols[e + 3]]
-                    ) + (
-                        w[e + 4] * h[cols[e + 4]]
-                        + w[e + 5] * h[cols[e + 5]]
-                        + w[e + 6] * h[cols[e + 6]]
-                        + w[e + 7] * h[cols[e + 7]]
-                    )
-                    e += 8
-                if e + 4 <= e1:
-                    acc += (w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]) + (
-                        w[e + 2] * h[cols[e + 2]] + w[e + 3] * h[cols[e + 3]]
-                    )
-                    e += 4
-                if e + 2 <= e1:
-                    acc += w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]
-                    e += 2
-                if e < e1:
-                    acc += w[e] * h[cols[e]]
-                if li < last:
-                    if act == 1:
-                        acc = max(acc, 0)
-                    elif act == 2:
-                        acc = 1 / (1 + np.exp(-acc))
-                    elif act == 3:
-                        acc = np.tanh(acc)
-                y[j] = acc
-            h = y
-        return h
-
-    return mlp_single
