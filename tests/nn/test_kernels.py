@@ -416,14 +416,15 @@ def test_cli_threads_option_sets_torch_threads_which_the_kernels_follow():
 
 @needs_numba
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_serial_builds_give_the_same_numbers_as_the_parallel_ones(monkeypatch, dtype):
-    """Small calls run on the serial build of each kernel (kernels_cpu.SERIAL_WORK): every output is computed
+@pytest.mark.parametrize("batch", [20, 150, 256])  # panels of 32, 64 and 128 columns
+def test_serial_builds_give_the_same_numbers_as_the_parallel_ones(monkeypatch, dtype, batch):
+    """Small calls run on the serial build of a kernel (kernels_cpu.SERIAL_WORK): every output is computed
     by one task either way, so logits and gradients are bitwise those of the parallel build, which match
     the dense masked computation."""
     pats = [P.structured(42, 26, 13, seed=1), P.random(26, 19, density=0.3, seed=2), P.fully_connected(19, 5)]
     torch.manual_seed(0)
     model = SparseMLP([42, 26, 19, 5], pats).to(dtype)
-    x = torch.randn(150, 42, dtype=dtype)  # two 128-column panels
+    x = torch.randn(batch, 42, dtype=dtype)
 
     def run(serial_work: int):
         monkeypatch.setattr(kernels_cpu, "SERIAL_WORK", serial_work)

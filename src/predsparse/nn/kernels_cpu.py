@@ -98,7 +98,9 @@ SERIAL_WORK = 1 << 16
 """Calls with less work than this (multiply-adds, or numbers copied) run on the serial build of a kernel
 (:func:`kernels` with ``serial=True``): with the passive OpenMP wait policy a parallel region wakes the
 other threads, which costs more than such a call's work (the 100 -> 10 junction of an MLP, the logits'
-layout changes). Each output is computed by one task either way, so the numbers are the same."""
+layout changes). Each output is computed by one task either way and without reductions across vector
+lanes, so the numbers are the same; ``sddmm`` (whose sums over the batch are vectorised reductions,
+compiled differently in the two builds) always runs its parallel build."""
 
 
 def kernels(bc: int, serial: bool = False) -> SimpleNamespace:

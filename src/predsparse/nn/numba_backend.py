@@ -158,8 +158,9 @@ def _grad_weight_np(k, a: _Arrays, g, x, n_in: int, n_out: int, with_bias: bool,
     if not g.size:  # an empty batch has zero gradients
         gw[:] = 0
         gb[:] = 0
-    k = _fit(k, a.cols.size * (x.size // n_in))
-    k.sddmm(a.crow, a.cols, g, x, gw, n_in, a.blocks(1 if k.serial else threads), gb)
+    # always the parallel build: its sums over the batch are vectorised reductions, which LLVM compiles
+    # differently in the serial build (last-bit differences), and the numbers must not depend on the build
+    k.sddmm(a.crow, a.cols, g, x, gw, n_in, a.blocks(threads), gb)
     return gw, gb
 
 
