@@ -104,10 +104,11 @@ def _cols(j: SparseIndex) -> torch.Tensor:
 
 
 def _plan(junctions: Sequence, wbs: Sequence, x_dtype: torch.dtype) -> tuple | None:
-    """The input width and the kernel's arguments ``(n_in, degs, crows, colss, ws, bs)``, or None when a junction is not on the numba
-    backend. Cached on the first junction and rebuilt when a junction, its index buffers or backend, a
-    parameter's storage or the dtype changes (cached views keep their storage alive, so an unchanged
-    ``data_ptr`` is the same storage): a lookup instead of ~10 us of Python per call."""
+    """``(n_in, degs, crows, colss, ws, bs)``: the input width and the kernel's arguments, or None when a
+    junction is not on the numba backend. Cached on the first junction and rebuilt when a junction, its
+    index buffers or backend, a parameter's storage or the dtype changes (the plan's views keep their
+    storage alive, so an unchanged ``data_ptr`` is the same storage): a lookup instead of ~10 us of Python
+    per call."""
     first = next(iter(junctions))
     key = (
         x_dtype,
