@@ -18,7 +18,7 @@ ALLOWED = {
     "nn": {"patterns"},
     "hardware": {"patterns", "data"},
     "train": {"nn", "patterns", "data"},
-    "search": {"train", "nn", "patterns", "data"},
+    "search": {"experiments", "train", "nn", "patterns", "data"},
     "experiments": {"train", "nn", "patterns", "data", "morse"},
     "cli": {"train", "nn", "patterns", "data", "morse", "hardware", "search", "experiments"},
 }

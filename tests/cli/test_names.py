@@ -27,7 +27,7 @@ CONCEPTS = {
     "out-degree": {"--d-out"},
     "pattern kind": {"--kind", "--kinds"},
     "clash type": {"--clash-type"},
-    "seed": {"--seed", "--seeds", "--data-seed"},
+    "seed": {"--seed", "--seeds", "--data-seed", "--retrain-seeds"},
     "layer size": {"--n-in", "--n-out", "--layers"},
     "memory limit": {"--memory-limit"},
 }

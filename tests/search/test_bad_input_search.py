@@ -53,6 +53,15 @@ def base(tmp_path) -> list:
         (["--limit-train", "0"], "--limit-train"),
         (["--storage", "not-a-url"], "--storage"),
         (["--storage", "mysql://u@h/db"], "--storage"),
+        (["--max-params", "0"], "--max-params"),
+        (["--max-params", "many"], "max-params"),
+        (["--lr-schedules", "warmup"], "schedules"),
+        (["--max-dropout", "1"], "dropout"),
+        (["--timeout", "0"], "timeout"),
+        (["--pruner", "bogus"], "--pruner"),
+        (["--population", "1"], "--population"),
+        (["--retrain-seeds", "0"], "--retrain-seeds"),
+        (["--retrain-epochs", "0"], "--retrain-epochs"),
     ],
 )
 def test_bad_settings_refused_before_any_trial(tmp_path, args, needle):

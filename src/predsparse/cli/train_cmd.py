@@ -174,6 +174,13 @@ def load_from_options(
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True, help="Optimizer.")
 @click.option("--l2", type=float, default=0.0, show_default=True, help="L2 coefficient lambda on the weights.")
 @click.option(
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine"]),
+    default="constant",
+    show_default=True,
+    help="Learning rate per epoch: constant, or cosine-annealed from --lr towards 0 over --epochs.",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets."
 )
 @click.option(
@@ -224,6 +231,7 @@ def train(
     lr,
     optimizer,
     l2,
+    lr_schedule,
     seed,
     device,
     save_path,
@@ -259,6 +267,7 @@ def train(
         lr=lr,
         optimizer=optimizer,
         l2=l2,
+        lr_schedule=lr_schedule,
         seed=seed,
         device=device,
         stop_on_divergence=not keep_diverging,

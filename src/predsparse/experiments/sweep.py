@@ -4,7 +4,7 @@ A config (TOML or JSON) looks like::
 
     name = "density-morse"
     seeds = [0, 1]
-    [base.dataset]            # load_dataset options: name, morse, normalize, pca_k, pad_to, limit_*
+    [base.dataset]            # load_dataset options: name, seed (as --data-seed), morse, normalize, pca_k, pad_to, limit_*
     name = "morse"
     morse = { train_per_class = 400, val_per_class = 100, test_per_class = 100 }
     [base.network]            # layers, d_out | density, kind, z, clash_type, dither, activation, dropout, conv
@@ -15,6 +15,7 @@ A config (TOML or JSON) looks like::
     "network.kind" = ["clash-free", "structured", "random"]
     [[variants]]              # one run family per entry (zipped, not crossed)
     "network.d_out" = [256, 16]
+    seeds = [5, 6]            # optional: this variant's own seeds instead of the top-level ones
 
 Every key is checked before anything runs (a typo is an error naming the key and the valid ones). The old spelling
 ``network.out_degrees`` is read as ``network.d_out`` with one warning line (for one release).
@@ -36,7 +37,7 @@ from predsparse.errors import InputError
 from predsparse.experiments.store import ResultStore, canonical
 from predsparse.train import TrainConfig
 
-DATASET_KEYS = {"name", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
+DATASET_KEYS = {"name", "seed", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
 NETWORK_KEYS = {
     "layers",
     "d_out",
@@ -70,7 +71,7 @@ class SweepConfig:
     @property
     def varied(self) -> list[str]:
         """Dotted keys that change between runs (seed excluded), in config order."""
-        keys = list(dict.fromkeys(k for v in self.variants for k in v))
+        keys = list(dict.fromkeys(k for v in self.variants for k in v if k != "seeds"))
         return keys + [k for k in self.grid if k not in keys]
 
 
@@ -161,11 +162,12 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> SweepConfig:
         raise InputError(f"{source}: 'grid' must map dotted keys to non-empty lists")
     if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
         raise InputError(f"{source}: 'variants' must be a list of tables")
-    for k in list(grid) + [k for v in variants for k in v]:
+    for k in list(grid) + [k for v in variants for k in v if k != "seeds"]:
         _check_dotted(k, source)
     seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise InputError(f"{source}: 'seeds' must be a non-empty list of integers")
+    for where, got in [("seeds", seeds)] + [("variants[].seeds", v["seeds"]) for v in variants if "seeds" in v]:
+        if not isinstance(got, list) or not got or not all(isinstance(s, int) for s in got):
+            raise InputError(f"{source}: '{where}' must be a non-empty list of integers")
     return SweepConfig(
         name=name, base=base, grid=grid, variants=variants, seeds=seeds, description=str(raw.get("description", ""))
     )
@@ -186,14 +188,14 @@ def expand(cfg: SweepConfig) -> list[dict[str, Any]]:
         for combo in itertools.product(*[v for _, v in grid_items]):
             # a variant's own settings win over the grid (e.g. a fully connected reference row)
             point = {k: v for (k, _), v in zip(grid_items, combo)}
-            point.update(variant)
+            point.update({k: v for k, v in variant.items() if k != "seeds"})
             spec = copy.deepcopy(cfg.base)
             for dotted, value in point.items():
                 sec, _, sub = dotted.partition(".")
                 spec[sec][sub] = value
             # every varied key gets its resolved value (a variant that leaves one unset shows the base value)
             point = {k: spec[k.partition(".")[0]].get(k.partition(".")[2], DEFAULTS.get(k)) for k in cfg.varied}
-            for seed in cfg.seeds:
+            for seed in variant.get("seeds", cfg.seeds):  # a variant may have seeds of its own
                 run = {**copy.deepcopy(spec), "seed": seed, "varied": point}
                 k = canonical(_key(run))
                 if k not in seen:
@@ -222,11 +224,14 @@ def run_dataset(run: dict[str, Any], dataset_cache: dict[str, Any]) -> Any:
     dkey = canonical(d)
     if dkey not in dataset_cache:
         name = d.pop("name")
+        seed = d.pop("seed", 0)  # the validation split and subsets, as --data-seed
         if not isinstance(name, str):
             raise InputError(f"dataset.name {name!r} must be a text (e.g. 'morse' or 'fashion-mnist')")
         if d.get("normalize") == "none":
             d["normalize"] = None
-        dataset_cache[dkey] = load_dataset(name, seed=0, **d)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise InputError(f"dataset.seed {seed!r} must be a whole number")
+        dataset_cache[dkey] = load_dataset(name, seed=seed, subset_seed=seed, **d)
     return dataset_cache[dkey]
 
 

@@ -25,10 +25,18 @@ from predsparse.train import TrainConfig
 from predsparse.train.run import run
 from predsparse.train.spec import ModelSpec, default_z, draw_network
 
+PRUNERS = ("hyperband", "halving", "median")
+
 
 @dataclass
 class SearchSettings:
-    """How to search: trials, objective, epochs per candidate, filters, storage."""
+    """How to search: trials, objective, epochs per candidate, filters, storage.
+
+    ``pruner``: how unpromising candidates stop early (``prune``) on their per-epoch validation accuracy:
+    Hyperband (successive halving over several brackets, from 1 epoch to ``epochs``), plain successive
+    halving, or the median rule. ``startup_trials``: random candidates before TPE models the results;
+    ``population``: NSGA-II's generation size (``multi_objective``), small so it leaves the random first
+    generation early."""
 
     trials: int = 20
     w_c: float = 0.0
@@ -40,6 +48,9 @@ class SearchSettings:
     matter_in: int | None = None
     matter_out: int | None = None
     prune: bool = True
+    pruner: str = "hyperband"
+    startup_trials: int = 10
+    population: int = 16
     storage: str = "sqlite:///runs/search.db"
     study_name: str = "predsparse-search"
     timeout: float | None = None
@@ -59,6 +70,14 @@ class SearchSettings:
             raise InputError(f"max_trials {self.max_trials} must be >= trials {self.trials}")
         if not (math.isfinite(self.w_c) and self.w_c >= 0):
             raise InputError(f"w_c {self.w_c} must be a finite number >= 0")
+        if self.pruner not in PRUNERS:
+            raise InputError(f"pruner {self.pruner!r} is not one of {', '.join(PRUNERS)}")
+        if self.startup_trials < 0:
+            raise InputError(f"startup trials {self.startup_trials} must be >= 0")
+        if self.population < 2:
+            raise InputError(f"NSGA-II population {self.population} must be >= 2")
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise InputError(f"timeout {self.timeout} must be a positive number of seconds")
         if self.scatter_threshold is not None and not 0 <= self.scatter_threshold <= 1:
             raise InputError(f"scatter threshold {self.scatter_threshold} must lie in [0, 1]")
 
@@ -138,22 +157,39 @@ def make_study(settings: SearchSettings, *, worker: int = 0, storage=None):  # n
                 study_name=settings.study_name,
                 storage=storage,
                 directions=["maximize", "minimize", "minimize"],
-                sampler=optuna.samplers.NSGAIISampler(seed=seed),
+                sampler=optuna.samplers.NSGAIISampler(seed=seed, population_size=settings.population),
                 load_if_exists=True,
             )
         return optuna.create_study(
             study_name=settings.study_name,
             storage=storage,
             direction="minimize",
-            # constant_liar: running trials of other workers count as bad, so workers spread out
-            sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
-            if settings.prune
-            else optuna.pruners.NopPruner(),
+            # constant_liar: running trials of other workers count as bad, so workers spread out;
+            # multivariate + group: widths, shares and densities are modelled jointly, per depth
+            sampler=optuna.samplers.TPESampler(
+                seed=seed,
+                constant_liar=True,
+                multivariate=True,
+                group=True,
+                n_startup_trials=settings.startup_trials,
+            ),
+            pruner=make_pruner(settings),
             load_if_exists=True,
         )
     except ValueError as exc:  # e.g. an existing study with other directions
         raise InputError(f"study {settings.study_name!r} in {settings.storage}: {exc}") from None
+
+
+def make_pruner(settings: SearchSettings):  # noqa: ANN201 - optuna.pruners.BasePruner
+    """The pruner ``settings`` names (epochs are the resource; none when pruning is off)."""
+    optuna = _optuna()
+    if not settings.prune:
+        return optuna.pruners.NopPruner()
+    if settings.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    if settings.pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=settings.epochs, reduction_factor=3)
 
 
 def run_search(
@@ -174,10 +210,18 @@ def run_search(
     storage = make_storage(settings)
     worker = register_worker(storage, settings)
     study = make_study(settings, worker=worker, storage=storage)
-    stats = {"filtered": 0, "redraws": 0}
+    stats = {"filtered": 0, "redraws": 0, "infeasible": 0}
 
     def objective(trial):  # noqa: ANN001, ANN202
-        cand = sample(trial, space, n_in, n_out, input_shape)
+        try:
+            cand = sample(trial, space, n_in, n_out, input_shape)
+        except InputError as exc:
+            if space.max_params is None:
+                raise
+            # a draw the budget cannot pay for: pruned (TPE learns to avoid it), the slot stays free
+            trial.set_user_attr("infeasible", str(exc))
+            stats["infeasible"] += 1
+            raise optuna.TrialPruned(str(exc)) from None
         matter = [settings.matter_in] + [None] * (len(cand["layers"]) - 2) + [settings.matter_out]
         spec, net, sc = None, None, None
         for attempt in range(settings.scatter_redraws + 1):
@@ -196,7 +240,12 @@ def run_search(
             trial.set_user_attr("filtered", True)
             raise optuna.TrialPruned(f"scatter {sc:.3f} below {settings.scatter_threshold} after redraws")
         cfg = TrainConfig(
-            epochs=settings.epochs, batch_size=cand["batch_size"], lr=cand["lr"], l2=cand["l2"], seed=spec.seed
+            epochs=settings.epochs,
+            batch_size=cand["batch_size"],
+            lr=cand["lr"],
+            l2=cand["l2"],
+            lr_schedule=cand["lr_schedule"],
+            seed=spec.seed,
         )
         kept: dict[str, Any] = {}
 
@@ -206,7 +255,8 @@ def run_search(
             params = sum(p.numel() for p in kept["model"].parameters())
             f_p = 1 - rec["val_acc"]
             trial.report(math.log10(f_p + settings.w_c * params / max_params + 1e-12), rec["epoch"])
-            if trial.should_prune():
+            # never after the last epoch: the candidate is fully trained by then, its result is worth keeping
+            if rec["epoch"] < settings.epochs and trial.should_prune():
                 trial.set_user_attr("epochs_run", rec["epoch"])
                 raise optuna.TrialPruned()
 
@@ -225,6 +275,9 @@ def run_search(
             "l2": cand["l2"],
             "batch_size": cand["batch_size"],
             "dropout": cand["dropout"],
+            "lr_schedule": cand["lr_schedule"],
+            "epochs": settings.epochs,
+            "best_epoch": res["best_epoch"],
             "activation": space.activation,
             "val_acc": res["best_val_acc"],
             "test_acc": res["test_acc"],
@@ -294,9 +347,8 @@ def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: floa
     rows = [
         dict(t.user_attrs, number=t.number, value=(t.values if settings.multi_objective else t.value)) for t in done
     ]
-    epochs_saved = sum(
-        settings.epochs - int(t.user_attrs.get("epochs_run", 0)) for t in pruned if not t.user_attrs.get("filtered")
-    )
+    trained = [t for t in pruned if not (t.user_attrs.get("filtered") or t.user_attrs.get("infeasible"))]
+    epochs_saved = sum(settings.epochs - int(t.user_attrs.get("epochs_run", 0)) for t in trained)
     front = pareto_front(rows)
     best = sorted(rows, key=lambda r: r["value"])[:5] if not settings.multi_objective else front
     return {
@@ -310,6 +362,7 @@ def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: floa
         "complete": len(done),
         "pruned": len(pruned),
         "filtered_by_scatter": sum(1 for t in pruned if t.user_attrs.get("filtered")),
+        "over_budget": sum(1 for t in pruned if t.user_attrs.get("infeasible")),
         "scatter_redraws": stats["redraws"],
         "epochs_saved_by_pruning": epochs_saved,
         "wall_seconds_this_call": wall,
@@ -356,6 +409,7 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
         f"--l2 {best['l2']:.3g}",
         f"--batch-size {best['batch_size']}",
         f"--dropout {best['dropout']}",
+        *([f"--lr-schedule {best['lr_schedule']}"] if best.get("lr_schedule", "constant") != "constant" else []),
         f"--epochs {epochs}",
         f"--seed {best.get('seed', 0)}",
     ]

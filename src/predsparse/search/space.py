@@ -9,13 +9,68 @@ from typing import Any
 from predsparse.errors import InputError
 from predsparse.nn.conv import front_end_output_shape
 from predsparse.patterns.network import out_degrees_for_density
+from predsparse.train.loop import LR_SCHEDULES
+
+
+def conv_parameters(input_shape: tuple[int, ...], channels: list[int], kernel_size: int = 3) -> int:
+    """Trainable parameters of a conv front end: kernels (no bias, batch norm follows) and batch norm's
+    scale and shift per channel."""
+    k = kernel_size ** (len(input_shape) - 1)
+    total, c_in = 0, input_shape[0]
+    for c in channels:
+        total += (c_in * k + 2) * c
+        c_in = c
+    return total
+
+
+def budget_densities(layers: list[int], shares: list[float], weights: int) -> list[float]:
+    """Junction densities that spend ``weights`` in proportion to ``shares``; a junction that would exceed
+    full connection is capped at 1 and its excess goes to the others (water-filling)."""
+    full = [a * b for a, b in zip(layers[:-1], layers[1:])]
+    target = [0.0] * len(full)
+    open_ = set(range(len(full)))
+    left = float(weights)
+    while open_ and left > 0:
+        total = sum(shares[i] for i in open_)
+        give = {i: left * shares[i] / total for i in open_}
+        capped = {i for i in open_ if target[i] + give[i] >= full[i]}
+        if not capped:
+            for i in open_:
+                target[i] += give[i]
+            break
+        for i in capped:
+            left -= full[i] - target[i]
+            target[i] = full[i]
+        open_ -= capped
+    return [min(1.0, t / f) for t, f in zip(target, full)]
+
+
+def out_degrees_for(layers: list[int], densities: list[float], kind: str) -> list[int]:
+    """Out-degrees that do not exceed the target densities (at least 1): any whole number for random
+    patterns, for structured and clash-free ones a degree the right layer divides (a fixed in-degree)."""
+    if kind == "random":
+        return [max(1, min(n, int(rho * n + 1e-9))) for rho, n in zip(densities, layers[1:])]
+    return out_degrees_for_density(layers, densities)
+
+
+def candidate_parameters(layers: list[int], d_out: list[int], kind: str, conv_params: int = 0) -> int:
+    """Trainable parameters of a sampled candidate: weights that exist, biases, the conv front end's."""
+    if kind == "fc":
+        weights = sum(a * b for a, b in zip(layers[:-1], layers[1:]))
+    else:
+        weights = sum(a * d for a, d in zip(layers[:-1], d_out))
+    return weights + sum(layers[1:]) + conv_params
 
 
 @dataclass
 class SearchSpace:
     """Bounds of every searched quantity (all configurable).
 
-    Densities are sampled log-uniformly per junction and turned into the nearest valid out-degree.
+    Densities are sampled log-uniformly per junction and turned into the nearest valid out-degree. With a
+    parameter budget ``max_params`` (weights that exist plus biases, the front end's included) the search
+    spends the budget instead: it draws each junction's share of the weights, so every candidate has about
+    ``max_params`` parameters and the search learns how to split them between width and density (large-sparse
+    against small-dense) and between junctions.
     ``l2`` is log-uniform on ``[l2_min, l2_max]`` except that its lowest decade maps to 0, so "no L2"
     stays reachable. ``later_denser`` applies the seed's prior: a junction is never sparser than the one
     before it. ``activation`` is used by every candidate. ``max_conv > 0`` adds a dense CNN front end of 0..``max_conv`` conv blocks (channels
@@ -37,6 +92,8 @@ class SearchSpace:
     max_conv: int = 0
     conv_channels: list[int] = field(default_factory=lambda: [8, 16, 32])
     activation: str = "relu"
+    max_params: int | None = None
+    lr_schedules: list[str] = field(default_factory=lambda: ["cosine"])
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_hidden <= self.max_hidden:
@@ -57,6 +114,15 @@ class SearchSpace:
         # checked even without conv blocks: a 0 among the choices is a mistake, not "ignored"
         if (self.max_conv and not self.conv_channels) or (self.conv_channels and min(self.conv_channels) < 1):
             raise InputError(f"conv channel choices {self.conv_channels} must be a non-empty list of numbers >= 1")
+        if not (math.isfinite(self.max_dropout) and 0 <= self.max_dropout < 1):
+            raise InputError(f"largest dropout {self.max_dropout} must lie in [0, 1)")
+        if self.max_params is not None and self.max_params < 1:
+            raise InputError(f"parameter budget {self.max_params} must be >= 1")
+        bad = [s for s in self.lr_schedules if s not in LR_SCHEDULES]
+        if bad or not self.lr_schedules:
+            raise InputError(
+                f"learning-rate schedules {self.lr_schedules} must be a non-empty subset of {LR_SCHEDULES}"
+            )
 
     def max_parameters(self, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None) -> int:
         """Parameters of the largest model in the space (deepest, widest, fully connected; with conv
@@ -68,14 +134,15 @@ class SearchSpace:
 
         best = mlp(n_in)
         if self.max_conv and input_shape is not None:
-            c, k = max(self.conv_channels), 3 ** (len(input_shape) - 1)
+            c = max(self.conv_channels)
             for depth in range(1, self.max_conv + 1):
                 try:
                     shape = front_end_output_shape(input_shape, [c] * depth)
                 except InputError:
                     break
-                conv = (input_shape[0] * k + 2) * c + (c * k + 2) * c * (depth - 1)  # weights, BN scale/shift
-                best = max(best, conv + mlp(math.prod(shape)))
+                best = max(best, conv_parameters(input_shape, [c] * depth) + mlp(math.prod(shape)))
+        if self.max_params is not None:
+            best = min(best, self.max_params)
         return best
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,25 +159,46 @@ def sample(
         n_conv = trial.suggest_int("conv_layers", 0, space.max_conv)
         conv = [int(trial.suggest_categorical(f"channels_{i}", space.conv_channels)) for i in range(n_conv)]
         n_in = math.prod(front_end_output_shape(input_shape, conv))  # InputError if pooled to nothing
+    conv_params = conv_parameters(input_shape, conv) if conv and input_shape is not None else 0
     depth = trial.suggest_int("hidden_layers", space.min_hidden, space.max_hidden)
     widths = [trial.suggest_int(f"width_{i}", space.min_width, space.max_width, log=True) for i in range(depth)]
     layers = [n_in, *widths, n_out]
     densities = []
-    floor = space.min_density
-    for i in range(len(layers) - 1):
-        rho = trial.suggest_float(f"density_{i}", space.min_density, space.max_density, log=True)
-        if space.later_denser:
-            rho = max(rho, floor)
-            floor = rho
-        densities.append(rho)
+    if space.max_params is not None:
+        # the budget decides the densities: each junction gets a drawn share of the weights left after biases
+        shares = [trial.suggest_float(f"share_{i}", 0.02, 1.0, log=True) for i in range(len(layers) - 1)]
+        weights = space.max_params - conv_params - sum(layers[1:])
+        if weights < sum(max(a, b) for a, b in zip(layers[:-1], layers[1:])):
+            raise InputError(
+                f"layers {layers} need more than the budget of {space.max_params} parameters at one edge per neuron"
+            )
+        densities = [max(rho, space.min_density) for rho in budget_densities(layers, shares, weights)]
+    else:
+        floor = space.min_density
+        for i in range(len(layers) - 1):
+            rho = trial.suggest_float(f"density_{i}", space.min_density, space.max_density, log=True)
+            if space.later_denser:
+                rho = max(rho, floor)
+                floor = rho
+            densities.append(rho)
     kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
     lr = trial.suggest_float("lr", *space.lr, log=True)
     l2_raw = trial.suggest_float("l2", space.l2[0], space.l2[1], log=True)
     l2 = 0.0 if l2_raw < space.l2[0] * 10 else l2_raw
     batch = trial.suggest_categorical("batch_size", space.batch_sizes)
     dropout = trial.suggest_float("dropout", 0.0, space.max_dropout) if space.max_dropout > 0 else 0.0
-    out_degrees = out_degrees_for_density(layers, densities)
+    schedule = (
+        trial.suggest_categorical("lr_schedule", space.lr_schedules)
+        if len(space.lr_schedules) > 1
+        else space.lr_schedules[0]
+    )
+    out_degrees = out_degrees_for(layers, densities, kind)
     all_full = all(d == n for d, n in zip(out_degrees, layers[1:]))
+    params = candidate_parameters(layers, out_degrees, "fc" if all_full else kind, conv_params)
+    if space.max_params is not None and params > space.max_params:
+        raise InputError(
+            f"candidate {layers} d_out {out_degrees} has {params} parameters, over the budget {space.max_params}"
+        )
     return {
         "conv": conv,
         "layers": layers,
@@ -120,5 +208,7 @@ def sample(
         "l2": l2,
         "batch_size": batch,
         "dropout": round(dropout, 3),
+        "lr_schedule": schedule,
         "target_densities": densities,
+        "parameters": params,
     }

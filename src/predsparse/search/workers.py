@@ -25,8 +25,10 @@ def _states(study) -> dict[str, Any]:  # noqa: ANN001
     S = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == S.COMPLETE]
-    finished = [t for t in trials if t.state in (S.COMPLETE, S.PRUNED, S.FAIL)]
-    return {"trials": trials, "complete": complete, "finished": finished, "S": S}
+    # a draw over the parameter budget trains nothing, so it does not use up --max-trials
+    finished = [t for t in trials if t.state in (S.COMPLETE, S.PRUNED, S.FAIL) and "infeasible" not in t.user_attrs]
+    infeasible = [t for t in trials if "infeasible" in t.user_attrs]
+    return {"trials": trials, "complete": complete, "finished": finished, "infeasible": infeasible, "S": S}
 
 
 def study_loop(
@@ -75,7 +77,7 @@ def study_loop(
     while True:
         optuna.storages.fail_stale_trials(study)  # fail (and queue again) trials of workers that died
         st = _states(study)
-        if len(st["complete"]) >= n or len(st["finished"]) >= cap:
+        if len(st["complete"]) >= n or len(st["finished"]) >= cap or len(st["infeasible"]) >= 50 * n:
             return
         if settings.timeout is not None and time.monotonic() - t0 > settings.timeout:
             return

@@ -59,6 +59,7 @@ from predsparse.train.loop import (
     _tensors,
     check_model_fits_data,
     make_optimizer,
+    set_epoch_lr,
     takes_rows_of,
     train_step,
 )
@@ -336,6 +337,7 @@ def _train(
     )
     for epoch in bar:
         ddp.train()
+        set_epoch_lr(opt, config, epoch)
         te = time.perf_counter()
         perm = torch.randperm(len(xtr), generator=gen).to(device)
         tot_loss, tot_correct = 0.0, 0

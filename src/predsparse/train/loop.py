@@ -25,6 +25,7 @@ from predsparse.train.identity import run_identity
 from predsparse.train.runbook import RunBook
 
 OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class TrainConfig:
     l2: float = 0.0
     seed: int = 0
     device: str = "cpu"
+    lr_schedule: str = "constant"
     eval_batch_size: int = 4096
     stop_on_divergence: bool = (
         True  # False: a diverged run (loss far beyond its start, stuck at chance) goes on, flagged
@@ -57,6 +59,15 @@ class TrainConfig:
             raise InputError(f"stop_on_divergence {self.stop_on_divergence!r} must be True or False")
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"optimizer {self.optimizer!r} is not one of {OPTIMIZERS}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"learning-rate schedule {self.lr_schedule!r} is not one of {LR_SCHEDULES}")
+
+    def epoch_lr(self, epoch: int) -> float:
+        """The learning rate of ``epoch`` (1-based): ``lr`` throughout, or cosine-annealed from ``lr`` towards 0
+        over ``epochs`` (per epoch, so a resumed run needs no scheduler state)."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
 
 
 @dataclass
@@ -150,6 +161,12 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
 
 
+def set_epoch_lr(opt: torch.optim.Optimizer, config: TrainConfig, epoch: int) -> None:
+    """Give every parameter group the learning rate of ``epoch`` (:meth:`TrainConfig.epoch_lr`)."""
+    for group in opt.param_groups:
+        group["lr"] = config.epoch_lr(epoch)
+
+
 def train_step(
     model: nn.Module,
     xtr: torch.Tensor,
@@ -227,6 +244,7 @@ def fit(
     )
     for epoch in bar:
         model.train()
+        set_epoch_lr(opt, config, epoch)
         te = time.perf_counter()
         perm = torch.randperm(len(xtr), generator=gen).to(device)
         tot_loss, tot_correct = 0.0, 0
