@@ -56,6 +56,7 @@ ARGS = parse()
 # every OpenMP user (torch, SparseProp) sees the same thread count; numba follows torch's
 os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
 
+from predsparse import threads as ps_threads  # noqa: E402, I001 - first (as the CLI): its OpenMP wait policy must reach torch
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -353,7 +354,7 @@ def main() -> None:
         f"{ARGS.clock} clock, torch {torch.__version__}, numba {kernels_cpu.numba_module().__version__}, "
         f"sparseprop {'yes' if SPARSEPROP else 'NOT INSTALLED: ' + SPARSEPROP_ERR}"
     )
-    print(f"# {kernels_cpu.instruction_sets()}")
+    print(f"# {kernels_cpu.instruction_sets()}; threading set-up: {ps_threads.info()}")
     print(line)
     print("-" * len(line))
     for row in rows:

@@ -16,8 +16,10 @@ itself after ``--busy-max`` seconds, so nothing outlives the run):
 
 Prints the median milliseconds per step (``--seconds`` of steps per cell) and, per load, each
 set-up's time over the best of all set-ups for that workload and load (goal: the library default
-within 1.3x). ``default`` is what ``import predsparse`` gives now; ``old`` is the set-up before
-issue 16 (libgomp's default spin-waiting, all cores).
+within 1.3x). ``default`` is what the CLI, or ``import predsparse`` before torch, gives now; ``1thr`` the
+same on one thread; ``late`` the library imported after torch (torch's OpenMP runtime then keeps its
+spin-waiting: :func:`predsparse.threads.info` says ``late``); ``old`` is the set-up before issue 16
+(libgomp's default spin-waiting, all cores).
 
 Run: ``python benchmarks/bench_load.py`` (about 2-3 minutes; ``--configs`` to pick set-ups,
 ``--quick`` for a smoke run).
@@ -35,6 +37,8 @@ import time
 # name -> (environment, threads or None for the library default)
 CONFIGS: dict[str, tuple[dict[str, str], int | None]] = {
     "default": ({}, None),
+    "1thr": ({}, 1),
+    "late": ({"BENCH_LOAD_LATE": "1"}, None),
     "old": ({"PREDSPARSE_THREADING": "off"}, None),
     "old-1thr": ({"PREDSPARSE_THREADING": "off"}, 1),
     "passive": ({"PREDSPARSE_THREADING": "off", "OMP_WAIT_POLICY": "PASSIVE"}, None),
@@ -56,6 +60,7 @@ THREAD_VARS = (
     "PREDSPARSE_THREADS",
     "PREDSPARSE_THREADING",
     "MKL_NUM_THREADS",
+    "BENCH_LOAD_LATE",
 )
 
 
@@ -91,10 +96,13 @@ def stop_busy(procs: list[subprocess.Popen]) -> None:
 
 # --- the worker: one set-up; times the workload the parent names on stdin ------------------------------------------------------
 def worker(args: argparse.Namespace, threads: int | None) -> None:
+    if os.environ.get("BENCH_LOAD_LATE") != "1":
+        # first, as the CLI does: the wait policy reaches torch's OpenMP runtime only if set before it loads
+        import predsparse  # applies the threading set-up (unless PREDSPARSE_THREADING=off)
     import torch
     from torch import nn
 
-    import predsparse  # noqa: F401 - applies the library's threading set-up (unless PREDSPARSE_THREADING=off)
+    import predsparse  # "late": after torch, as a notebook that imports torch first
     from predsparse import patterns as P
     from predsparse.nn import SparseLinear, SparseMLP
 
@@ -157,6 +165,7 @@ def worker(args: argparse.Namespace, threads: int | None) -> None:
         for _ in range(5):
             s()
     out: dict = {"threads": torch.get_num_threads(), "env": {k: os.environ.get(k) for k in THREAD_VARS}, "times": {}}
+    out["late"] = bool(predsparse.threads.info().get("late"))  # the wait policy came after torch's runtime loaded
     try:
         import numba
 
@@ -245,7 +254,8 @@ def main() -> None:
     )
     for name in res:
         e = {k: v for k, v in res[name]["env"].items() if v is not None}
-        print(f"#   {name}: {res[name]['threads']} threads, numba {res[name].get('layer')}, env {e or '{}'}")
+        late = " (set after torch loaded: torch keeps spin-waiting)" if res[name].get("late") else ""
+        print(f"#   {name}: {res[name]['threads']} threads, numba {res[name].get('layer')}, env {e or '{}'}{late}")
     names = list(res)
     head = f"{'busy':>4s} {'workload':10s} " + " ".join(f"{n:>15s}" for n in names)
     print("ms per step (ratio to the best set-up of the row)")

@@ -40,6 +40,7 @@ ap.add_argument("--train-subset", type=int, default=0, help="use only this many 
 ARGS = ap.parse_args()
 os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
 
+from predsparse import threads as ps_threads  # noqa: E402, I001 - first (as the CLI): its OpenMP wait policy must reach torch
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -156,6 +157,7 @@ def main() -> None:
         f"{ARGS.seeds} seeds, {ARGS.threads} threads, {len(ds.xtr)} training samples, torch {torch.__version__}"
     )
     print(f"# {kernels_cpu.instruction_sets()}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"# threading set-up: {ps_threads.info()}")
     print(f"{'model':14s} {'s/epoch (median)':>17s} {'test acc (mean +- std over seeds)':>34s}")
     for m in models:
         e, a = res[m]["epoch_s"], res[m]["acc"]

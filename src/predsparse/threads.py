@@ -103,6 +103,27 @@ def set_threads(n: int) -> None:
     _INFO["threads"] = n
 
 
+def late_warning(threads: int) -> str | None:
+    """The warning for a training run on ``threads`` threads when the wait policy came too late (``late`` in
+    :func:`info`: predsparse was imported after torch, whose OpenMP threads then spin-wait): with another
+    process busy on the machine a training step can then be many times slower (measured 25x for the
+    Fashion-MNIST MLP on 2 cores, ``benchmarks/bench_load.py``, set-up ``late``). Given once per process
+    (None afterwards, on one thread, or when the policy is in effect)."""
+    if not _INFO.get("late") or threads <= 1 or _INFO.get("warned_late"):
+        return None
+    _INFO["warned_late"] = True
+    try:
+        load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores now; "
+    except OSError:  # not available on every platform
+        load = ""
+    return (
+        "predsparse was imported after torch, so torch's OpenMP threads spin-wait at every barrier: while "
+        f"another process is busy ({load}see benchmarks/bench_load.py) training can run many times slower. "
+        "Import predsparse before torch, set OMP_WAIT_POLICY=PASSIVE before starting Python, or use one "
+        "thread (predsparse.threads.set_threads(1))."
+    )
+
+
 def info() -> dict:
     """What the set-up did: ``applied`` (variables set), ``user_set`` (the user's own, left alone),
     ``off`` (``PREDSPARSE_THREADING=off``), ``late`` (applied after an OpenMP runtime had loaded, so

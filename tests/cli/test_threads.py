@@ -162,3 +162,37 @@ def test_threads_accepted_wherever_the_readme_shows_it(keep_threads):
         path = words.split()
         res = runner.invoke(main, [*path, "--threads", "1", "--help"])
         assert res.exit_code == 0, (path, res.output)
+
+
+FIT = """
+import warnings
+from predsparse import patterns as P, threads
+from predsparse.data.format import Dataset
+from predsparse.nn import SparseMLP
+from predsparse.train.loop import TrainConfig, fit
+import numpy as np
+rng = np.random.default_rng(0)
+x = lambda n: rng.normal(size=(n, 8)).astype(np.float32)
+y = lambda n: rng.integers(0, 2, n).astype(np.int64)
+ds = Dataset(xtr=x(32), ytr=y(32), xva=x(8), yva=y(8), xte=x(8), yte=y(8), num_classes=2)
+got = []
+for _ in range(2):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        fit(SparseMLP([8, 4, 2], [P.fully_connected(8, 4), P.fully_connected(4, 2)]), ds, TrainConfig(epochs=1), progress=False)
+    got.append([str(m.message) for m in w if "imported after torch" in str(m.message)])
+print(json.dumps({"warnings": got, "info": threads.info()}))
+"""
+
+
+@pytest.mark.parametrize("torch_first", [True, False])
+def test_training_warns_once_when_the_wait_policy_came_after_torch(torch_first):
+    """Imported after torch (torch's threads spin-wait), ``fit`` on 2 threads warns once per process how to
+    fix it; imported first, it says nothing."""
+    head = "import json, torch, predsparse\n" if torch_first else "import json, predsparse, torch\n"
+    r = _run(head + FIT, {"PREDSPARSE_THREADS": "2"})
+    assert r["info"]["late"] is torch_first
+    counts = [len(w) for w in r["warnings"]]
+    assert counts == ([1, 0] if torch_first else [0, 0])
+    if torch_first:
+        assert "OMP_WAIT_POLICY=PASSIVE" in r["warnings"][0][0] and "set_threads(1)" in r["warnings"][0][0]

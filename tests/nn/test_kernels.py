@@ -412,3 +412,37 @@ def test_cli_threads_option_sets_torch_threads_which_the_kernels_follow():
         assert bad.exit_code == 2
     finally:
         torch.set_num_threads(before)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch", [20, 150, 256])  # panels of 32, 64 and 128 columns
+def test_serial_builds_give_the_same_numbers_as_the_parallel_ones(monkeypatch, dtype, batch):
+    """Small calls run on the serial build of a kernel (kernels_cpu.SERIAL_WORK): every output is computed
+    by one task either way, so logits and gradients are bitwise those of the parallel build, which match
+    the dense masked computation."""
+    pats = [P.structured(42, 26, 13, seed=1), P.random(26, 19, density=0.3, seed=2), P.fully_connected(19, 5)]
+    torch.manual_seed(0)
+    model = SparseMLP([42, 26, 19, 5], pats).to(dtype)
+    x = torch.randn(batch, 42, dtype=dtype)
+
+    def run(serial_work: int):
+        monkeypatch.setattr(kernels_cpu, "SERIAL_WORK", serial_work)
+        model.zero_grad()
+        xg = x.clone().requires_grad_(True)
+        out = model(xg)
+        out.square().sum().backward()
+        return [out.detach(), xg.grad, *(p.grad.clone() for p in model.parameters())]
+
+    parallel, serial = run(0), run(1 << 40)
+    for a, b in zip(parallel, serial):
+        assert torch.equal(a, b)
+    dense = x.clone().requires_grad_(True)
+    h = dense
+    for i, j in enumerate(model.junctions):
+        h = h @ j.dense_weight().T + j.bias.detach()
+        h = torch.relu(h) if i < 2 else h
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {}
+    torch.testing.assert_close(serial[0], h.detach(), **tol)
+    h.square().sum().backward()
+    torch.testing.assert_close(serial[1], dense.grad, **tol)

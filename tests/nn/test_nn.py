@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from predsparse import patterns as P
+from predsparse.errors import InputError
 from predsparse.nn import SparseLinear, SparseMLP
 from predsparse.nn.ops import BACKENDS
 
@@ -146,3 +148,69 @@ def test_inference_matches_dense_at_batch_one_and_more(dtype, activation):
         torch.testing.assert_close(model(data, rows=torch.tensor([7])), dense(data[7:8]), **tol)
     # with gradients the same values come through the autograd node
     torch.testing.assert_close(model(data[:1]).detach(), dense(data[:1]).detach(), **tol)
+
+
+def _dense_logits(model, x, act=torch.relu):
+    """The dense masked computation: each junction as its (n_out, n_in) weight matrix with zeros."""
+    for i, j in enumerate(model.junctions):
+        x = x @ j.dense_weight().T + j.bias.detach()
+        x = act(x) if i < len(model.junctions) - 1 else x
+    return x
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_batch_one_equals_batched_path_and_dense(dtype):
+    """Batch-1 inference (ELL for fixed in-degree, CSR for a random junction, uint16 indices) gives every row
+    of a batched call and the dense masked computation, to float rounding; so does x[rows] for one row."""
+    from predsparse.nn import inference
+
+    layers = [64, 48, 40, 7]
+    pats = [P.clash_free(64, 48, 6, 8, type=1, seed=1), P.random(48, 40, density=0.3, seed=2), P.fully_connected(40, 7)]
+    torch.manual_seed(0)
+    model = SparseMLP(layers, pats).to(dtype).eval()
+    data = torch.randn(12, 64, dtype=dtype)
+    with torch.no_grad():
+        for j in model.junctions:
+            j.bias.normal_()
+    tol = {"rtol": 2e-5, "atol": 2e-5} if dtype == torch.float32 else {}
+    with torch.no_grad():
+        batched = model(data)
+        single = torch.cat([model(data[i : i + 1]) for i in range(len(data))])
+        plan = model.junctions[0].__dict__["_numba_plan"][1]
+        assert plan is not None and list(plan[1]) == [8, -1, 40]  # in-degrees: ELL, CSR, ELL
+        assert plan[3][0].dtype == inference.index_dtype(64) == np.uint16
+        torch.testing.assert_close(single, batched, **tol)
+        torch.testing.assert_close(single, _dense_logits(model, data), **tol)
+        torch.testing.assert_close(model(data, rows=torch.tensor([5])), batched[5:6], **tol)
+        # a weight changed in place (as an optimiser does) is seen: the plan holds views, not copies
+        model.junctions[1].weight.mul_(-1.5)
+        torch.testing.assert_close(model(data[3:4]), _dense_logits(model, data[3:4]), **tol)
+
+
+def test_batch_one_wide_input_uses_uint32_indices():
+    """More than 65,536 inputs: 32-bit column indices, same logits as the dense masked computation."""
+    from predsparse.nn import inference
+
+    n_in = 70_000
+    assert inference.index_dtype(n_in) == np.uint32 and inference.index_dtype(1 << 16) == np.uint16
+    pats = [P.random(n_in, 6, density=0.002, seed=5), P.fully_connected(6, 3)]
+    torch.manual_seed(1)
+    model = SparseMLP([n_in, 6, 3], pats).eval()
+    x = torch.randn(1, n_in)
+    with torch.no_grad():
+        model.junctions[0].bias.normal_()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), _dense_logits(model, x), rtol=1e-5, atol=1e-5)
+    assert model.junctions[0].__dict__["_numba_plan"][1][3][0].dtype == np.uint32
+
+
+def test_batch_one_with_gradient_takes_the_batched_path_and_a_wrong_width_is_refused():
+    """With a gradient wanted the result has an autograd node; an input of the wrong width is refused (the
+    kernels would read past its end)."""
+    pats = [P.structured(20, 10, 4, seed=1), P.fully_connected(10, 3)]
+    model = SparseMLP([20, 10, 3], pats)
+    out = model(torch.randn(1, 20))
+    assert out.grad_fn is not None
+    for batch in (1, 4):
+        with torch.no_grad(), pytest.raises(InputError, match="expects 20"):
+            model(torch.randn(batch, 19))

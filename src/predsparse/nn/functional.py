@@ -16,6 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from predsparse.errors import InputError
+from predsparse.nn import inference, kernels_cpu
 from predsparse.nn.autograd import panel_linear, sparse_matmul
 from predsparse.nn.backend import SparseIndex, select_backend
 from predsparse.nn.fused import panel_mlp
@@ -65,6 +66,8 @@ def sparse_mlp(
     layout); either acts only when ``training``."""
     n_in = junctions[0].n_in
     x = x.reshape(x.shape[0], -1) if x.shape[0] else x.reshape(0, n_in)
+    if x.shape[1] != n_in:  # the kernels index the input by the pattern: a narrower one would be read past its end
+        raise InputError(f"input has {x.shape[1]} features per item: the network expects {n_in}")
     if rows is not None:
         rows = check_rows(rows, x.shape[0])
     act = ACTIVATION_FUNCTIONS[activation]
@@ -77,6 +80,10 @@ def sparse_mlp(
         def drop_fn(h: torch.Tensor) -> torch.Tensor:
             return F.dropout(h, p, True)
 
+    if not drop:  # on-line inference (one input, no gradient): one serial kernel call, a short path
+        y = inference.try_forward(x, junctions, kernels_cpu.EPILOGUE[activation], rows)
+        if y is not None:
+            return y
     last = len(junctions) - 1
     if all(uses_panels(j, x, j.backend) for j in junctions):
         if not drop:

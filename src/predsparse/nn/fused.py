@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from predsparse.nn import kernels_cpu
+from predsparse.nn import inference, kernels_cpu
 from predsparse.nn.numba_backend import (
     _arrays,
     _from_panels_np,
@@ -141,29 +141,11 @@ def panel_mlp(
     spec = (tuple(layers), activation, tuple(has_bias))
     if not torch.is_grad_enabled() or not (x.requires_grad or any(p.requires_grad for p in params)):
         # inference (evaluation, on-line use): the same kernels without an autograd node or saved activations
-        if (x.shape[0] if rows is None else rows.numel()) == 1:
-            return _single(x, rows, spec, params)
+        it = iter(params)
+        wbs = [(next(it), next(it) if hb else None) for hb in has_bias]
+        y = inference.try_forward(x, layers, kernels_cpu.EPILOGUE[activation], rows, wbs)  # one input: one call
+        if y is not None:
+            return y
         y, _, batch, _, _ = _forward_np(x, rows, spec, params, keep=False)
         return torch.from_numpy(y).view(batch, layers[-1].n_out)
     return _PanelMLP.apply(x, rows, spec, *params)
-
-
-def _single(x: torch.Tensor, rows: torch.Tensor | None, spec: tuple, params: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Batch-1 inference: the whole network in one serial kernel call (:func:`kernels_cpu.mlp_single`)."""
-    layers, act, has_bias = spec
-    xa = _np(x.detach().contiguous())
-    xa = xa.reshape(-1) if rows is None else xa[int(rows[0])]
-    dt = xa.dtype
-    crows, colss, ws, bs = [], [], [], []
-    pk = 0
-    for i, layer in enumerate(layers):
-        a = _arrays(layer)
-        crows.append(a.crow)
-        colss.append(a.cols)
-        ws.append(a.param("w", params[pk], dt))
-        bs.append(a.param("b", params[pk + 1], dt) if has_bias[i] else kernels_cpu.empty(dt))
-        pk += 2 if has_bias[i] else 1
-    y = kernels_cpu.mlp_single()(
-        xa, tuple(crows), tuple(colss), tuple(ws), tuple(bs), kernels_cpu.EPILOGUE[act] if act is not None else 0
-    )
-    return torch.from_numpy(y).view(1, layers[-1].n_out)

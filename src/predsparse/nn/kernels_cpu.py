@@ -31,6 +31,7 @@ each kernel is compiled once per panel width and dtype (float32, float64) and ca
 from __future__ import annotations
 
 import os
+import types
 from types import SimpleNamespace
 
 import numpy as np
@@ -93,36 +94,55 @@ def panel_width(batch: int, width: int, itemsize: int = 4) -> int:
     return 128 if fits and -(-batch // 128) * 128 <= -(-batch // 64) * 64 else 64
 
 
-def kernels(bc: int) -> SimpleNamespace:
+SERIAL_WORK = 1 << 16
+"""Calls with less work than this (multiply-adds, or numbers copied) run on the serial build of a kernel
+(:func:`kernels` with ``serial=True``): with the passive OpenMP wait policy a parallel region wakes the
+other threads, which costs more than such a call's work (the 100 -> 10 junction of an MLP, the logits'
+layout changes). Each output is computed by one task either way and without reductions across vector
+lanes, so the numbers are the same; ``sddmm`` (whose sums over the batch are vectorised reductions,
+compiled differently in the two builds) always runs its parallel build."""
+
+
+def kernels(bc: int, serial: bool = False) -> SimpleNamespace:
     """The kernels for panel width ``bc``: ``spmm``, ``spmm_t`` (weights read through an index), ``sddmm``,
-    ``to_panels``, ``from_panels``, ``gather``.
+    ``to_panels``, ``from_panels``, ``gather``; ``serial``: the same code compiled without threads.
 
     Built on first use; each is compiled by numba on its first call with a new dtype, then cached.
     """
-    k = _STATE.get(("kernels", bc))
+    k = _STATE.get(("kernels", bc, serial))
     if k is None:
         numba_module()
-        if "convert" not in _STATE:
-            _STATE["convert"] = _make_converters()
-        spmm, spmm_t, sddmm = _make_kernels(bc)
-        to_panels, from_panels, gather = _STATE["convert"]
-        k = _STATE[("kernels", bc)] = SimpleNamespace(
-            spmm=spmm, spmm_t=spmm_t, sddmm=sddmm, to_panels=to_panels, from_panels=from_panels, gather=gather
+        if ("convert", serial) not in _STATE:
+            _STATE["convert", serial] = _make_converters(not serial)
+        spmm, spmm_t, sddmm = _make_kernels(bc, not serial)
+        to_panels, from_panels, gather = _STATE["convert", serial]
+        k = _STATE[("kernels", bc, serial)] = SimpleNamespace(
+            spmm=spmm,
+            spmm_t=spmm_t,
+            sddmm=sddmm,
+            to_panels=to_panels,
+            from_panels=from_panels,
+            gather=gather,
+            bc=bc,
+            serial=serial,
         )
     return k
 
 
-def mlp_single():
-    """``mlp_single(x, crows, colss, ws, bs, act) -> y``: a whole MLP's forward pass for ONE input vector
-    (tuples with one CSR / weight / bias array per junction, empty bias for none; ``act`` the
-    :data:`EPILOGUE` code applied after every junction but the last). Serial and in one call: at batch 1
-    the work is a few microseconds per junction, less than waking other threads or a kernel call per
-    junction would cost. Same summation order as ``spmm`` (8-edge blocks, then 4, 2, 1)."""
-    k = _STATE.get("mlp_single")
-    if k is None:
-        numba_module()
-        k = _STATE["mlp_single"] = _make_mlp_single()
-    return k
+def _jit(parallel: bool, fastmath: bool = False):
+    """numba's ``njit`` (cached on disk, nogil), with or without threads. The serial build of a function
+    gets its own name: numba's on-disk cache is keyed by the function's name, code and closure, not by
+    the compile flags, so both builds of one function would otherwise share (and overwrite) one entry."""
+    from numba import njit
+
+    def deco(f):
+        if not parallel:
+            g = types.FunctionType(f.__code__, f.__globals__, f.__name__ + "_serial", f.__defaults__, f.__closure__)
+            g.__qualname__, g.__doc__ = f.__qualname__ + "_serial", f.__doc__
+            f = g
+        return njit(parallel=parallel, fastmath=fastmath, cache=True, nogil=True)(f)
+
+    return deco
 
 
 def instruction_sets() -> str:
@@ -173,9 +193,9 @@ def empty(dtype) -> np.ndarray:
     return _EMPTY[np.dtype(dtype)]
 
 
-def _make_kernels(BC: int):
-    """The two compute kernels for panel width ``BC`` (numba treats ``BC``/``UBC`` as constants)."""
-    from numba import njit, prange, uint64
+def _make_kernels(BC: int, PAR: bool = True):
+    """The compute kernels for panel width ``BC`` (numba treats ``BC``/``UBC`` as constants), parallel or not."""
+    from numba import prange, uint64
 
     UBC = np.uint64(BC)
     U0, U1, U2, U3, U4 = (np.uint64(i) for i in range(5))
@@ -184,7 +204,7 @@ def _make_kernels(BC: int):
     # vector loads/stores in the innermost loops
 
     def make_spmm(INDIRECT: bool):
-        @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+        @_jit(PAR, fastmath=True)
         def spmm(crow, cols, w, wp, x, y, n_src, bias, gate, mode):  # pragma: no cover - compiled by numba
             """y[p, j, :] = bias[j] + sum_{e in row j} w[e] * x[p, cols[e], :] (flat arrays; bias may be empty;
             with INDIRECT the weight of edge e is w[wp[e]], so the input gradient reads the weights in
@@ -277,7 +297,7 @@ def _make_kernels(BC: int):
 
     spmm, spmm_t = make_spmm(False), make_spmm(True)
 
-    @njit(parallel=True, fastmath=True, cache=True, nogil=True)
+    @_jit(PAR, fastmath=True)
     def sddmm(crow, cols, g, x, gw, n_src, bounds, gb):  # pragma: no cover - compiled by numba
         """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten); when
         ``gb`` is not empty, also the bias gradient gb[j] = sum over panels and batch of g[p, j, :]."""
@@ -362,11 +382,11 @@ def _make_kernels(BC: int):
     return spmm, spmm_t, sddmm
 
 
-def _make_converters():
+def _make_converters(PAR: bool = True):
     """``to_panels(x, rows, out, B, n, BC)``, ``from_panels(xp, out, B, n, BC)`` (flat arrays) and ``gather``."""
-    from numba import njit, prange, uint64
+    from numba import prange, uint64
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @_jit(PAR)
     def to_panels(x, rows, out, B, n, BC):  # pragma: no cover - compiled by numba
         """(B, n) row-major -> (P, n, BC) panels, the tail of the last panel zeroed (flat arrays). With a
         non-empty ``rows`` (B row numbers of x, checked by the caller), batch item b is x's row rows[b]:
@@ -400,7 +420,7 @@ def _make_converters():
                     for b in range(G):
                         out[q + uint64(b)] = x[off[b] + uint64(k)] if b < m else 0
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @_jit(PAR)
     def from_panels(xp, out, B, n, BC):  # pragma: no cover - compiled by numba
         """(P, n, BC) panels -> (B, n) row-major, padding dropped (flat arrays)."""
         P = (B + BC - 1) // BC
@@ -418,65 +438,10 @@ def _make_converters():
                 for k in range(k0, k1):
                     out[o + uint64(k)] = xp[uint64(p * n + k) * ubc + uint64(b)]
 
-    @njit(parallel=True, cache=True, nogil=True)
+    @_jit(PAR)
     def gather(src, perm, out):  # pragma: no cover - compiled by numba
         """out[i] = src[perm[i]] (the weights in transposed-CSR order, once per backward pass)."""
         for i in prange(out.size):
             out[i] = src[perm[i]]
 
     return to_panels, from_panels, gather
-
-
-def _make_mlp_single():
-    from numba import njit
-
-    @njit(fastmath=True, cache=True, nogil=True)
-    def mlp_single(x, crows, colss, ws, bs, act):  # pragma: no cover - compiled by numba
-        h = x
-        last = len(crows) - 1
-        for li in range(len(crows)):
-            crow = crows[li]
-            cols = colss[li]
-            w = ws[li]
-            bias = bs[li]
-            n_dst = crow.size - 1
-            y = np.empty(n_dst, x.dtype)
-            for j in range(n_dst):
-                acc = bias[j] if bias.size > 0 else h[0] - h[0]
-                e = crow[j]
-                e1 = crow[j + 1]
-                while e + 8 <= e1:
-                    acc += (
-                        w[e] * h[cols[e]]
-                        + w[e + 1] * h[cols[e + 1]]
-                        + w[e + 2] * h[cols[e + 2]]
-                        + w[e + 3] * h[cols[e + 3]]
-                    ) + (
-                        w[e + 4] * h[cols[e + 4]]
-                        + w[e + 5] * h[cols[e + 5]]
-                        + w[e + 6] * h[cols[e + 6]]
-                        + w[e + 7] * h[cols[e + 7]]
-                    )
-                    e += 8
-                if e + 4 <= e1:
-                    acc += (w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]) + (
-                        w[e + 2] * h[cols[e + 2]] + w[e + 3] * h[cols[e + 3]]
-                    )
-                    e += 4
-                if e + 2 <= e1:
-                    acc += w[e] * h[cols[e]] + w[e + 1] * h[cols[e + 1]]
-                    e += 2
-                if e < e1:
-                    acc += w[e] * h[cols[e]]
-                if li < last:
-                    if act == 1:
-                        acc = max(acc, 0)
-                    elif act == 2:
-                        acc = 1 / (1 + np.exp(-acc))
-                    elif act == 3:
-                        acc = np.tanh(acc)
-                y[j] = acc
-            h = y
-        return h
-
-    return mlp_single

@@ -105,14 +105,22 @@ def _empty(n: int, dtype: np.dtype) -> np.ndarray:
     return torch.empty(n, dtype=_TORCH_DTYPE[np.dtype(dtype)]).numpy()
 
 
+def _fit(k: SimpleNamespace, work: int) -> SimpleNamespace:
+    """``k``, or the serial build of its kernels for a call with less than :data:`kernels_cpu.SERIAL_WORK`
+    of work (multiply-adds or numbers copied): waking the other threads would cost more than the work."""
+    return kernels_cpu.kernels(k.bc, serial=True) if work < kernels_cpu.SERIAL_WORK else k
+
+
 def _to_panels_np(k: SimpleNamespace, x: np.ndarray, rows: np.ndarray, batch: int, n: int, bc: int) -> np.ndarray:
     out = _empty(((batch + bc - 1) // bc) * n * bc, x.dtype)
+    k = _fit(k, batch * n)
     k.to_panels(x, rows, out, batch, n, bc)
     return out
 
 
 def _from_panels_np(k: SimpleNamespace, xp: np.ndarray, batch: int, n: int, bc: int) -> np.ndarray:
     out = _empty(batch * n, xp.dtype)
+    k = _fit(k, batch * n)
     k.from_panels(xp, out, batch, n, bc)
     return out
 
@@ -120,6 +128,7 @@ def _from_panels_np(k: SimpleNamespace, xp: np.ndarray, batch: int, n: int, bc: 
 def _spmm_np(k, a: _Arrays, w, x, n_in: int, n_out: int, bc: int, bias, mode: int) -> np.ndarray:
     """Forward on panels: ``x`` (P*n_in*bc) -> (P*n_out*bc), bias and activation ``mode`` fused."""
     y = _empty((x.size // (n_in * bc)) * n_out * bc, x.dtype)
+    k = _fit(k, a.cols.size * (x.size // n_in))
     k.spmm(a.crow, a.cols, w, kernels_cpu.empty(np.int64), x, y, n_in, bias, kernels_cpu.empty(x.dtype), mode)
     return y
 
@@ -128,6 +137,7 @@ def _grad_input_np(k, a: _Arrays, w, g, n_in: int, n_out: int, bc: int, gate, mo
     """Input gradient on panels over the transposed CSR; ``mode`` multiplies by act'(gate) in the same pass."""
     panels = g.size // (n_out * bc)
     gx = _empty(panels * n_in * bc, g.dtype)
+    k = _fit(k, a.cols.size * panels * bc)
     if panels == 1:
         # one pass over the edges: read the weights in transposed order through t_perm (measured 20 %
         # faster at batch 64, 2048^2 at 20 %, than gathering them first)
@@ -148,6 +158,8 @@ def _grad_weight_np(k, a: _Arrays, g, x, n_in: int, n_out: int, with_bias: bool,
     if not g.size:  # an empty batch has zero gradients
         gw[:] = 0
         gb[:] = 0
+    # always the parallel build: its sums over the batch are vectorised reductions, which LLVM compiles
+    # differently in the serial build (last-bit differences), and the numbers must not depend on the build
     k.sddmm(a.crow, a.cols, g, x, gw, n_in, a.blocks(threads), gb)
     return gw, gb
 

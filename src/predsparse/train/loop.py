@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from predsparse import threads
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.nn import SparseMLP
@@ -218,6 +220,9 @@ def fit(
     same path resumes after the last finished epoch. ``on_epoch`` may raise to stop early (pruning).
     """
     check_model_fits_data(model, dataset)
+    late = threads.late_warning(torch.get_num_threads()) if config.device == "cpu" else None
+    if late:
+        warnings.warn(late, RuntimeWarning, stacklevel=2)
     torch.manual_seed(config.seed)
     device = config.device
     model.to(device)
