@@ -58,6 +58,11 @@ def int_list(text: str | None, name: str) -> list[int] | None:
         raise InputError(f"--{name} {text!r} is not a comma-separated list of whole numbers") from None
 
 
+def name_list(text: str) -> list[str]:
+    """Split ``"a, b,,c"`` into ``["a", "b", "c"]`` (blanks dropped; the caller checks the names)."""
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
 def float_list(text: str | None, name: str) -> list[float] | None:
     """Parse ``"0.1,0.2"`` into floats, with a clear error naming the option."""
     if text is None or text == "":

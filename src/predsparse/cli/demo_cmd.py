@@ -21,6 +21,7 @@ from predsparse.cli.common import (
     int_list,
     jobs_option,
     json_option,
+    name_list,
 )
 
 
@@ -60,7 +61,7 @@ def demo(out_dir, preset, per_class, epochs, jobs, seeds, kinds, progress, as_js
     from predsparse.experiments.tables import format_table
 
     seed_list = int_list(seeds, "seeds")
-    kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
+    kind_list = name_list(kinds)
     if per_class < 1:
         raise InputError(f"--per-class {per_class} must be a whole number >= 1")
     cfg = demo_config(preset=preset, per_class=per_class, epochs=epochs, seeds=seed_list, kinds=kind_list)

@@ -14,6 +14,7 @@ from predsparse.cli.common import (  # checked while parsing, before any work
     emit_json,
     handle_errors,
     json_option,
+    name_list,
 )
 from predsparse.cli.hw_common import (
     SCHEDULE_HELP,
@@ -67,7 +68,7 @@ def sweep_cmd(
 
     cfg = build_config(**net)
     fmts = [FixedFormat.parse(f) for f in formats.split(";") if f.strip()]
-    acts = [a.strip() for a in activations.split(",") if a.strip()]
+    acts = name_list(activations)
     for a in acts:
         if a not in ("sigmoid", "relu"):
             raise InputError(f"activation {a!r} is not one of sigmoid, relu")

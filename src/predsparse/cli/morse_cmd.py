@@ -17,6 +17,7 @@ from predsparse.cli.common import (
     emit_json,
     handle_errors,
     json_option,
+    name_list,
 )
 from predsparse.errors import InputError
 
@@ -277,7 +278,7 @@ def study_cmd(
         if text is not None:
             kw[name] = _whole(text, name.replace("_", "-"), 1)
     if knobs is not None:
-        kw["knobs"] = tuple(k.strip() for k in knobs.split(",") if k.strip())
+        kw["knobs"] = tuple(name_list(knobs))
     config = StudyConfig.full(**kw) if full else StudyConfig.reduced(**kw)
     trainer, name = default_trainer(trainer_kind)
     command = (

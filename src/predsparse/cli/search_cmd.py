@@ -198,7 +198,7 @@ def search(
     as_json,
 ) -> None:
     """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
-    from predsparse.cli.common import int_list
+    from predsparse.cli.common import int_list, name_list
     from predsparse.provenance import versions
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
     from predsparse.search.front import budget_ladder
@@ -210,10 +210,10 @@ def search(
         min_width=min_width,
         max_width=max_width,
         min_density=min_density,
-        kinds=[k.strip() for k in kinds.split(",") if k.strip()],
+        kinds=name_list(kinds),
         max_conv=max_conv,
         conv_channels=int_list(conv_channels, "conv-channels") or [],
-        lr_schedules=[k.strip() for k in lr_schedules.split(",") if k.strip()],
+        lr_schedules=name_list(lr_schedules),
         max_dropout=max_dropout,
     )
     budgets = int_list(max_params, "max-params") if max_params else None
