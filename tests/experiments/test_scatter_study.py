@@ -106,6 +106,24 @@ def test_tiny_study_end_to_end_and_resume(tmp_path, monkeypatch):
     assert [r["test_acc"] for r in again["records"]] == [r["test_acc"] for r in res["records"]]
 
 
+def test_two_worker_processes_store_the_same_records_as_one(tmp_path):
+    cfg = S.tiny_config()
+    serial = S.run_study(cfg, tmp_path / "serial", progress=False)
+    parallel = S.run_study(cfg, tmp_path / "parallel", progress=False, jobs=2)
+    timing = ("train_seconds", "train_cpu_seconds")
+
+    def numbers(res):
+        return [{k: v for k, v in r.items() if k not in timing} for r in res["records"]]
+
+    assert numbers(parallel) == numbers(serial)  # scatter values and accuracies, record by record
+    from predsparse.experiments.store import ResultStore
+
+    st = ResultStore(tmp_path / "parallel" / "results.db")
+    claims = st.claim_rows(S.STORE_SWEEP)
+    st.close()
+    assert len(claims) == len(serial["records"]) and all(c["attempts"] == 1 for c in claims)  # none trained twice
+
+
 def test_study_rejects_bad_settings_before_work(tmp_path):
     cfg = S.tiny_config()
     cfg.kinds = ("structured", "bogus")

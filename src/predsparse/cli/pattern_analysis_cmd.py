@@ -21,6 +21,7 @@ from predsparse.cli.common import (  # checked while parsing, before any work
     emit_json,
     handle_errors,
     int_list,
+    jobs_option,
     json_option,
     removed_option,
 )
@@ -258,10 +259,11 @@ def scatter_cmd(
     type=click.Choice(["morse", "fashion-mnist"]),
     help="Only these datasets (repeatable).",
 )
+@jobs_option("1", "Trainings run")
 @click.option("--progress/--no-progress", default=True, show_default=True, help=PROGRESS_HELP)
 @json_option
 @handle_errors
-def study_cmd(full, out_dir, seed, replicates, datasets, progress, as_json) -> None:
+def study_cmd(full, out_dir, seed, replicates, datasets, jobs, progress, as_json) -> None:
     """Scatter before training vs test accuracy after, over many patterns at equal density (Morse baseline and
     Fashion-MNIST); writes scatter_study.json, threshold.json and scatter_vs_accuracy.png."""
     from predsparse.experiments import scatter_study as S
@@ -276,7 +278,7 @@ def study_cmd(full, out_dir, seed, replicates, datasets, progress, as_json) -> N
     import torch
 
     cfg.threads = torch.get_num_threads()  # the global --threads / PREDSPARSE_THREADS (default: all cores)
-    res = S.run_study(cfg, out_dir, progress=progress and not as_json)
+    res = S.run_study(cfg, out_dir, progress=progress and not as_json, jobs=jobs)
     if as_json:
         emit_json({k: res[k] for k in ("summary", "threshold", "versions", "seconds", "config")})
         return

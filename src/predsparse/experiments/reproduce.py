@@ -189,7 +189,7 @@ def run_claims(
         run_sweep(cfg, store, progress=progress, jobs=jobs)
     for c in claims:
         if c.study:
-            STUDIES[c.study](quick=quick, out=(out or Path("runs")) / f"study-{c.study}", progress=progress)
+            STUDIES[c.study](quick=quick, out=(out or Path("runs")) / f"study-{c.study}", progress=progress, jobs=jobs)
 
 
 def estimate(claims: list[Claim], *, per_config: int = 2, progress: bool = True) -> dict[str, Any]:
@@ -300,7 +300,9 @@ def convergence(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def scatter_study(*, quick: bool, out: Path, progress: bool = True, resume_only: bool = False) -> dict[str, Any]:
+def scatter_study(
+    *, quick: bool, out: Path, progress: bool = True, resume_only: bool = False, jobs: int | str = 1
+) -> dict[str, Any]:
     """The scatter study (``predsparse.experiments.scatter_study``): tiny in quick mode, full otherwise."""
     from predsparse.experiments import scatter_study as ss
 
@@ -310,7 +312,7 @@ def scatter_study(*, quick: bool, out: Path, progress: bool = True, resume_only:
 
         f = out / "scatter_study.json"
         return json.loads(f.read_text()) if f.is_file() else {}
-    return ss.run_study(config, out, progress=progress)
+    return ss.run_study(config, out, progress=progress, jobs=jobs)
 
 
 STUDIES = {"scatter": scatter_study}

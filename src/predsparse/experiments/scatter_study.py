@@ -75,7 +75,7 @@ class StudyConfig:
     replicates: int = 3
     seed: int = 0
     tol: float = 0.02
-    threads: int = 1
+    threads: int = 1  # threads per training (a worker of --jobs N uses at most cores // N)
 
     def key(self) -> str:
         """A hash of everything that changes results: records are only reused under the same key."""
@@ -245,25 +245,98 @@ def _load_dataset(setup: DatasetSetup, seed: int):  # noqa: ANN202 - a predspars
     return load_dataset(setup.name, seed=seed, subset_seed=seed, **setup.data)
 
 
+def _item_key(config_key: str, setup: DatasetSetup, kind: str, rep: int) -> dict[str, Any]:
+    return {"config_key": config_key, "dataset": setup.name, "kind": kind, "replicate": rep}
+
+
+def _items(config: StudyConfig) -> list[tuple[DatasetSetup, str, int]]:
+    return [(s, k, r) for s in config.setups for r in range(config.replicates) for k in config.kinds]
+
+
+def _train_one(
+    config: StudyConfig, setup: DatasetSetup, kind: str, rep: int, data_cache: dict[str, Any]
+) -> dict[str, Any]:
+    """Train one pattern of the study and return its record (scatter values before, accuracy after)."""
+    from predsparse.patterns.network import NetworkPatterns
+    from predsparse.train import TrainConfig
+    from predsparse.train.run import run
+    from predsparse.train.spec import ModelSpec
+
+    if setup.name not in data_cache:
+        data_cache.clear()  # one dataset in memory at a time
+        data_cache[setup.name] = _load_dataset(setup, config.seed)
+    ds = data_cache[setup.name]
+    pseed = config.seed * 100 + rep
+    pats = build_patterns(setup, kind, pseed)
+    sc = scatter_values(setup, pats)
+    tcfg = TrainConfig(epochs=setup.epochs, batch_size=setup.batch_size, lr=setup.lr, seed=pseed)
+    # the study's own patterns (windowed, degenerate clash-free ...) in the shape the spec describes;
+    # initial weights from seed 0 for every pattern, so only the pattern and the batch order differ
+    spec = ModelSpec(layers=tuple(setup.layers), d_out=tuple(setup.out_degrees), kind="structured", seed=0)
+    cpu0 = time.process_time()
+    res = run(spec, tcfg, ds, network=NetworkPatterns(list(setup.layers), pats))
+    cpu = time.process_time() - cpu0
+    rec = {
+        "dataset": setup.name,
+        "kind": kind,
+        "bad": kind in BAD_KINDS,
+        "replicate": rep,
+        "pattern_seed": pseed,
+        "train_seed": pseed,
+        **sc,
+        "test_acc": res["test_acc"],
+        "best_val_acc": res["best_val_acc"],
+        "train_seconds": res["seconds"],
+        "train_cpu_seconds": cpu,
+    }
+    return json.loads(json.dumps(rec, default=json_default))
+
+
+def _work_study(config: StudyConfig, url: str, *, emit: Callable[[str, str], None], worker_index: int = 0) -> None:
+    """One worker of the study: claims, trains and stores items until every one is stored."""
+    import torch
+
+    from predsparse.experiments.store import ResultStore
+    from predsparse.experiments.work import work_items
+
+    items = _items(config)
+    key = config.key()
+    cache: dict[str, Any] = {}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(config.threads, torch.get_num_threads())))  # a worker: its share of cores
+    store = ResultStore(url)
+    try:
+        work_items(
+            store,
+            STORE_SWEEP,
+            [_item_key(key, *it) for it in items],
+            lambda i: _train_one(config, *items[i], cache),
+            labels=[f"{s.name} {k} rep {r}" for s, k, r in items],
+            emit=emit,
+        )
+    finally:
+        store.close()
+        torch.set_num_threads(threads)
+
+
 def run_study(
     config: StudyConfig,
     out_dir: str | Path | None = None,
     *,
     progress: bool = True,
-    log: Callable[[str], None] | None = None,
+    jobs: int | str = 1,
 ) -> dict[str, Any]:
-    """Run (or resume) the study; returns the result dict and, with ``out_dir``, stores every training in
-    ``results.db`` (a :class:`~predsparse.experiments.store.ResultStore`, sweep ``scatter-study``) as it
-    finishes and writes the report ``scatter_study.json``, ``threshold.json`` and ``scatter_vs_accuracy.png``
-    there (atomically) at the end."""
-    import torch
-    from tqdm.auto import tqdm
+    """Run (or resume) the study; returns the result dict. Every training is stored in ``results.db`` (a
+    :class:`~predsparse.experiments.store.ResultStore`, sweep ``scatter-study``) as it finishes, in
+    ``out_dir`` (a temporary directory without one); with ``out_dir`` the report ``scatter_study.json``,
+    ``threshold.json`` and ``scatter_vs_accuracy.png`` is written there (atomically) at the end.
 
-    from predsparse.experiments.store import ResultStore
-    from predsparse.patterns.network import NetworkPatterns
-    from predsparse.train import TrainConfig
-    from predsparse.train.run import run
-    from predsparse.train.spec import ModelSpec
+    ``jobs``: worker processes sharing the store (``"auto"``: from the model size and the cores); the
+    records are the same for any ``jobs`` (each training depends only on its own seeds)."""
+    import tempfile
+
+    from predsparse.experiments.store import ResultStore, canonical
+    from predsparse.parallel import RunningBar, resolve_jobs, run_workers, threads_per_job
 
     for k in config.kinds:
         if k not in KINDS:
@@ -274,77 +347,44 @@ def run_study(
         for kind in config.kinds:
             build_patterns(s, kind, config.seed)
     out = Path(out_dir) if out_dir is not None else None
-    key = config.key()
-    done: dict[tuple[str, str, int], dict[str, Any]] = {}
-    store = None
-    if out is not None:  # every training is stored as it finishes; a rerun with the same settings resumes
+    if out is not None:
         if out.exists() and not out.is_dir():
             raise InputError(f"{out}: exists and is not a directory: the study writes a directory")
         out.mkdir(parents=True, exist_ok=True)
-        store = ResultStore(out / "results.db")
-        done = {
-            (r["result"]["dataset"], r["result"]["kind"], r["result"]["replicate"]): r["result"]
-            for r in store.rows(STORE_SWEEP)
-            if r["key"].get("config_key") == key
-        }
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, config.threads))
-    records: list[dict[str, Any]] = []
+    key = config.key()
+    items = _items(config)
+    keys = [_item_key(key, *it) for it in items]
     t_start = time.perf_counter()
-    jobs = [(s, k, r) for s in config.setups for r in range(config.replicates) for k in config.kinds]
-    bar = tqdm(jobs, desc="scatter study", disable=not progress, dynamic_ncols=True)
-    try:
-        data_cache: dict[str, Any] = {}
-        for setup, kind, rep in bar:
-            if (setup.name, kind, rep) in done:
-                records.append(done[(setup.name, kind, rep)])
-                continue
-            if setup.name not in data_cache:
-                data_cache = {setup.name: _load_dataset(setup, config.seed)}  # one dataset in memory at a time
-            ds = data_cache[setup.name]
-            pseed = config.seed * 100 + rep
-            pats = build_patterns(setup, kind, pseed)
-            sc = scatter_values(setup, pats)
-            tcfg = TrainConfig(epochs=setup.epochs, batch_size=setup.batch_size, lr=setup.lr, seed=pseed)
-            # the study's own patterns (windowed, degenerate clash-free ...) in the shape the spec describes;
-            # initial weights from seed 0 for every pattern, so only the pattern and the batch order differ
-            spec = ModelSpec(layers=tuple(setup.layers), d_out=tuple(setup.out_degrees), kind="structured", seed=0)
-            cpu0 = time.process_time()
-            res = run(spec, tcfg, ds, network=NetworkPatterns(list(setup.layers), pats))
-            cpu = time.process_time() - cpu0
-            rec = {
-                "dataset": setup.name,
-                "kind": kind,
-                "bad": kind in BAD_KINDS,
-                "replicate": rep,
-                "pattern_seed": pseed,
-                "train_seed": pseed,
-                **sc,
-                "test_acc": res["test_acc"],
-                "best_val_acc": res["best_val_acc"],
-                "train_seconds": res["seconds"],
-                "train_cpu_seconds": cpu,
-            }
-            records.append(rec)
-            done[(setup.name, kind, rep)] = rec
-            bar.set_postfix(ds=setup.name, kind=kind, s=f"{sc['scatter']:.2f}", acc=f"{rec['test_acc']:.3f}")
-            if log is not None:
-                log(
-                    f"{setup.name:14s} {kind:18s} rep {rep}  scatter {sc['scatter']:.3f}  test acc {rec['test_acc']:.4f}"
-                )
-            if store is not None:
-                store.put(
-                    STORE_SWEEP,
-                    {"config_key": key, "dataset": setup.name, "kind": kind, "replicate": rep},
-                    json.loads(json.dumps(rec, default=json_default)),
-                )
-    finally:
-        torch.set_num_threads(threads)
-        bar.close()
-        if store is not None:
+    with tempfile.TemporaryDirectory(prefix="predsparse-scatter-") as tmp:
+        store = ResultStore((out if out is not None else Path(tmp)) / "results.db")
+        try:
+            stored = {canonical(k) for k in keys} & store.done_keys(STORE_SWEEP)
+            todo = len(items) - len(stored)
+            weights = max(sum(a * b for a, b in zip(s.layers[:-1], s.layers[1:])) for s in config.setups)
+            n = resolve_jobs(jobs, weights, work_items=max(1, todo)) if todo else 1
+            bar = RunningBar(len(items), len(stored), "scatter study" + (f" ({n} jobs)" if n > 1 else ""), not progress)
+            try:
+                if n == 1:
+                    _work_study(config, store.url, emit=lambda kind, label: bar.event(0, kind, label))
+                else:
+                    run_workers(
+                        _work_study,
+                        (config, store.url),
+                        n,
+                        threads=max(1, min(config.threads, threads_per_job(n))),
+                        on_event=bar.event,
+                        poll=lambda: bar.set_done(len({canonical(k) for k in keys} & store.done_keys(STORE_SWEEP))),
+                    )
+            finally:
+                bar.close()
+            by_key = {canonical(r["key"]): r["result"] for r in store.rows(STORE_SWEEP)}
+        finally:
             store.close()
-    result = _write(out, config, key, records, final=True, seconds=time.perf_counter() - t_start)
-    return result
+    missing = [k for k in keys if canonical(k) not in by_key]
+    if missing:
+        raise RuntimeError(f"scatter study: every worker stopped with {len(missing)} trainings left; run it again")
+    records = [by_key[canonical(k)] for k in keys]
+    return _write(out, config, key, records, final=True, seconds=time.perf_counter() - t_start)
 
 
 def _result(config: StudyConfig, key: str, records: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:

@@ -27,7 +27,6 @@ import copy
 import itertools
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 from predsparse.errors import InputError
 from predsparse.experiments.store import ResultStore, canonical
+from predsparse.experiments.work import LEASE_SECONDS, work_items
 from predsparse.train import TrainConfig
 
 DATASET_KEYS = {"name", "seed", "morse", "normalize", "pca_k", "pad_to", "limit_train", "limit_val", "limit_test"}
@@ -263,9 +263,6 @@ def run_one(run: dict[str, Any], dataset_cache: dict[str, Any]) -> dict[str, Any
     return rec
 
 
-LEASE_SECONDS = 60.0  # a run claimed by a worker that stops renewing is free again after this
-
-
 def run_label(run: dict[str, Any]) -> str:
     """A short name for a run: its varied values and seed (``kind=random l2=0 seed=1``)."""
     parts = [f"{k.split('.')[-1]}={v}" for k, v in run["varied"].items()]
@@ -307,48 +304,27 @@ def work_sweep(
 ) -> int:
     """One worker: claim, train and store runs until every run of the sweep is stored; returns runs trained.
 
-    Any number of these (processes, machines) can share one store: a run is claimed atomically before it
-    is trained; a claim whose worker died is taken over when its lease ends. While the remaining runs are
-    held by live workers, this one waits for them (or for their leases to run out).
+    Any number of these (processes, machines) can share one store (:func:`~predsparse.experiments.work.work_items`).
     """
-    from predsparse.claims import KeepAlive, new_owner
-
     runs = expand(cfg)
-    keys = [canonical(_key(r)) for r in runs]
-    owner = owner or new_owner()
-    emit = emit or (lambda kind, label: None)
     cache: dict[str, Any] = {}
-    trained = 0
-    while True:
-        done = store.done_keys(cfg.name)
-        pending = [i for i, k in enumerate(keys) if k not in done]
-        if not pending:
-            return trained
-        progressed = False
-        for i in pending:
-            claim = store.claim(cfg.name, _key(runs[i]), owner, lease)
-            if claim is None:
-                continue
-            if store.has(cfg.name, _key(runs[i])):  # finished by its previous owner after we listed it
-                continue
-            emit("start", run_label(runs[i]))
-            try:
-                with KeepAlive(store.claims, claim, lease):
-                    result = runner(runs[i], cache)
-            except BaseException:
-                store.claims.release(claim)  # stopped without a result: the run is free for anyone at once
-                raise
-            # run_index: the run's place in the config, so tables list parallel-made rows in the serial order
-            store.put(
-                cfg.name,
-                _key(runs[i]),
-                {**result, "varied": runs[i]["varied"], "seed": runs[i]["seed"], "run_index": i},
-            )
-            trained += 1
-            progressed = True
-            emit("done", run_label(runs[i]))
-        if not progressed:
-            time.sleep(wait)
+
+    def run(i: int) -> dict[str, Any]:
+        # run_index: the run's place in the config, so tables list parallel-made rows in the serial order
+        result = runner(runs[i], cache)
+        return {**result, "varied": runs[i]["varied"], "seed": runs[i]["seed"], "run_index": i}
+
+    return work_items(
+        store,
+        cfg.name,
+        [_key(r) for r in runs],
+        run,
+        labels=[run_label(r) for r in runs],
+        lease=lease,
+        owner=owner,
+        emit=emit,
+        wait=wait,
+    )
 
 
 def _sweep_worker(
