@@ -35,6 +35,13 @@ def uses_panels(index: SparseIndex, x: torch.Tensor, backend: str = "auto") -> b
     return getattr(select_backend(backend, index, x), "layout", "batch") == "panel"
 
 
+def runs_dense(index: SparseIndex, weight: torch.Tensor, backend: str = "auto") -> bool:
+    """True when the junction is complete (every (right, left) pair an edge) and the backend is ``auto``:
+    its edges, stored by (right, left) neuron, are then the row-major ``(n_out, n_in)`` matrix, and torch's
+    dense ``F.linear`` computes exactly the sums the sparse kernels would, at the dense library's rate."""
+    return backend == "auto" and weight.numel() == index.n_in * index.n_out
+
+
 def sparse_linear(
     x: torch.Tensor, index: SparseIndex, weight: torch.Tensor, bias: torch.Tensor | None = None, backend: str = "auto"
 ) -> torch.Tensor:
@@ -42,6 +49,8 @@ def sparse_linear(
     index buffers) with edge weights ``weight`` (``(|W|,)``) and ``bias``."""
     if x.dim() != 2 or x.shape[1] != index.n_in:
         raise InputError(f"input has shape {tuple(x.shape)}: SparseLinear expects (batch, {index.n_in})")
+    if runs_dense(index, weight, backend):
+        return F.linear(x, weight.view(index.n_out, index.n_in), bias)
     if uses_panels(index, x, backend):  # to panels, the junction and back as one autograd node
         return panel_mlp(x, [index], None, params=[weight] if bias is None else [weight, bias])
     y = sparse_matmul(x, weight, index, backend)
@@ -80,11 +89,19 @@ def sparse_mlp(
         def drop_fn(h: torch.Tensor) -> torch.Tensor:
             return F.dropout(h, p, True)
 
+    last = len(junctions) - 1
+    if all(runs_dense(j, j.weight, j.backend) for j in junctions):  # fully connected: torch's dense layers
+        if rows is not None:
+            x = x[rows]
+        for i, j in enumerate(junctions):
+            x = F.linear(x, j.weight.view(j.n_out, j.n_in), j.bias)
+            if i < last:
+                x = drop_fn(act(x)) if drop else act(x)
+        return x
     if not drop:  # on-line inference (one input, no gradient): one serial kernel call, a short path
         y = inference.try_forward(x, junctions, kernels_cpu.EPILOGUE[activation], rows)
         if y is not None:
             return y
-    last = len(junctions) - 1
     if all(uses_panels(j, x, j.backend) for j in junctions):
         if not drop:
             # the whole network in panel layout as one autograd node (activations in place)
