@@ -45,8 +45,11 @@ def test_pareto_front_hand_example():
         {"val_acc": 0.85, "parameters": 120},  # dominated by the first
         {"val_acc": 0.95, "parameters": 1000},
         {"val_acc": 0.8, "parameters": 60},  # dominated by the second
+        {"val_acc": 0.9, "parameters": 100, "study": "other budget"},  # the first point again: listed once
     ]
-    assert [r["parameters"] for r in pareto_front(rows)] == [50, 100, 1000]
+    front = pareto_front(rows)
+    assert [r["parameters"] for r in front] == [50, 100, 1000]
+    assert "study" not in front[1]
 
 
 def test_search_runs_resumes_and_scores(tmp_path):

@@ -259,7 +259,7 @@ def search(
         if v
     )
     summary["retrain"] = (
-        (retrain_command(best, dataset, max(epochs, 10)) + (" " + opts if opts else "")) if best else None
+        (retrain_command(best, dataset, retrain_epochs or 3 * epochs) + (" " + opts if opts else "")) if best else None
     )
     summary["space"] = space.to_dict()
     summary["versions"] = versions()

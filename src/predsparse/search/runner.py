@@ -373,9 +373,14 @@ def summarise(study, settings: SearchSettings, stats: dict[str, int], wall: floa
 
 
 def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Candidates not dominated in (higher validation accuracy, fewer parameters)."""
+    """Candidates not dominated in (higher validation accuracy, fewer parameters); of several with the same
+    accuracy and parameter count (one network drawn by two budget studies) the first is kept."""
     out = []
+    seen: set[tuple[float, int]] = set()
     for r in rows:
+        point = (r["val_acc"], r["parameters"])
+        if point in seen:
+            continue
         dominated = any(
             o["val_acc"] >= r["val_acc"]
             and o["parameters"] <= r["parameters"]
@@ -384,6 +389,7 @@ def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         if not dominated:
             out.append(r)
+            seen.add(point)
     return sorted(out, key=lambda r: r["parameters"])
 
 
