@@ -13,6 +13,7 @@ from predsparse.errors import InputError
 from predsparse.experiments import reproduce as R
 from predsparse.experiments import reproduce_verdicts as V
 from predsparse.experiments.sweep import expand
+from predsparse.provenance import versions
 
 SEED_CLAIMS = {
     "density-4j",
@@ -155,6 +156,9 @@ def test_quick_runs_end_to_end(tmp_path):
     assert claim["still_improving"].endswith("/30")  # 10 networks x 3 seeds, each with its best epoch
     assert (out / "later-junctions.png").stat().st_size > 1000
     assert "later-junctions" in (out / "verdicts.md").read_text()
+    (cost,) = summary["effort"]  # what the stored runs cost, and which code made them
+    assert cost["config"] == "repro-later-junctions-quick" and cost["runs"] == "30/30"
+    assert 0 < cost["run_hours"] * 3600 < 30 * 600 and cost["commits"] == [str(versions()["predsparse_commit"])]
     # a rerun resumes: nothing left to train, same verdict
     from predsparse.experiments.store import ResultStore
 

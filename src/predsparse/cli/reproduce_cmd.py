@@ -93,7 +93,8 @@ def reproduce(
     from predsparse.atomic import write_text
     from predsparse.serialize import write_json
 
-    text = R.table(records)
+    cost = R.effort(claims, db, quick=quick)
+    text = R.table(records) + "\n\n" + R.effort_table(cost)
     summary = {
         "mode": "quick" if quick else "full",
         "seconds": seconds,
@@ -101,6 +102,7 @@ def reproduce(
         "store": str(db.path),
         "versions": versions(),
         "claims": [{k: v for k, v in r.items() if k != "figure"} for r in records],
+        "effort": cost,
     }
     write_text(out_dir / "verdicts.md", text)
     write_json(out_dir / "verdicts.json", summary)

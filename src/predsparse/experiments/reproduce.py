@@ -113,6 +113,15 @@ def claim_configs(claim: Claim, quick: bool = False) -> list[SweepConfig]:
     return [shrink(c) for c in cfgs] if quick else cfgs
 
 
+def configs_of(claims: list[Claim], quick: bool = False) -> dict[str, SweepConfig]:
+    """Every sweep config the claims use, each once (claims share configs), by name in manifest order."""
+    seen: dict[str, SweepConfig] = {}
+    for c in claims:
+        for cfg in claim_configs(c, quick):
+            seen.setdefault(cfg.name, cfg)
+    return seen
+
+
 def validate(cfg: SweepConfig) -> int:
     """Build the network of every run of ``cfg`` (patterns included) without data or training; returns the count.
 
@@ -179,10 +188,7 @@ def run_claims(
     out: Path | None = None,
 ) -> None:
     """Run (or resume) every sweep and study the claims need; configs are validated first, all of them."""
-    seen: dict[str, SweepConfig] = {}
-    for c in claims:
-        for cfg in claim_configs(c, quick):
-            seen.setdefault(cfg.name, cfg)
+    seen = configs_of(claims, quick)
     for cfg in seen.values():
         validate(cfg)
     for cfg in seen.values():
@@ -204,10 +210,7 @@ def estimate(claims: list[Claim], *, per_config: int = 2, progress: bool = True)
 
     from predsparse.experiments.sweep import run_one
 
-    seen: dict[str, SweepConfig] = {}
-    for c in claims:
-        for cfg in claim_configs(c):
-            seen.setdefault(cfg.name, cfg)
+    seen = configs_of(claims)
     out: dict[str, Any] = {"configs": {}}
     cache: dict[str, Any] = {}
     for cfg in seen.values():
@@ -285,6 +288,38 @@ def evaluate(claim: Claim, store: ResultStore, *, quick: bool = False, out: Path
         res = VERDICTS[claim.verdict](rows, claim.params)
     conv = convergence(rows)
     return {"id": claim.id, "claim": claim.claim, "seed": claim.seed, **res, **conv}
+
+
+def effort(claims: list[Claim], store: ResultStore, *, quick: bool = False) -> list[dict[str, Any]]:
+    """What the stored runs of each config the claims use cost: runs stored of those configured, hours of
+    training summed over runs (each run's own wall time: with ``--jobs N`` the command's wall time is about
+    this over N), and the source commits that made them (``versions()["predsparse_commit"]``; None for rows
+    stored before commits were recorded)."""
+    seen = configs_of(claims, quick)
+    out = []
+    for name, cfg in seen.items():
+        want = {canonical(_key(r)) for r in expand(cfg)}
+        rows = [r["result"] for r in store.rows(name) if canonical(r["key"]) in want]
+        commits = sorted({str((r.get("versions") or {}).get("predsparse_commit")) for r in rows})
+        out.append(
+            {
+                "config": name,
+                "runs": f"{len(rows)}/{len(want)}",
+                "run_hours": sum(float(r.get("wall_seconds", r.get("seconds", 0.0))) for r in rows) / 3600,
+                "commits": commits,
+            }
+        )
+    return out
+
+
+def effort_table(rows: list[dict[str, Any]]) -> str:
+    """The effort table (markdown)."""
+    lines = ["| config | runs stored | training hours (sum over runs) | source commits |", "|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['runs']} | {r['run_hours']:.2f} | {', '.join(r['commits']) or '-'} |")
+    total = sum(r["run_hours"] for r in rows)
+    lines.append(f"| **total** | | **{total:.2f}** | |")
+    return "\n".join(lines)
 
 
 def convergence(rows: list[dict[str, Any]]) -> dict[str, Any]:
