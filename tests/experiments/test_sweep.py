@@ -128,3 +128,16 @@ def test_store_url_errors_are_one_line(tmp_path):
         ResultStore("postgresql://nobody@127.0.0.1:1/x")
     with pytest.raises(InputError, match="is a directory"):
         ResultStore(tmp_path)
+
+
+def test_estimated_weights_by_hand_for_every_way_a_network_is_given():
+    from predsparse.experiments.sweep import estimated_weights
+
+    def cfg(network):
+        return parse_config({"name": "w", "base": {"dataset": {"name": "toy"}, "network": network}})
+
+    assert estimated_weights(cfg({"layers": [10, 8, 4], "kind": "fc"})) == 10 * 8 + 8 * 4
+    assert estimated_weights(cfg({"layers": [10, 8, 4], "kind": "random", "d_out": [2, 4]})) == 10 * 2 + 8 * 4
+    assert estimated_weights(cfg({"layers": [10, 8, 4], "kind": "random", "density": 0.5})) == 56
+    # one density per junction (the reproduce PCA config): 0.25 * 80 + 1.0 * 32
+    assert estimated_weights(cfg({"layers": [10, 8, 4], "kind": "random", "density": [0.25, 1.0]})) == 52

@@ -285,7 +285,9 @@ def estimated_weights(cfg: SweepConfig) -> int:
         if net.get("kind") != "fc" and dout:
             w = sum(int(a) * int(d) for a, d in zip(layers[:-1], dout))
         elif net.get("kind") != "fc" and net.get("density") is not None:
-            w = int(float(net["density"]) * sum(full))
+            dens = net["density"]  # one density for all junctions, or one per junction
+            per = [float(d) for d in dens] if isinstance(dens, (list, tuple)) else [float(dens)] * len(full)
+            w = int(sum(d * f for d, f in zip(per, full)))
         else:
             w = sum(full)
         best = max(best, w + WEIGHTS_PER_THREAD * len(net.get("conv") or []))
