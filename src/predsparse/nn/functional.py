@@ -90,19 +90,13 @@ def sparse_mlp(
             return F.dropout(h, p, True)
 
     last = len(junctions) - 1
-    if all(runs_dense(j, j.weight, j.backend) for j in junctions):  # fully connected: torch's dense layers
-        if rows is not None:
-            x = x[rows]
-        for i, j in enumerate(junctions):
-            x = F.linear(x, j.weight.view(j.n_out, j.n_in), j.bias)
-            if i < last:
-                x = drop_fn(act(x)) if drop else act(x)
-        return x
-    if not drop:  # on-line inference (one input, no gradient): one serial kernel call, a short path
+    # fully connected: every junction runs as torch's dense F.linear in the batch-major loop at the end
+    dense = all(runs_dense(j, j.weight, j.backend) for j in junctions)
+    if not drop and not dense:  # on-line inference (one input, no gradient): one serial kernel call, a short path
         y = inference.try_forward(x, junctions, kernels_cpu.EPILOGUE[activation], rows)
         if y is not None:
             return y
-    if all(uses_panels(j, x, j.backend) for j in junctions):
+    if not dense and all(uses_panels(j, x, j.backend) for j in junctions):
         if not drop:
             # the whole network in panel layout as one autograd node (activations in place)
             if rows is not None and x.requires_grad:
