@@ -57,6 +57,8 @@ def base(tmp_path) -> list:
         (["--max-params", "many"], "max-params"),
         (["--lr-schedules", "warmup"], "schedules"),
         (["--max-dropout", "1"], "dropout"),
+        (["--min-hidden", "2"], "hidden layers range 2..1"),
+        (["--min-hidden", "-1"], "--min-hidden"),
         (["--timeout", "0"], "timeout"),
         (["--pruner", "bogus"], "--pruner"),
         (["--population", "1"], "--population"),

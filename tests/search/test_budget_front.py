@@ -215,3 +215,16 @@ def test_cosine_schedule_hand_values():
     assert TrainConfig(epochs=4, lr=0.1).epoch_lr(3) == 0.1
     with pytest.raises(Exception, match="schedule"):
         TrainConfig(lr_schedule="step")
+
+
+def test_min_hidden_fixes_the_depth_of_every_candidate(tmp_path):
+    ds = toy_dataset()
+    np.savez(tmp_path / "d.npz", xtr=ds.xtr, ytr=ds.ytr, xva=ds.xva, yva=ds.yva, xte=ds.xte, yte=ds.yte)
+    args = ["search", "--dataset", str(tmp_path / "d.npz"), "--trials", "6", "--epochs", "1", "--min-width", "4"]
+    args += ["--max-width", "16", "--min-hidden", "2", "--max-hidden", "2", "--storage", f"sqlite:///{tmp_path}/h.db"]
+    args += ["--out", str(tmp_path / "o"), "--json", "--no-progress", "--no-prune"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    layers = [c["layers"] for c in data["candidates"]]
+    assert len(layers) == 6 and all(len(x) == 4 for x in layers), layers

@@ -55,6 +55,13 @@ from predsparse.errors import InputError
     "--multi", is_flag=True, help="Multi-objective (accuracy, parameters, time/epoch): NSGA-II, Pareto front."
 )
 @click.option("--epochs", type=int, default=5, show_default=True, help="Training epochs per candidate.")
+@click.option(
+    "--min-hidden",
+    type=click.IntRange(0, None),
+    default=0,
+    show_default=True,
+    help="Fewest hidden layers a candidate may have (e.g. 2 with --max-hidden 2: depth fixed).",
+)
 @click.option("--max-hidden", type=int, default=2, show_default=True, help="Most hidden layers a candidate may have.")
 @click.option("--min-width", type=int, default=16, show_default=True, help="Narrowest hidden layer.")
 @click.option("--max-width", type=int, default=1024, show_default=True, help="Widest hidden layer.")
@@ -170,6 +177,7 @@ def search(
     w_c,
     multi,
     epochs,
+    min_hidden,
     max_hidden,
     min_width,
     max_width,
@@ -206,6 +214,7 @@ def search(
     from predsparse.serialize import write_json
 
     space = SearchSpace(
+        min_hidden=min_hidden,
         max_hidden=max_hidden,
         min_width=min_width,
         max_width=max_width,
