@@ -446,3 +446,41 @@ def test_serial_builds_give_the_same_numbers_as_the_parallel_ones(monkeypatch, d
     torch.testing.assert_close(serial[0], h.detach(), **tol)
     h.square().sum().backward()
     torch.testing.assert_close(serial[1], dense.grad, **tol)
+
+
+_CACHE_SCRIPT = """
+import sys, numpy as np
+from predsparse import patterns as P
+from predsparse.nn import kernels_cpu as kc
+rng = np.random.default_rng(0)
+pat = P.random(300, 200, density=0.03, seed=1)
+crow, cols = pat.indptr(), np.asarray(pat.cols, np.int64)
+out = {}
+for bc in (64, 128):
+    for serial in (False, True):
+        k = kc.kernels(bc, serial=serial)
+        x = rng.standard_normal(3 * 300 * bc).astype(np.float32)
+        g = rng.standard_normal(3 * 200 * bc).astype(np.float32)
+        gw, gb = np.empty(cols.size, np.float32), np.empty(200, np.float32)
+        k.sddmm(crow, cols, g, x, gw, 300, kc.row_blocks(crow, 2), gb)
+        out[f"{bc}-{serial}-w"], out[f"{bc}-{serial}-b"] = gw, gb
+np.savez(sys.argv[1], **out)
+"""
+
+
+@needs_numba
+def test_weight_gradient_is_the_same_with_an_empty_and_a_warm_kernel_cache(tmp_path):
+    """The first run on a machine compiles the kernels, later runs load them from numba's on-disk cache: both
+    must give bitwise the same weight and bias gradients (the cached copy of a vectorised reduction inside
+    a parallel loop used to differ in the last bits, so a first training differed from its reruns)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    for name in ("fresh", "warm"):
+        subprocess.run([sys.executable, "-c", _CACHE_SCRIPT, str(tmp_path / name)], env=env, check=True)
+    fresh, warm = np.load(tmp_path / "fresh.npz"), np.load(tmp_path / "warm.npz")
+    assert sorted(fresh.files) == sorted(warm.files)
+    for key in fresh.files:
+        assert np.array_equal(fresh[key], warm[key]), key

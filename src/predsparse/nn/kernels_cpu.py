@@ -297,87 +297,94 @@ def _make_kernels(BC: int, PAR: bool = True):
 
     spmm, spmm_t = make_spmm(False), make_spmm(True)
 
-    @_jit(PAR, fastmath=True)
-    def sddmm(crow, cols, g, x, gw, n_src, bounds, gb):  # pragma: no cover - compiled by numba
-        """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten); when
-        ``gb`` is not empty, also the bias gradient gb[j] = sum over panels and batch of g[p, j, :]."""
+    @_jit(False, fastmath=True)
+    def sddmm_rows(crow, cols, g, x, gw, n_src, j0, j1, gb):  # pragma: no cover - compiled by numba
+        """:func:`sddmm` for the rows ``j0 .. j1-1``: one thread's block. A plain (serial) function that both
+        builds of ``sddmm`` call: numba's cached copy of a vectorised reduction inside a parallel loop
+        differed in the last bits from the copy compiled in the same process, so a run with an empty
+        kernel cache gave other weight gradients than the same run with a warm one."""
         n_dst = crow.size - 1
         P = x.size // (n_src * BC)
         has_gb = gb.size > 0
+        for p in range(P):
+            xo = uint64(p * n_src) * UBC
+            for j in range(j0, j1):
+                go = uint64(p * n_dst + j) * UBC
+                if has_gb:
+                    sb = g[go] - g[go]
+                    for b in range(U0, UBC):
+                        sb += g[go + b]
+                    if p == 0:
+                        gb[j] = sb
+                    else:
+                        gb[j] += sb
+                e = uint64(crow[j])
+                e1 = uint64(crow[j + 1])
+                while e + U8 <= e1:
+                    k0 = xo + uint64(cols[e]) * UBC
+                    k1 = xo + uint64(cols[e + U1]) * UBC
+                    k2 = xo + uint64(cols[e + U2]) * UBC
+                    k3 = xo + uint64(cols[e + U3]) * UBC
+                    k4 = xo + uint64(cols[e + U4]) * UBC
+                    k5 = xo + uint64(cols[e + U5]) * UBC
+                    k6 = xo + uint64(cols[e + U6]) * UBC
+                    k7 = xo + uint64(cols[e + U7]) * UBC
+                    s0 = g[go] - g[go]  # a zero of the data dtype (float32 stays float32)
+                    s1 = s0
+                    s2 = s0
+                    s3 = s0
+                    s4 = s0
+                    s5 = s0
+                    s6 = s0
+                    s7 = s0
+                    for b in range(U0, UBC):
+                        gv = g[go + b]
+                        s0 += gv * x[k0 + b]
+                        s1 += gv * x[k1 + b]
+                        s2 += gv * x[k2 + b]
+                        s3 += gv * x[k3 + b]
+                        s4 += gv * x[k4 + b]
+                        s5 += gv * x[k5 + b]
+                        s6 += gv * x[k6 + b]
+                        s7 += gv * x[k7 + b]
+                    if p == 0:
+                        gw[e] = s0
+                        gw[e + U1] = s1
+                        gw[e + U2] = s2
+                        gw[e + U3] = s3
+                        gw[e + U4] = s4
+                        gw[e + U5] = s5
+                        gw[e + U6] = s6
+                        gw[e + U7] = s7
+                    else:
+                        gw[e] += s0
+                        gw[e + U1] += s1
+                        gw[e + U2] += s2
+                        gw[e + U3] += s3
+                        gw[e + U4] += s4
+                        gw[e + U5] += s5
+                        gw[e + U6] += s6
+                        gw[e + U7] += s7
+                    e += U8
+                # the last 0..7 edges, one at a time
+                while e < e1:
+                    k0 = xo + uint64(cols[e]) * UBC
+                    s0 = g[go] - g[go]
+                    for b in range(U0, UBC):
+                        s0 += g[go + b] * x[k0 + b]
+                    if p == 0:
+                        gw[e] = s0
+                    else:
+                        gw[e] += s0
+                    e += U1
+
+    @_jit(PAR)
+    def sddmm(crow, cols, g, x, gw, n_src, bounds, gb):  # pragma: no cover - compiled by numba
+        """gw[e] = sum over panels and batch of g[p, row(e), :] * x[p, cols[e], :] (gw overwritten); when
+        ``gb`` is not empty, also the bias gradient gb[j] = sum over panels and batch of g[p, j, :].
+        One block of rows (``bounds``) per task."""
         for c in prange(bounds.size - 1):
-            j0 = bounds[c]
-            j1 = bounds[c + 1]
-            for p in range(P):
-                xo = uint64(p * n_src) * UBC
-                for j in range(j0, j1):
-                    go = uint64(p * n_dst + j) * UBC
-                    if has_gb:
-                        sb = g[go] - g[go]
-                        for b in range(U0, UBC):
-                            sb += g[go + b]
-                        if p == 0:
-                            gb[j] = sb
-                        else:
-                            gb[j] += sb
-                    e = uint64(crow[j])
-                    e1 = uint64(crow[j + 1])
-                    while e + U8 <= e1:
-                        k0 = xo + uint64(cols[e]) * UBC
-                        k1 = xo + uint64(cols[e + U1]) * UBC
-                        k2 = xo + uint64(cols[e + U2]) * UBC
-                        k3 = xo + uint64(cols[e + U3]) * UBC
-                        k4 = xo + uint64(cols[e + U4]) * UBC
-                        k5 = xo + uint64(cols[e + U5]) * UBC
-                        k6 = xo + uint64(cols[e + U6]) * UBC
-                        k7 = xo + uint64(cols[e + U7]) * UBC
-                        s0 = g[go] - g[go]  # a zero of the data dtype (float32 stays float32)
-                        s1 = s0
-                        s2 = s0
-                        s3 = s0
-                        s4 = s0
-                        s5 = s0
-                        s6 = s0
-                        s7 = s0
-                        for b in range(U0, UBC):
-                            gv = g[go + b]
-                            s0 += gv * x[k0 + b]
-                            s1 += gv * x[k1 + b]
-                            s2 += gv * x[k2 + b]
-                            s3 += gv * x[k3 + b]
-                            s4 += gv * x[k4 + b]
-                            s5 += gv * x[k5 + b]
-                            s6 += gv * x[k6 + b]
-                            s7 += gv * x[k7 + b]
-                        if p == 0:
-                            gw[e] = s0
-                            gw[e + U1] = s1
-                            gw[e + U2] = s2
-                            gw[e + U3] = s3
-                            gw[e + U4] = s4
-                            gw[e + U5] = s5
-                            gw[e + U6] = s6
-                            gw[e + U7] = s7
-                        else:
-                            gw[e] += s0
-                            gw[e + U1] += s1
-                            gw[e + U2] += s2
-                            gw[e + U3] += s3
-                            gw[e + U4] += s4
-                            gw[e + U5] += s5
-                            gw[e + U6] += s6
-                            gw[e + U7] += s7
-                        e += U8
-                    # the last 0..7 edges, one at a time
-                    while e < e1:
-                        k0 = xo + uint64(cols[e]) * UBC
-                        s0 = g[go] - g[go]
-                        for b in range(U0, UBC):
-                            s0 += g[go + b] * x[k0 + b]
-                        if p == 0:
-                            gw[e] = s0
-                        else:
-                            gw[e] += s0
-                        e += U1
+            sddmm_rows(crow, cols, g, x, gw, n_src, bounds[c], bounds[c + 1], gb)
 
     return spmm, spmm_t, sddmm
 
