@@ -8,6 +8,12 @@ What ``import predsparse`` does (before torch or numba load, so that their OpenM
   threads steal the time the thread they wait for needs, and a training step gets 20-40x slower
   (measured on 2 cores: ``benchmarks/bench_load.py``). Sleeping costs a wake-up per parallel region
   on an idle machine instead.
+- ``MKL_CBWR=AUTO,STRICT``: MKL's strict conditional numerical reproducibility, under which its GEMMs give
+  the same bits with any number of threads. Fully connected junctions run torch's ``F.linear``, which MKL
+  computes; without it MKL split the batch sum of a small junction's weight gradient (100 -> 10) across
+  threads, so one training gave other numbers on 1 and on 2 threads, and ``--jobs 2`` (one thread per
+  worker) stored other numbers than ``--jobs 1``. MKL reads it at its first call, so it also works when
+  predsparse is imported after torch (but before any matrix product). A user's own ``MKL_CBWR`` is kept.
 - With ``PREDSPARSE_THREADS=N`` in the environment, ``N`` threads for torch and the kernels
   (:func:`set_threads`); the ``predsparse --threads N`` option sets the same.
 
@@ -24,6 +30,9 @@ import sys
 
 WAIT_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
 """Environment the library sets (unless already set) before the OpenMP runtimes load."""
+
+REPRO_DEFAULTS = {"MKL_CBWR": "AUTO,STRICT"}
+"""Environment the library sets (unless already set) so that dense products do not depend on the thread count."""
 
 USER_WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 """If the user set any of these, the library leaves the wait policy alone."""
@@ -71,7 +80,15 @@ def apply_defaults() -> dict:
         for k, v in WAIT_DEFAULTS.items():
             os.environ[k] = v
             applied[k] = v
-    _INFO.update(off=off, user_set=user, applied=applied, late=bool(applied) and late, threads=None)
+    reproducible: dict[str, str] = {}
+    if not off:
+        for k, v in REPRO_DEFAULTS.items():
+            if k not in os.environ:
+                os.environ[k] = v
+                reproducible[k] = v
+    _INFO.update(
+        off=off, user_set=user, applied=applied, late=bool(applied) and late, threads=None, reproducible=reproducible
+    )
     if not off:
         try:
             n = _env_threads()
@@ -125,7 +142,8 @@ def late_warning(threads: int) -> str | None:
 
 
 def info() -> dict:
-    """What the set-up did: ``applied`` (variables set), ``user_set`` (the user's own, left alone),
+    """What the set-up did: ``applied`` (wait-policy variables set), ``reproducible`` (``MKL_CBWR`` when set
+    here), ``user_set`` (the user's own wait settings, left alone),
     ``off`` (``PREDSPARSE_THREADING=off``), ``late`` (applied after an OpenMP runtime had loaded, so
     without effect on it), ``threads`` (a count from ``PREDSPARSE_THREADS`` / :func:`set_threads`)."""
     return dict(_INFO)

@@ -41,7 +41,7 @@ print(json.dumps({"torch": torch.get_num_threads(), "numba": numba.get_num_threa
 
 
 def _run(code: str, env_add: dict[str, str] | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in VARS}
+    env = {k: v for k, v in os.environ.items() if k not in VARS and k != "MKL_CBWR"}
     env.update(env_add or {})
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -196,3 +196,38 @@ def test_training_warns_once_when_the_wait_policy_came_after_torch(torch_first):
     assert counts == ([1, 0] if torch_first else [0, 0])
     if torch_first:
         assert "OMP_WAIT_POLICY=PASSIVE" in r["warnings"][0][0] and "set_threads(1)" in r["warnings"][0][0]
+
+
+# gradients of a fully connected MLP (torch's F.linear, computed by MKL) on 1 and on 2 threads, in one process
+FC_GRADS = """
+import json, torch
+import predsparse
+from predsparse import patterns as P
+from predsparse.nn import SparseMLP
+layers = [784, 800, 100, 10]
+
+def grads(threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = SparseMLP(layers, [P.fully_connected(a, b) for a, b in zip(layers[:-1], layers[1:])])
+    x, y = torch.randn(256, 784), torch.randint(0, 10, (256,))
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    return [p.grad for p in model.parameters()]
+
+same = [torch.equal(a, b) for a, b in zip(grads(1), grads(2))]
+print(json.dumps({"same": same, "info": predsparse.threads.info()}))
+"""
+
+
+def test_fully_connected_gradients_do_not_depend_on_the_thread_count():
+    """A fully connected junction runs on MKL's GEMM; the library asks MKL for strict reproducibility, so one and
+    two threads give the same bits (without it the 100 -> 10 junction's weight gradient differed), and
+    ``--jobs 2`` workers on one thread store the numbers of ``--jobs 1`` on two."""
+    r = _run(FC_GRADS)
+    assert r["info"]["reproducible"] == {"MKL_CBWR": "AUTO,STRICT"}
+    assert all(r["same"]), r["same"]
+
+
+def test_user_mkl_cbwr_is_left_alone():
+    r = _run("import predsparse\n" + PROBE, {"MKL_CBWR": "COMPATIBLE"})
+    assert r["info"]["reproducible"] == {}
