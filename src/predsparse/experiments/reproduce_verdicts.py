@@ -250,8 +250,8 @@ def redundancy(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, 
     return {
         "ours": "; ".join(f"{g}: {where(g)}, mean drop {mean_drop[g]:.2f}" for g in (red, less)),
         "verdict": verdict,
-        "reason": f"less redundant input ({less}) starts to fall at {100 * knee[less]:.1f} % vs {100 * knee[red]:.1f} % "
-        f"and loses {mean_drop[less] - mean_drop[red]:+.2f} points more on average",
+        "reason": f"less redundant input ({less}) {where(less)}, {red} {where(red)}; "
+        f"{less} loses {mean_drop[less] - mean_drop[red]:+.2f} points more on average",
         "figure": {"series": series, "x": "junction-1 density %", "y": "test accuracy %", "logx": True},
     }
 
