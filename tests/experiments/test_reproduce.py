@@ -165,3 +165,33 @@ def test_quick_runs_end_to_end(tmp_path):
     again = json.loads(CliRunner().invoke(main, args).output)
     assert again["claims"][0]["ours"] == claim["ours"]
     assert len(list(ResultStore(tmp_path / "r.db").rows("repro-later-junctions-quick"))) == 30
+
+
+def test_quick_scatter_study_trains_into_the_reproduce_store(tmp_path):
+    """The study's trainings go into `--store` with the sweeps' (a committed store resumes everything),
+    the claim gets a figure and an effort row, and a partial store reports "not run" instead of a verdict."""
+    from predsparse.experiments import scatter_study as S
+    from predsparse.experiments.store import ResultStore
+
+    out = tmp_path / "out"
+    args = ["--threads", "1", "reproduce", "--quick", "--claims", "scatter", "--store", str(tmp_path / "r.db")]
+    args += ["--out", str(out), "--no-progress", "--json"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    (claim,) = summary["claims"]
+    assert claim["verdict"] in ("holds", "partly", "does not hold") and (out / "scatter.png").stat().st_size > 1000
+    n = len(S._items(S.tiny_config()))
+    assert len(list(ResultStore(tmp_path / "r.db").rows(S.STORE_SWEEP))) == n
+    assert not (out / "study-scatter" / "results.db").exists()
+    assert claim["still_improving"].endswith(f"/{n}")
+    (cost,) = summary["effort"]
+    assert cost["config"] == "study scatter" and cost["runs"] == f"{n}/{n}" and cost["run_hours"] > 0
+    assert cost["commits"] == [str(versions()["predsparse_commit"])]
+    again = json.loads(CliRunner().invoke(main, args).output)  # resumes: nothing trained, same figures
+    assert again["claims"][0]["ours"] == claim["ours"]
+    assert len(list(ResultStore(tmp_path / "r.db").rows(S.STORE_SWEEP))) == n
+    # a store without the study: no verdict
+    (c,) = R.select(R.load_manifest(), "scatter")
+    partial = R.evaluate(c, ResultStore(tmp_path / "empty.db"), quick=True, out=out)
+    assert partial["verdict"] == "not run" and partial["reason"].startswith(f"0 of {n} study trainings stored")

@@ -195,7 +195,13 @@ def run_claims(
         run_sweep(cfg, store, progress=progress, jobs=jobs)
     for c in claims:
         if c.study:
-            STUDIES[c.study](quick=quick, out=(out or Path("runs")) / f"study-{c.study}", progress=progress, jobs=jobs)
+            STUDIES[c.study](
+                quick=quick,
+                out=(out or Path("runs")) / f"study-{c.study}",
+                store=store.url,
+                progress=progress,
+                jobs=jobs,
+            )
 
 
 def estimate(claims: list[Claim], *, per_config: int = 2, progress: bool = True) -> dict[str, Any]:
@@ -266,13 +272,21 @@ def rows_of(claim: Claim, store: ResultStore, quick: bool = False) -> list[dict[
 def evaluate(claim: Claim, store: ResultStore, *, quick: bool = False, out: Path | None = None) -> dict[str, Any]:
     """The claim's verdict record: our figure, the seed's, verdict, reason, convergence, figure series."""
     if claim.study:
-        res = VERDICTS[claim.verdict](
-            STUDIES[claim.study](
-                quick=quick, out=(out or Path("runs")) / f"study-{claim.study}", progress=False, resume_only=True
-            ),
-            claim.params,
+        study = STUDIES[claim.study](
+            quick=quick, out=(out or Path("runs")) / f"study-{claim.study}", store=store.url, resume_only=True
         )
-        rows: list[dict[str, Any]] = []
+        if not study.get("complete"):
+            return {
+                "id": claim.id,
+                "claim": claim.claim,
+                "seed": claim.seed,
+                "ours": "-",
+                "verdict": "not run",
+                "reason": f"{study.get('stored', 0)} of {study.get('expected', '?')} study trainings stored: "
+                f"run `predsparse reproduce --claims {claim.id}`",
+            }
+        res = VERDICTS[claim.verdict](study, claim.params)
+        rows: list[dict[str, Any]] = study["records"]
     else:
         rows = rows_of(claim, store, quick)
         expected = sum(len(expand(c)) for c in claim_configs(claim, quick))
@@ -309,6 +323,18 @@ def effort(claims: list[Claim], store: ResultStore, *, quick: bool = False) -> l
                 "commits": commits,
             }
         )
+    for c in claims:
+        if c.study:
+            st = STUDIES[c.study](quick=quick, out=Path("runs"), store=store.url, resume_only=True)
+            recs = st.get("records", [])
+            out.append(
+                {
+                    "config": f"study {c.study}",
+                    "runs": f"{len(recs)}/{st.get('expected', len(recs))}",
+                    "run_hours": sum(float(r.get("train_seconds", 0.0)) for r in recs) / 3600,
+                    "commits": sorted({str((r.get("versions") or {}).get("predsparse_commit")) for r in recs}),
+                }
+            )
     return out
 
 
@@ -326,8 +352,11 @@ def convergence(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Best-validation epochs, and the runs whose best epoch is their last (still improving)."""
     if not rows:
         return {}
+    rows = [r for r in rows if "best_epoch" in r]  # study records stored before they kept their epochs
+    if not rows:
+        return {}
     best = [int(r["best_epoch"]) for r in rows]
-    last = [int(r["train"].get("epochs", 0)) for r in rows]
+    last = [int(r["train"].get("epochs", 0) if "train" in r else r.get("epochs", 0)) for r in rows]
     still = sum(b >= e for b, e in zip(best, last))
     return {
         "best_epoch": f"{np.median(best):.0f} (median; {min(best)}-{max(best)})",
@@ -336,18 +365,23 @@ def convergence(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def scatter_study(
-    *, quick: bool, out: Path, progress: bool = True, resume_only: bool = False, jobs: int | str = 1
+    *,
+    quick: bool,
+    out: Path,
+    store: str,
+    progress: bool = True,
+    resume_only: bool = False,
+    jobs: int | str = 1,
 ) -> dict[str, Any]:
-    """The scatter study (``predsparse.experiments.scatter_study``): tiny in quick mode, full otherwise."""
+    """The scatter study (``predsparse.experiments.scatter_study``): tiny in quick mode, full otherwise; its
+    trainings go into ``store`` with the sweeps' (so one committed store resumes everything). With
+    ``resume_only`` nothing is trained: the result from what the store holds (``complete`` False if partial)."""
     from predsparse.experiments import scatter_study as ss
 
     config = ss.tiny_config() if quick else ss.full_config()
     if resume_only:
-        import json
-
-        f = out / "scatter_study.json"
-        return json.loads(f.read_text()) if f.is_file() else {}
-    return ss.run_study(config, out, progress=progress, jobs=jobs)
+        return ss.stored_result(config, store)
+    return {**ss.run_study(config, out, progress=progress, jobs=jobs, store=store), "complete": True}
 
 
 STUDIES = {"scatter": scatter_study}

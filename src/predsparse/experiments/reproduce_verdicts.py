@@ -334,6 +334,10 @@ def scatter(result: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         return {"ours": "-", "verdict": "not run", "reason": "the scatter study has no records", "figure": None}
     r = {ds: v["all"]["pearson"] for ds, v in summ.items()}
     pos = [v is not None and v > 0.3 for v in r.values()]
+    # one point per dataset and kind: mean scatter before training, test accuracy after (mean +- std)
+    series: dict[str, list[tuple[float, float, float]]] = {}
+    for (ds, _kind), rs in sorted(group(result.get("records", []), lambda x: (x["dataset"], x["kind"])).items()):
+        series.setdefault(ds, []).append((float(np.mean([x["scatter"] for x in rs])), *ms([x["test_acc"] for x in rs])))
     verdict = "holds" if all(pos) else "partly" if any(pos) else "does not hold"
     return {
         "ours": ", ".join(
@@ -342,7 +346,9 @@ def scatter(result: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         "verdict": verdict,
         "reason": f"scatter correlates positively (r > 0.3) on {sum(pos)} of {len(pos)} datasets; "
         f"filter threshold {result['threshold']['threshold']:.2f}",
-        "figure": None,
+        "figure": {"series": series, "x": "network scatter (before training)", "y": "test accuracy %", "points": True}
+        if series
+        else None,
     }
 
 

@@ -286,6 +286,9 @@ def _train_one(
         **sc,
         "test_acc": res["test_acc"],
         "best_val_acc": res["best_val_acc"],
+        "best_epoch": res["best_epoch"],
+        "epochs": setup.epochs,
+        "versions": res["versions"],
         "train_seconds": res["seconds"],
         "train_cpu_seconds": cpu,
     }
@@ -325,10 +328,12 @@ def run_study(
     *,
     progress: bool = True,
     jobs: int | str = 1,
+    store: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the study; returns the result dict. Every training is stored in ``results.db`` (a
-    :class:`~predsparse.experiments.store.ResultStore`, sweep ``scatter-study``) as it finishes, in
-    ``out_dir`` (a temporary directory without one); with ``out_dir`` the report ``scatter_study.json``,
+    """Run (or resume) the study; returns the result dict. Every training is stored as it finishes in a
+    :class:`~predsparse.experiments.store.ResultStore` (sweep ``scatter-study``): ``store`` (a path or a
+    database URL, e.g. the store of ``predsparse reproduce``), else ``results.db`` in ``out_dir`` (a
+    temporary directory without one); with ``out_dir`` the report ``scatter_study.json``,
     ``threshold.json`` and ``scatter_vs_accuracy.png`` is written there (atomically) at the end.
 
     ``jobs``: worker processes sharing the store (``"auto"``: from the model size and the cores); the
@@ -356,35 +361,53 @@ def run_study(
     keys = [_item_key(key, *it) for it in items]
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="predsparse-scatter-") as tmp:
-        store = ResultStore((out if out is not None else Path(tmp)) / "results.db")
+        db = ResultStore(store if store is not None else (out if out is not None else Path(tmp)) / "results.db")
         try:
-            stored = {canonical(k) for k in keys} & store.done_keys(STORE_SWEEP)
+            stored = {canonical(k) for k in keys} & db.done_keys(STORE_SWEEP)
             todo = len(items) - len(stored)
             weights = max(sum(a * b for a, b in zip(s.layers[:-1], s.layers[1:])) for s in config.setups)
             n = resolve_jobs(jobs, weights, work_items=max(1, todo)) if todo else 1
             bar = RunningBar(len(items), len(stored), "scatter study" + (f" ({n} jobs)" if n > 1 else ""), not progress)
             try:
                 if n == 1:
-                    _work_study(config, store.url, emit=lambda kind, label: bar.event(0, kind, label))
+                    _work_study(config, db.url, emit=lambda kind, label: bar.event(0, kind, label))
                 else:
                     run_workers(
                         _work_study,
-                        (config, store.url),
+                        (config, db.url),
                         n,
                         threads=max(1, min(config.threads, threads_per_job(n))),
                         on_event=bar.event,
-                        poll=lambda: bar.set_done(len({canonical(k) for k in keys} & store.done_keys(STORE_SWEEP))),
+                        poll=lambda: bar.set_done(len({canonical(k) for k in keys} & db.done_keys(STORE_SWEEP))),
                     )
             finally:
                 bar.close()
-            by_key = {canonical(r["key"]): r["result"] for r in store.rows(STORE_SWEEP)}
+            by_key = {canonical(r["key"]): r["result"] for r in db.rows(STORE_SWEEP)}
         finally:
-            store.close()
+            db.close()
     missing = [k for k in keys if canonical(k) not in by_key]
     if missing:
         raise RuntimeError(f"scatter study: every worker stopped with {len(missing)} trainings left; run it again")
     records = [by_key[canonical(k)] for k in keys]
     return _write(out, config, key, records, final=True, seconds=time.perf_counter() - t_start)
+
+
+def stored_result(config: StudyConfig, store: str | Path) -> dict[str, Any]:
+    """The study's result dict from what ``store`` holds (trains nothing); ``complete`` says whether every
+    training of ``config`` is stored, and only then are the summary and threshold over all of them."""
+    from predsparse.experiments.store import ResultStore, canonical
+
+    key = config.key()
+    keys = [_item_key(key, *it) for it in _items(config)]
+    db = ResultStore(store, readonly=True)
+    try:
+        by_key = {canonical(r["key"]): r["result"] for r in db.rows(STORE_SWEEP)}
+    finally:
+        db.close()
+    records = [by_key[canonical(k)] for k in keys if canonical(k) in by_key]
+    if len(records) < len(keys):
+        return {"complete": False, "stored": len(records), "expected": len(keys), "records": records}
+    return {**_result(config, key, records, None), "complete": True}
 
 
 def _result(config: StudyConfig, key: str, records: list[dict[str, Any]], seconds: float | None) -> dict[str, Any]:
