@@ -160,8 +160,8 @@ def _dense_logits(model, x, act=torch.relu):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_batch_one_equals_batched_path_and_dense(dtype):
-    """Batch-1 inference (ELL for fixed in-degree, CSR for a random junction, uint16 indices) gives every row
-    of a batched call and the dense masked computation, to float rounding; so does x[rows] for one row."""
+    """Batch-1 inference (input by input, skipping zero inputs, uint16 output indices) gives every row of a
+    batched call and the dense masked computation, to float rounding; so does x[rows] for one row."""
     from predsparse.nn import inference
 
     layers = [64, 48, 40, 7]
@@ -169,6 +169,8 @@ def test_batch_one_equals_batched_path_and_dense(dtype):
     torch.manual_seed(0)
     model = SparseMLP(layers, pats).to(dtype).eval()
     data = torch.randn(12, 64, dtype=dtype)
+    data[::2, ::3] = 0  # exact zeros, as in images: skipped inputs
+    data[5] = 0  # an all-zero input: the logits come from the biases alone
     with torch.no_grad():
         for j in model.junctions:
             j.bias.normal_()
@@ -177,26 +179,50 @@ def test_batch_one_equals_batched_path_and_dense(dtype):
         batched = model(data)
         single = torch.cat([model(data[i : i + 1]) for i in range(len(data))])
         plan = model.junctions[0].__dict__["_numba_plan"][1]
-        assert plan is not None and list(plan[1]) == [8, -1, 40]  # in-degrees: ELL, CSR, ELL
-        assert plan[3][0].dtype == inference.index_dtype(64) == np.uint16
+        assert plan is not None and list(plan[1]) == [48, 40, 7]  # output widths
+        assert plan[3][0].dtype == inference.index_dtype(48) == np.uint16
         torch.testing.assert_close(single, batched, **tol)
         torch.testing.assert_close(single, _dense_logits(model, data), **tol)
         torch.testing.assert_close(model(data, rows=torch.tensor([5])), batched[5:6], **tol)
-        # a weight changed in place (as an optimiser does) is seen: the plan holds views, not copies
+        # a weight changed in place (as an optimiser does) is seen: its version changed, the copy is rebuilt
         model.junctions[1].weight.mul_(-1.5)
+        torch.testing.assert_close(model(data[3:4]), _dense_logits(model, data[3:4]), **tol)
+        model.junctions[2].bias.add_(1.0)  # a bias too
+        torch.testing.assert_close(model(data[3:4]), _dense_logits(model, data[3:4]), **tol)
+        # a write through .data bypasses the version counter; model.eval() drops the copy
+        model.junctions[0].weight.data.mul_(0.5)
+        model.eval()
         torch.testing.assert_close(model(data[3:4]), _dense_logits(model, data[3:4]), **tol)
 
 
-def test_batch_one_wide_input_uses_uint32_indices():
-    """More than 65,536 inputs: 32-bit column indices, same logits as the dense masked computation."""
+def test_batch_one_sees_every_optimiser_step():
+    """Batch-1 forwards between training steps use the weights of the latest step (fused Adam and SGD)."""
+    layers = [20, 16, 4]
+    pats = [P.random(20, 16, density=0.3, seed=1), P.structured(16, 4, 2, seed=2)]
+    x, y = torch.rand(8, 20), torch.arange(8) % 4
+    x[x < 0.3] = 0
+    for opt_cls in (lambda p: torch.optim.Adam(p, lr=0.05, fused=True), lambda p: torch.optim.SGD(p, lr=0.5)):
+        torch.manual_seed(0)
+        model = SparseMLP(layers, pats)
+        opt = opt_cls(model.parameters())
+        for _ in range(3):
+            with torch.no_grad():
+                torch.testing.assert_close(model(x[1:2]), _dense_logits(model, x[1:2]), rtol=1e-5, atol=1e-5)
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+
+def test_batch_one_wide_layer_uses_uint32_indices():
+    """More than 65,536 outputs: 32-bit output indices, same logits as the dense masked computation."""
     from predsparse.nn import inference
 
-    n_in = 70_000
-    assert inference.index_dtype(n_in) == np.uint32 and inference.index_dtype(1 << 16) == np.uint16
-    pats = [P.random(n_in, 6, density=0.002, seed=5), P.fully_connected(6, 3)]
+    n_hidden = 70_000
+    assert inference.index_dtype(n_hidden) == np.uint32 and inference.index_dtype(1 << 16) == np.uint16
+    pats = [P.random(6, n_hidden, density=0.002, seed=5), P.random(n_hidden, 3, density=0.01, seed=6)]
     torch.manual_seed(1)
-    model = SparseMLP([n_in, 6, 3], pats).eval()
-    x = torch.randn(1, n_in)
+    model = SparseMLP([6, n_hidden, 3], pats).eval()
+    x = torch.randn(1, 6)
     with torch.no_grad():
         model.junctions[0].bias.normal_()
     with torch.no_grad():
