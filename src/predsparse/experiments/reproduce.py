@@ -275,33 +275,24 @@ def evaluate(claim: Claim, store: ResultStore, *, quick: bool = False, out: Path
         study = STUDIES[claim.study](
             quick=quick, out=(out or Path("runs")) / f"study-{claim.study}", store=store.url, resume_only=True
         )
-        if not study.get("complete"):
-            return {
-                "id": claim.id,
-                "claim": claim.claim,
-                "seed": claim.seed,
-                "ours": "-",
-                "verdict": "not run",
-                "reason": f"{study.get('stored', 0)} of {study.get('expected', '?')} study trainings stored: "
-                f"run `predsparse reproduce --claims {claim.id}`",
-            }
-        res = VERDICTS[claim.verdict](study, claim.params)
         rows: list[dict[str, Any]] = study["records"]
+        stored, expected = len(rows), study.get("expected", len(rows))
+        what = "study trainings"
     else:
         rows = rows_of(claim, store, quick)
-        expected = sum(len(expand(c)) for c in claim_configs(claim, quick))
-        if len(rows) < expected:
-            return {
-                "id": claim.id,
-                "claim": claim.claim,
-                "seed": claim.seed,
-                "ours": "-",
-                "verdict": "not run",
-                "reason": f"{len(rows)} of {expected} runs stored: run `predsparse reproduce --claims {claim.id}`",
-            }
-        res = VERDICTS[claim.verdict](rows, claim.params)
-    conv = convergence(rows)
-    return {"id": claim.id, "claim": claim.claim, "seed": claim.seed, **res, **conv}
+        stored, expected = len(rows), sum(len(expand(c)) for c in claim_configs(claim, quick))
+        what = "runs"
+    if stored < expected:
+        return {
+            "id": claim.id,
+            "claim": claim.claim,
+            "seed": claim.seed,
+            "ours": "-",
+            "verdict": "not run",
+            "reason": f"{stored} of {expected} {what} stored: run `predsparse reproduce --claims {claim.id}`",
+        }
+    res = VERDICTS[claim.verdict](study if claim.study else rows, claim.params)
+    return {"id": claim.id, "claim": claim.claim, "seed": claim.seed, **res, **convergence(rows)}
 
 
 def effort(claims: list[Claim], store: ResultStore, *, quick: bool = False) -> list[dict[str, Any]]:
