@@ -195,3 +195,31 @@ def test_quick_scatter_study_trains_into_the_reproduce_store(tmp_path):
     (c,) = R.select(R.load_manifest(), "scatter")
     partial = R.evaluate(c, ResultStore(tmp_path / "empty.db"), quick=True, out=out)
     assert partial["verdict"] == "not run" and partial["reason"].startswith(f"0 of {n} study trainings stored")
+
+
+def test_morse_ladder_verdict_on_hand_made_rows():
+    """Accuracy per variant, each variant's four metrics as `difficulty` gives them on its data, and their
+    Pearson r with the accuracies (scipy's, computed here from those values)."""
+    from scipy.stats import pearsonr
+
+    from predsparse.morse import difficulty, generate
+
+    small = {"train_per_class": 6, "val_per_class": 2, "test_per_class": 2}
+    variants = [{"noise_sd": sd, **small} for sd in (0.0, 1.0, 2.0)] + [{"leading_spaces": True, **small}]
+    accs = [0.8, 0.7, 0.55, 0.4]
+    rows = [
+        _row("fc", None, 1.0, a + 0.001 * s, s, dataset={"morse": v}, order=i)
+        for i, (v, a) in enumerate(zip(variants, accs))
+        for s in range(3)
+    ]
+    published = {"V_lower": -0.59, "V_upper": -0.64, "V_dist": -0.63, "V_thresh": -0.64}
+    v = V.morse_ladder(rows, {"labels": ["1.0", "1.1", "1.2", "2.0"], "published_r": published})
+    assert list(v["accuracy"]) == ["1.0", "1.1", "1.2", "2.0"]
+    assert [round(a[0], 1) for a in v["accuracy"].values()] == [80.1, 70.1, 55.1, 40.1]
+    ds = [generate(None, seed=0, **var) for var in variants]
+    for m in published:
+        vals = [difficulty(d)[m] for d in ds]
+        assert [v["metrics"][k][m] for k in v["metrics"]] == pytest.approx(vals)
+        assert v["metrics"]["2.0"][f"{m} (original)"] == pytest.approx(difficulty(ds[3], compat="original")[m])
+        assert v["correlations"][m] == pytest.approx(pearsonr(vals, [100 * a + 0.1 for a in accs])[0])
+    assert v["verdict"] in ("holds", "partly", "does not hold")

@@ -317,6 +317,13 @@ def morse_ladder(rows: list[dict[str, Any]], params: dict[str, Any]) -> dict[str
         "verdict": verdict,
         "correlations": r,
         "accuracy": per,
+        "metrics": {  # per variant, the four metrics with the correct formulas and the original script's
+            label: {
+                **{m: float(metrics[""][i][m]) for m in params["published_r"]},
+                **{f"{m} (original)": float(metrics["original"][i][m]) for m in params["published_r"]},
+            }
+            for i, label in enumerate(per)
+        },
         "reason": f"r within {tol} of published for {sum(close)}/4 (correct) and {sum(close_orig)}/4 (original formulas); {ref}",
         "figure": {
             "series": {"test accuracy": [(i, *a) for i, a in enumerate(accs)]},
