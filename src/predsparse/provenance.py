@@ -31,20 +31,32 @@ def versions() -> dict[str, Any]:
     return out
 
 
+RESULT_SOURCES = ("src", "configs", "pyproject.toml")
+"""What, inside the repository, makes the results: a change to anything else (the README, docs, a results
+database kept in git) does not make a result's commit ``-dirty``."""
+
+
 @functools.lru_cache(maxsize=1)
 def source_commit() -> str | None:
-    """``git describe --always --dirty`` of the checkout predsparse runs from (``-dirty``: uncommitted
-    changes), so results made by different code under the same version number can be told apart; None
-    outside a git checkout or without git."""
-    here = Path(__file__).resolve().parent
-    try:
-        r = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
+    """``git describe --always`` of the checkout predsparse runs from, with ``-dirty`` when a tracked file of
+    :data:`RESULT_SOURCES` has uncommitted changes, so results made by different code under the same version
+    number can be told apart; None outside a git checkout or without git."""
+    return describe(Path(__file__).resolve().parent)
+
+
+def describe(where: Path) -> str | None:
+    """:func:`source_commit` for the git checkout that holds the directory ``where``."""
+
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    commit, top = git("describe", "--always", "--abbrev=12"), git("rev-parse", "--show-toplevel")
+    if not commit or not top:
         return None
-    return (r.stdout.strip() or None) if r.returncode == 0 else None
+    # a results database tracked in git changes while a run writes it: that is not a change of the code
+    changed = git("-C", top, "status", "--porcelain", "--untracked-files=no", "--", *RESULT_SOURCES)
+    return commit + ("-dirty" if changed else "")
