@@ -3,13 +3,21 @@ accuracy drops, and the per-kind summary."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from predsparse.errors import InputError
+
+#: Thresholds measured by the reduced study (``docs/patterns.md``), used when no study results are given:
+#: on the network scatter (minimum of the vector, the spec's summary) and on its ``net.f`` entry (output
+#: neurons against input windows through the path product), the better predictor in that study.
+DEFAULT_THRESHOLD = 0.08
+DEFAULT_THRESHOLD_NET_F = 0.51
 
 
 def correlations(x: Sequence[float], y: Sequence[float]) -> dict[str, Any]:
@@ -97,3 +105,45 @@ def summarise(records: Sequence[dict[str, Any]], tol: float = 0.02) -> dict[str,
             )
         out[ds] = entry
     return out
+
+
+def recommended_threshold(
+    results: str | Path | dict[str, Any] | None = None, *, tol: float | None = None, entry: str = "min"
+) -> float:
+    """The scatter below which a search may reject a pattern before training.
+
+    ``results``: a study result (dict) or its JSON file (``scatter_study.json`` or ``threshold.json``);
+    ``None`` gives the defaults measured by the reduced study. With several datasets the lowest (most
+    permissive) per-dataset threshold is returned. ``tol`` re-derives it from the records.
+    ``entry="min"`` thresholds the network scatter (minimum of the vector); ``entry="net.f"`` the
+    vector's ``net.f`` entry (compare it with ``network_scatter(...).vector["net.f"]``).
+    """
+    if entry not in ("min", "net.f"):
+        raise InputError(f"threshold entry {entry!r} is not 'min' or 'net.f'")
+    if results is None:
+        return DEFAULT_THRESHOLD if entry == "min" else DEFAULT_THRESHOLD_NET_F
+    if not isinstance(results, dict):
+        path = Path(results)
+        if not path.is_file():
+            raise InputError(f"{path}: no such study result file")
+        try:
+            results = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not valid JSON ({exc})") from None
+    assert isinstance(results, dict)
+    field_name = "threshold" if entry == "min" else "threshold_net_f"
+    if isinstance(results.get("threshold"), (int, float)):  # threshold.json: the thresholds at top level
+        results = {"threshold": results}
+    stored = results.get("threshold")
+    if tol is not None or not isinstance(stored, dict) or stored.get(field_name) is None:
+        recs = results.get("records")
+        if not recs:
+            raise InputError(f"study result has neither a {field_name} nor records to derive one from")
+        tol = results.get("config", {}).get("tol", 0.02) if tol is None else tol
+        key = "scatter" if entry == "min" else "vector.net.f"
+        per = [
+            threshold_for([r for r in recs if r["dataset"] == d], tol, key)["threshold"]
+            for d in {r["dataset"] for r in recs}
+        ]
+        return float(min(per))
+    return float(stored[field_name])
