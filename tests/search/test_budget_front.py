@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from helpers import toy
 from predsparse.cli import main
 from predsparse.data import Dataset
+from predsparse.errors import InputError
 from predsparse.search import SearchSettings, SearchSpace, sample
 from predsparse.search.front import choose_points, goals_met, retrain_sweep
 from predsparse.search.space import budget_densities, conv_parameters
@@ -195,6 +196,13 @@ def test_choose_points_keeps_the_best_within_each_budget():
     got = choose_points(front, [100, 30], 3)
     assert [r["parameters"] for r in got] == [10, 20, 90]
     assert choose_points(front, [], None) == front
+    # 'best': the most accurate points, in order of parameters
+    shuffled = [{"parameters": p, "val_acc": a} for p, a in [(10, 0.5), (20, 0.85), (50, 0.7), (90, 0.8), (200, 0.6)]]
+    assert [r["parameters"] for r in choose_points(shuffled, [100], 2, "best")] == [20, 90]
+    with pytest.raises(InputError, match="retrain pick 'top'"):
+        choose_points(front, [], 2, "top")
+    res = CliRunner().invoke(main, ["search", "--retrain-front", "--retrain-pick", "top"])
+    assert res.exit_code == 2 and "'top' is not one of 'spread', 'best'" in res.output
 
 
 def test_goals_met_uses_the_retrained_validation_accuracy():

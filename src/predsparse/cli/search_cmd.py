@@ -140,6 +140,14 @@ from predsparse.errors import InputError
     "[default: all].",
 )
 @click.option(
+    "--retrain-pick",
+    type=click.Choice(["spread", "best"]),
+    default="spread",
+    show_default=True,
+    help="Which points --retrain-points keeps: 'spread' (the best within each budget, then spread over the "
+    "front) or 'best' (the most accurate: a focused retraining near a budget).",
+)
+@click.option(
     "--storage",
     type=StorePath(),
     default="sqlite:///runs/search.db",
@@ -198,6 +206,7 @@ def search(
     retrain_epochs,
     retrain_seeds,
     retrain_points,
+    retrain_pick,
     storage,
     study_name,
     seed,
@@ -294,7 +303,7 @@ def search(
         )
         r_epochs = retrain_epochs or 3 * epochs
         summary["retrained"] = retrain_front_points(
-            choose_points(rows, budgets or [], retrain_points),
+            choose_points(rows, budgets or [], retrain_points, retrain_pick),
             section,
             epochs=r_epochs,
             seeds=retrain_seeds,

@@ -79,11 +79,22 @@ def dataset_section(
     return section
 
 
-def choose_points(front: list[dict[str, Any]], budgets: list[int], limit: int | None) -> list[dict[str, Any]]:
-    """At most ``limit`` front points (all when None): the most accurate one within each budget first, then
-    points spread evenly over the rest of the front; in order of parameters."""
+PICKS = ("spread", "best")
+
+
+def choose_points(
+    front: list[dict[str, Any]], budgets: list[int], limit: int | None, pick: str = "spread"
+) -> list[dict[str, Any]]:
+    """At most ``limit`` front points (all when None), in order of parameters. ``pick="spread"``: the most
+    accurate one within each budget first, then points spread evenly over the rest of the front;
+    ``"best"``: the ``limit`` points of highest validation accuracy (a focused retraining near a budget)."""
+    if pick not in PICKS:
+        raise InputError(f"retrain pick {pick!r} is not one of {', '.join(PICKS)}")
     if limit is None or limit >= len(front):
         return list(front)
+    if pick == "best":
+        top = sorted(range(len(front)), key=lambda i: -front[i]["val_acc"])[:limit]
+        return [front[i] for i in sorted(top)]
     chosen: list[int] = []
     for b in sorted(budgets, reverse=True):
         within = [i for i, r in enumerate(front) if r["parameters"] <= b]
