@@ -65,6 +65,7 @@ def sparse_mlp(
     dropout: float | Callable[[torch.Tensor], torch.Tensor] = 0.0,
     training: bool = False,
     rows: torch.Tensor | None = None,
+    batch_one: bool = True,
 ) -> torch.Tensor:
     """Logits of an MLP of sparse ``junctions`` (:class:`SparseLinear` modules) with ``activation`` and
     dropout between them, for the batch ``x`` (``(B, *features)``) or,
@@ -72,7 +73,8 @@ def sparse_mlp(
     then happens in the same pass as the change to panel layout.
 
     ``dropout``: a probability, or a dropout module (an ``nn.Dropout``, applied to activations in either
-    layout); either acts only when ``training``."""
+    layout); either acts only when ``training``. ``batch_one=False``: the caller has tried the batch-1 path
+    (:func:`inference.try_forward`) already."""
     n_in = junctions[0].n_in
     x = x.reshape(x.shape[0], -1) if x.shape[0] else x.reshape(0, n_in)
     if x.shape[1] != n_in:  # the kernels index the input by the pattern: a narrower one would be read past its end
@@ -92,7 +94,9 @@ def sparse_mlp(
     last = len(junctions) - 1
     # fully connected: every junction runs as torch's dense F.linear in the batch-major loop at the end
     dense = all(runs_dense(j, j.weight, j.backend) for j in junctions)
-    if not drop and not dense:  # on-line inference (one input, no gradient): one serial kernel call, a short path
+    if (
+        batch_one and not drop and not dense
+    ):  # on-line inference (one input, no gradient): one serial kernel call, a short path
         y = inference.try_forward(x, junctions, kernels_cpu.EPILOGUE[activation], rows)
         if y is not None:
             return y

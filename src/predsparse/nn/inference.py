@@ -65,10 +65,8 @@ def _transposed(idx: SparseIndex, dtype: np.dtype) -> tuple[np.ndarray, np.ndarr
 
 
 def forget(junctions: Sequence) -> None:
-    """Drop the cached plan (and its weight copy) of a network whose first junction is ``junctions[0]``."""
-    for j in junctions:
-        j.__dict__.pop("_numba_plan", None)
-        break
+    """Drop the cached plan (and its weight copy) of a network: it lives on its first junction."""
+    next(iter(junctions)).__dict__.pop("_numba_plan", None)
 
 
 def try_forward(
@@ -125,8 +123,9 @@ def _cols(j: SparseIndex) -> torch.Tensor:
 
 
 def _plan(junctions: Sequence, wbs: Sequence, x_dtype: torch.dtype) -> tuple | None:
-    """``(n_in, n_outs, t_crows, t_rowss, wts, bs)``: the input width, the output widths and the kernel's arguments (the weights copied
-    in input order), or None when a junction is not on the numba backend. Cached on the first junction and
+    """``(n_in, n_outs, t_crows, t_rowss, wts, bs)``: the input width, the output widths and the kernel's
+    arguments (the weights copied in input order), or None when the network is fully connected (torch's
+    dense path is better) or a junction is not on the numba backend. Cached on the first junction and
     rebuilt after an optimiser step, or when a junction, its index buffers or backend, a parameter's
     storage or version, or the dtype changes: a lookup instead of ~10 us of Python per call."""
     first = next(iter(junctions))

@@ -178,13 +178,16 @@ class SparseMLP(nn.Module):
         the batch ``x[rows]`` (:func:`predsparse.nn.functional.sparse_mlp`; on the numba kernels the gather
         happens in the same pass as the change to panel layout)."""
         drop = self.drop if isinstance(self.drop, nn.Dropout) else 0.0  # a module: tests may swap in their own
-        if rows is None and x.shape[0] == 1 and not (self.training and drop):
+        one = rows is None and x.shape[0] == 1 and not (self.training and drop)
+        if one:
             # on-line inference: straight to the one-call batch-1 path (None: it does not apply), ~20 us
             # of Python less than through sparse_mlp, which is a third of the whole pass
             y = inference.try_forward(x, self.junctions, EPILOGUE[self.activation])
             if y is not None:
                 return y
-        return SF.sparse_mlp(x, self.junctions, self.activation, dropout=drop, training=self.training, rows=rows)
+        return SF.sparse_mlp(
+            x, self.junctions, self.activation, dropout=drop, training=self.training, rows=rows, batch_one=not one
+        )
 
     def train(self, mode: bool = True) -> SparseMLP:
         """As :meth:`nn.Module.train`; also drops the batch-1 path's weight copy (:func:`inference.forget`), so
