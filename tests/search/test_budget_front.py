@@ -236,3 +236,35 @@ def test_min_hidden_fixes_the_depth_of_every_candidate(tmp_path):
     data = json.loads(res.output)
     layers = [c["layers"] for c in data["candidates"]]
     assert len(layers) == 6 and all(len(x) == 4 for x in layers), layers
+
+
+def test_retrain_sweep_carries_the_recipe_only_when_used():
+    row = {"layers": [16, 6, 3], "d_out": [3, 3], "kind": "random", "dropout": 0.0, "batch_size": 32, "lr": 0.01}
+    row |= {"l2": 0.0, "lr_schedule": "cosine", "seed": 7}
+    from predsparse.experiments.sweep import expand
+
+    plain = expand(retrain_sweep([row], {"name": "x.npz", "seed": 0}, 5, 1, "n"))[0]
+    assert "augment" not in plain["train"] and "label_smoothing" not in plain["train"]
+    used = expand(retrain_sweep([row | {"augment": "flip", "label_smoothing": 0.05}], {"name": "x.npz"}, 5, 1, "n"))[0]
+    assert TrainConfig(**used["train"], seed=used["seed"]).augment == "flip"
+    assert used["train"]["label_smoothing"] == 0.05
+
+
+def test_search_over_the_training_recipe_records_it_and_names_it_in_the_retrain_command(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = rng.random((300, 4, 4)).astype(np.float32) * 0.3
+    x[np.arange(300), y, :] += 1.0  # images whose class survives a flip
+    np.savez(tmp_path / "img.npz", xtr=x[:200], ytr=y[:200], xva=x[200:250], yva=y[200:250], xte=x[250:], yte=y[250:])
+    args = ["search", "--dataset", str(tmp_path / "img.npz"), "--trials", "8", "--epochs", "1", "--min-width", "4"]
+    args += ["--max-width", "16", "--max-hidden", "1", "--augments", "none,flip", "--max-label-smoothing", "0.2"]
+    args += ["--storage", f"sqlite:///{tmp_path}/a.db", "--out", str(tmp_path / "o"), "--json", "--no-progress"]
+    res = CliRunner().invoke(main, [*args, "--no-prune"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    cands = data["candidates"]
+    assert {c["augment"] for c in cands} <= {"none", "flip"} and len({c["augment"] for c in cands}) == 2
+    assert all(0 <= c["label_smoothing"] <= 0.2 for c in cands)
+    best = data["best"][0]
+    assert ("--augment flip" in data["retrain"]) == (best["augment"] == "flip")
+    assert f"--label-smoothing {best['label_smoothing']}" in data["retrain"] or best["label_smoothing"] == 0

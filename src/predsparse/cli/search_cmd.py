@@ -119,6 +119,19 @@ from predsparse.errors import InputError
 )
 @click.option("--max-dropout", type=float, default=0.3, show_default=True, help="Largest dropout probability tried.")
 @click.option(
+    "--augments",
+    default="none",
+    show_default=True,
+    help="Training-batch augmentations to search, comma-separated (none, flip, shift, flip-shift; images only).",
+)
+@click.option(
+    "--max-label-smoothing",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Largest label smoothing tried (uniform from 0); 0 leaves it out of the search.",
+)
+@click.option(
     "--timeout",
     type=float,
     default=None,
@@ -201,6 +214,8 @@ def search(
     max_params,
     lr_schedules,
     max_dropout,
+    augments,
+    max_label_smoothing,
     timeout,
     retrain_front,
     retrain_epochs,
@@ -216,6 +231,7 @@ def search(
 ) -> None:
     """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
     from predsparse.cli.common import int_list, name_list
+    from predsparse.data.augment import image_size
     from predsparse.provenance import versions
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
     from predsparse.search.front import budget_ladder
@@ -233,6 +249,8 @@ def search(
         conv_channels=int_list(conv_channels, "conv-channels") or [],
         lr_schedules=name_list(lr_schedules),
         max_dropout=max_dropout,
+        augments=name_list(augments),
+        max_label_smoothing=max_label_smoothing,
     )
     budgets = int_list(max_params, "max-params") if max_params else None
     if budgets and min(budgets) < 1:
@@ -260,6 +278,8 @@ def search(
     # a SQLite --storage (its path checked while parsing) is created only once the data has loaded: a bad
     # --dataset leaves no empty study file behind
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    if set(space.augments) - {"none"}:
+        image_size(ds.feature_shape)  # images only: one line naming the shape, before any trial
     if budgets:
         summary = budget_ladder(ds, space, settings, budgets, progress=progress and not as_json)
     else:

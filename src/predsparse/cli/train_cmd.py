@@ -25,6 +25,7 @@ from predsparse.cli.common import (  # checked while parsing, before any work
     json_option,
     removed_option,
 )
+from predsparse.data.augment import AUGMENTATIONS, image_size
 from predsparse.errors import DivergenceError, InputError
 
 if TYPE_CHECKING:  # annotations only: the command imports its heavy modules when it runs
@@ -181,6 +182,20 @@ def load_from_options(
     help="Learning rate per epoch: constant, or cosine-annealed from --lr towards 0 over --epochs.",
 )
 @click.option(
+    "--label-smoothing",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of a uniform target mixed into the training labels (0 <= s < 1).",
+)
+@click.option(
+    "--augment",
+    type=click.Choice(list(AUGMENTATIONS)),
+    default="none",
+    show_default=True,
+    help="Training-batch augmentation of images: left-right flips, random shifts of up to 2 pixels, or both.",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Seeds patterns, initial weights, batches and subsets."
 )
 @click.option(
@@ -232,6 +247,8 @@ def train(
     optimizer,
     l2,
     lr_schedule,
+    label_smoothing,
+    augment,
     seed,
     device,
     save_path,
@@ -250,6 +267,8 @@ def train(
 
     if workers < 1:
         raise InputError(f"--workers {workers} must be a whole number >= 1")
+    if workers > 1 and augment != "none":
+        raise InputError(f"--augment {augment} is not supported with --workers {workers}: use one or the other")
     spec = spec_from_options(
         layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool, activation, dropout, seed
     )
@@ -268,12 +287,16 @@ def train(
         optimizer=optimizer,
         l2=l2,
         lr_schedule=lr_schedule,
+        label_smoothing=label_smoothing,
+        augment=augment,
         seed=seed,
         device=device,
         stop_on_divergence=not keep_diverging,
     )
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     spec.validate(ds.feature_shape)
+    if augment != "none":
+        image_size(ds.feature_shape)  # images only: one line naming the shape, before training
     kept: dict = {}
     try:
         rec = run(

@@ -128,6 +128,9 @@ def retrain_sweep(rows: list[dict[str, Any]], dataset: dict[str, Any], epochs: i
                 "train.lr": r["lr"],
                 "train.l2": r["l2"],
                 "train.lr_schedule": r.get("lr_schedule", "constant"),
+                # only when used, so retraining stores written before these options existed still match
+                **({"train.augment": r["augment"]} if r.get("augment", "none") != "none" else {}),
+                **({"train.label_smoothing": r["label_smoothing"]} if r.get("label_smoothing", 0) else {}),
                 "seeds": [int(r["seed"]) + k for k in range(seeds)],
             }
         )

@@ -245,6 +245,8 @@ def run_search(
             lr=cand["lr"],
             l2=cand["l2"],
             lr_schedule=cand["lr_schedule"],
+            augment=cand["augment"],
+            label_smoothing=cand["label_smoothing"],
             seed=spec.seed,
         )
         kept: dict[str, Any] = {}
@@ -276,6 +278,8 @@ def run_search(
             "batch_size": cand["batch_size"],
             "dropout": cand["dropout"],
             "lr_schedule": cand["lr_schedule"],
+            "augment": cand["augment"],
+            "label_smoothing": cand["label_smoothing"],
             "epochs": settings.epochs,
             "best_epoch": res["best_epoch"],
             "activation": space.activation,
@@ -416,6 +420,8 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
         f"--batch-size {best['batch_size']}",
         f"--dropout {best['dropout']}",
         *([f"--lr-schedule {best['lr_schedule']}"] if best.get("lr_schedule", "constant") != "constant" else []),
+        *([f"--augment {best['augment']}"] if best.get("augment", "none") != "none" else []),
+        *([f"--label-smoothing {best['label_smoothing']}"] if best.get("label_smoothing", 0) else []),
         f"--epochs {epochs}",
         f"--seed {best.get('seed', 0)}",
     ]

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from predsparse.data.augment import AUGMENTATIONS
 from predsparse.errors import InputError
 from predsparse.nn.conv import front_end_output_shape
 from predsparse.patterns.network import out_degrees_for_density
@@ -72,9 +73,11 @@ class SearchSpace:
     ``max_params`` parameters and the search learns how to split them between width and density (large-sparse
     against small-dense) and between junctions.
     ``l2`` is log-uniform on ``[l2_min, l2_max]`` except that its lowest decade maps to 0, so "no L2"
-    stays reachable. ``later_denser`` applies the seed's prior: a junction is never sparser than the one
-    before it. ``activation`` is used by every candidate. ``max_conv > 0`` adds a dense CNN front end of 0..``max_conv`` conv blocks (channels
-    from ``conv_channels``, kernel 3, pooling 2) under the sparse classifier, for image or sequence data.
+    stays reachable. ``augments`` and ``max_label_smoothing`` add the training recipe to the search (an
+    augmentation from the list, label smoothing uniform on ``[0, max]``). ``later_denser`` applies the seed's
+    prior: a junction is never sparser than the one before it. ``activation`` is used by every candidate.
+    ``max_conv > 0`` adds a dense CNN front end of 0..``max_conv`` conv blocks (channels from
+    ``conv_channels``, kernel 3, pooling 2) under the sparse classifier, for image or sequence data.
     """
 
     min_hidden: int = 0
@@ -94,6 +97,8 @@ class SearchSpace:
     activation: str = "relu"
     max_params: int | None = None
     lr_schedules: list[str] = field(default_factory=lambda: ["cosine"])
+    augments: list[str] = field(default_factory=lambda: ["none"])
+    max_label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_hidden <= self.max_hidden:
@@ -123,6 +128,11 @@ class SearchSpace:
             raise InputError(
                 f"learning-rate schedules {self.lr_schedules} must be a non-empty subset of {LR_SCHEDULES}"
             )
+        bad = [a for a in self.augments if a not in AUGMENTATIONS]
+        if bad or not self.augments:
+            raise InputError(f"augmentations {self.augments} must be a non-empty subset of {AUGMENTATIONS}")
+        if not (math.isfinite(self.max_label_smoothing) and 0 <= self.max_label_smoothing < 1):
+            raise InputError(f"largest label smoothing {self.max_label_smoothing} must lie in [0, 1)")
 
     def max_parameters(self, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None) -> int:
         """Parameters of the largest model in the space (deepest, widest, fully connected; with conv
@@ -192,6 +202,10 @@ def sample(
         if len(space.lr_schedules) > 1
         else space.lr_schedules[0]
     )
+    augment = trial.suggest_categorical("augment", space.augments) if len(space.augments) > 1 else space.augments[0]
+    smoothing = (
+        trial.suggest_float("label_smoothing", 0.0, space.max_label_smoothing) if space.max_label_smoothing > 0 else 0.0
+    )
     out_degrees = out_degrees_for(layers, densities, kind)
     all_full = all(d == n for d, n in zip(out_degrees, layers[1:]))
     params = candidate_parameters(layers, out_degrees, "fc" if all_full else kind, conv_params)
@@ -209,6 +223,8 @@ def sample(
         "batch_size": batch,
         "dropout": round(dropout, 3),
         "lr_schedule": schedule,
+        "augment": augment,
+        "label_smoothing": round(smoothing, 3),
         "target_densities": densities,
         "parameters": params,
     }

@@ -132,6 +132,12 @@ def fit_distributed(
             raise InputError(
                 f"workers {workers} differs from WORLD_SIZE={world} set by torchrun: give workers = the world size"
             )
+    if config.augment != "none":
+        # every rank must draw the same permutations from one generator; per-rank augmentation draws would split it
+        raise InputError(
+            f"augmentation {config.augment!r} is not supported with {workers} data-parallel workers: "
+            "train with workers = 1, or without augmentation"
+        )
     if config.batch_size < workers:
         raise InputError(
             f"batch size {config.batch_size} is smaller than the {workers} workers: each worker needs a share of every full batch (batch size >= workers)"

@@ -17,6 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from predsparse import threads
+from predsparse.data.augment import AUGMENTATIONS, make_augmenter
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.nn import SparseMLP
@@ -30,7 +31,9 @@ LR_SCHEDULES = ("constant", "cosine")
 
 @dataclass
 class TrainConfig:
-    """Training hyperparameters. ``l2`` adds ``l2 * sum(w^2)`` over weights (not biases) to the loss."""
+    """Training hyperparameters. ``l2`` adds ``l2 * sum(w^2)`` over weights (not biases) to the loss;
+    ``label_smoothing`` mixes that share of a uniform target into the training loss's labels; ``augment``
+    transforms each training batch of images (:mod:`predsparse.data.augment`)."""
 
     epochs: int = 10
     batch_size: int = 256
@@ -41,6 +44,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     lr_schedule: str = "constant"
+    label_smoothing: float = 0.0
+    augment: str = "none"
     eval_batch_size: int = 4096
     stop_on_divergence: bool = (
         True  # False: a diverged run (loss far beyond its start, stuck at chance) goes on, flagged
@@ -61,6 +66,10 @@ class TrainConfig:
             raise InputError(f"optimizer {self.optimizer!r} is not one of {OPTIMIZERS}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise InputError(f"learning-rate schedule {self.lr_schedule!r} is not one of {LR_SCHEDULES}")
+        if not (isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1):
+            raise InputError(f"label smoothing {self.label_smoothing!r} must lie in [0, 1)")
+        if self.augment not in AUGMENTATIONS:
+            raise InputError(f"augmentation {self.augment!r} is not one of {AUGMENTATIONS}")
 
     def epoch_lr(self, epoch: int) -> float:
         """The learning rate of ``epoch`` (1-based): ``lr`` throughout, or cosine-annealed from ``lr`` towards 0
@@ -178,17 +187,21 @@ def train_step(
     *,
     takes_rows: bool,
     scale: float = 1.0,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[float, int]:
     """One optimiser step on the rows ``idx`` of ``(xtr, ytr)``; returns the loss value and the correct count.
 
     The loss is ``scale * (mean cross-entropy + l2 term)``; ``scale != 1`` is how a data-parallel rank
     weights its share of a global batch. ``takes_rows``: the model gathers the rows itself
-    (``model(xtr, rows=idx)``: :func:`takes_rows_of`).
+    (``model(xtr, rows=idx)``: :func:`takes_rows_of`). ``augment`` transforms the batch before the model sees it.
     """
     yb = ytr[idx]
-    # a SparseMLP gathers the batch's rows itself, fused with its change of layout
-    out = model(xtr, rows=idx) if takes_rows else model(xtr[idx])
-    loss = nn.functional.cross_entropy(out, yb)
+    if augment is not None:
+        out = model(augment(xtr[idx]))
+    else:
+        # a SparseMLP gathers the batch's rows itself, fused with its change of layout
+        out = model(xtr, rows=idx) if takes_rows else model(xtr[idx])
+    loss = nn.functional.cross_entropy(out, yb, label_smoothing=float(config.label_smoothing))
     if config.l2 > 0:
         loss = loss + config.l2 * _l2_term(model)
     if scale != 1.0:
@@ -232,6 +245,8 @@ def fit(
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(config.seed)
     takes_rows = takes_rows_of(model)
+    # draws from the batch generator, so a checkpoint's generator state covers them too
+    augment = make_augmenter(config.augment, dataset.feature_shape, gen)
     book = RunBook(identity=run_identity(model, dataset, config))
     ck = Path(checkpoint) if checkpoint else None
     state = RunBook.read_checkpoint(ck, config, book.identity) if ck is not None else None
@@ -250,7 +265,9 @@ def fit(
         tot_loss, tot_correct = 0.0, 0
         for i in range(0, len(xtr), config.batch_size):
             idx = perm[i : i + config.batch_size]
-            loss_value, correct = train_step(model, xtr, ytr, idx, opt, config, epoch, takes_rows=takes_rows)
+            loss_value, correct = train_step(
+                model, xtr, ytr, idx, opt, config, epoch, takes_rows=takes_rows, augment=augment
+            )
             tot_loss += loss_value * len(idx)
             tot_correct += correct
         epoch_seconds = time.perf_counter() - te
