@@ -70,7 +70,8 @@ from predsparse.errors import InputError
     "--kinds",
     default="clash-free,structured,random",
     show_default=True,
-    help="Pattern kinds to search, comma-separated (clash-free, structured, random, fc).",
+    help="Pattern kinds to search, comma-separated (clash-free, structured, random, local, fc; local: a "
+    "receptive-field first junction over the input image, random above, needs image data and no conv blocks).",
 )
 @click.option(
     "--max-conv",
@@ -118,6 +119,12 @@ from predsparse.errors import InputError
     help="Learning-rate schedules to search, comma-separated (constant, cosine).",
 )
 @click.option("--max-dropout", type=float, default=0.3, show_default=True, help="Largest dropout probability tried.")
+@click.option(
+    "--windows",
+    default="5,7,9",
+    show_default=True,
+    help="Patch sides searched for kind local, comma-separated.",
+)
 @click.option(
     "--augments",
     default="none",
@@ -214,6 +221,7 @@ def search(
     max_params,
     lr_schedules,
     max_dropout,
+    windows,
     augments,
     max_label_smoothing,
     timeout,
@@ -249,6 +257,7 @@ def search(
         conv_channels=int_list(conv_channels, "conv-channels") or [],
         lr_schedules=name_list(lr_schedules),
         max_dropout=max_dropout,
+        windows=int_list(windows, "windows") or [],
         augments=name_list(augments),
         max_label_smoothing=max_label_smoothing,
     )
@@ -278,8 +287,13 @@ def search(
     # a SQLite --storage (its path checked while parsing) is created only once the data has loaded: a bad
     # --dataset leaves no empty study file behind
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
+    # images only: one line naming the shape, before any trial
     if set(space.augments) - {"none"}:
-        image_size(ds.feature_shape)  # images only: one line naming the shape, before any trial
+        image_size(ds.feature_shape, "augmentation " + ",".join(sorted(set(space.augments) - {"none"})))
+    if "local" in space.kinds:
+        c, h, w = image_size(ds.feature_shape, "pattern kind local")
+        if max(space.windows) > min(h, w):
+            raise InputError(f"--windows {windows}: window {max(space.windows)} exceeds the {h}x{w} image")
     if budgets:
         summary = budget_ladder(ds, space, settings, budgets, progress=progress and not as_json)
     else:

@@ -12,7 +12,6 @@ from predsparse.cli.common import (  # checked while parsing, before any work
     DITHER_HELP,
     EPOCHS_HELP,
     KIND_CHOICES,
-    KIND_HELP,
     LIMIT_HELP,
     POSITIVE_INT,
     PROGRESS_HELP,
@@ -32,7 +31,8 @@ if TYPE_CHECKING:  # annotations only: the command imports its heavy modules whe
     from predsparse.data.format import Dataset
     from predsparse.train.spec import ModelSpec
 
-PATTERN_CHOICES = KIND_CHOICES
+# training also knows the local (receptive-field) kind, which needs the data's image shape
+PATTERN_CHOICES = [*KIND_CHOICES[:-1], "local", KIND_CHOICES[-1]]
 
 
 def dataset_options(f):  # noqa: ANN201 - click decorator
@@ -140,7 +140,13 @@ def load_from_options(
 @deprecated_alias("--out-degree", "--d-out", "out_degree")
 @click.option("--density", default=None, help="Instead of --d-out: target density per junction (or one for all).")
 @click.option(
-    "--kind", "pattern", type=click.Choice(PATTERN_CHOICES), default="structured", show_default=True, help=KIND_HELP
+    "--kind",
+    "pattern",
+    type=click.Choice(PATTERN_CHOICES),
+    default="structured",
+    show_default=True,
+    help="Pattern kind: clash-free, structured, random, local (first junction: each neuron on one --window patch "
+    "of the input image; random above), or fc (fully connected).",
 )
 @deprecated_alias("--pattern", "--kind", "pattern")
 @click.option(
@@ -150,6 +156,13 @@ def load_from_options(
     "default N_{i-1}/gcd(N_{i-1}, 4), memory depth 4 where it divides).",
 )
 @click.option("--clash-type", type=click.IntRange(1, 3), default=2, show_default=True, help=CLASH_TYPE_HELP)
+@click.option(
+    "--window",
+    type=POSITIVE_INT,
+    default=5,
+    show_default=True,
+    help="--kind local: each first-layer neuron takes its inputs from one WINDOW x WINDOW patch of the image.",
+)
 @click.option("--dither/--no-dither", default=False, help=DITHER_HELP)
 @click.option(
     "--conv",
@@ -235,6 +248,7 @@ def train(
     pattern,
     z,
     clash_type,
+    window,
     dither,
     conv,
     kernel_size,
@@ -270,9 +284,25 @@ def train(
     if workers > 1 and augment != "none":
         raise InputError(f"--augment {augment} is not supported with --workers {workers}: use one or the other")
     spec = spec_from_options(
-        layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool, activation, dropout, seed
+        layers,
+        out_degree,
+        density,
+        pattern,
+        z,
+        clash_type,
+        dither,
+        conv,
+        kernel_size,
+        pool,
+        activation,
+        dropout,
+        seed,
+        window=window,
     )
-    if spec.layers[0] != "auto" and not spec.conv:  # everything but the match with the data, before loading it
+    if pattern == "local" and conv:
+        raise InputError(f"--kind local draws its patches on the input image: it cannot sit above --conv {conv}")
+    # everything but the match with the data, before loading it (a local pattern needs the data's image shape)
+    if spec.layers[0] != "auto" and not spec.conv and pattern != "local":
         spec.validate((spec.layers[0],))
     try:
         torch_device = torch.device(device)
@@ -371,6 +401,7 @@ def spec_from_options(
     activation,
     dropout,
     seed,
+    window: int = 5,
 ) -> ModelSpec:
     """The :class:`~predsparse.train.spec.ModelSpec` the ``train`` options describe. With ``--conv``,
     ``--layers`` lists the classifier above the front end, whose input layer (``auto``) the data decides."""
@@ -393,6 +424,7 @@ def spec_from_options(
         d_out=None if pattern == "fc" else d_out,
         density=None if pattern == "fc" or dens is None else (dens[0] if len(dens) == 1 else tuple(dens)),
         kind=pattern,
+        window=window,
         z=int_list(z, "z"),
         clash_type=clash_type,
         dither=dither,

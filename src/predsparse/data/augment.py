@@ -18,17 +18,15 @@ AUGMENTATIONS = ("none", "flip", "shift", "flip-shift")
 SHIFT_PIXELS = 2  # largest translation in each direction; Fashion-MNIST's items sit centred with a 2-4 px margin
 
 
-def image_size(feature_shape: Sequence[int]) -> tuple[int, int, int]:
-    """``(channels, height, width)`` of images stored as ``(H, W)`` or ``(C, H, W)`` samples."""
+def image_size(feature_shape: Sequence[int], need: str = "augmentation") -> tuple[int, int, int]:
+    """``(channels, height, width)`` of images stored as ``(H, W)`` or ``(C, H, W)`` samples; ``need`` names
+    what asks, for the one-line refusal of anything else."""
     shape = tuple(int(s) for s in feature_shape)
     if len(shape) == 2:
         return 1, shape[0], shape[1]
     if len(shape) == 3:
         return shape
-    raise InputError(
-        f"augmentation needs images (samples of shape (H, W) or (C, H, W)); these samples have shape {shape}: "
-        "use --augment none"
-    )
+    raise InputError(f"{need} needs images (samples of shape (H, W) or (C, H, W)); these samples have shape {shape}")
 
 
 def make_augmenter(
@@ -46,7 +44,7 @@ def make_augmenter(
         return None
     import torch
 
-    c, h, w = image_size(feature_shape)
+    c, h, w = image_size(feature_shape, f"augmentation {kind!r}")
     flip, shift = "flip" in kind, "shift" in kind
     p = SHIFT_PIXELS
 

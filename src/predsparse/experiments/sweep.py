@@ -51,6 +51,7 @@ NETWORK_KEYS = {
     "conv",
     "kernel_size",
     "pool",
+    "window",
 }
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"seed"}
 SECTIONS = {"dataset": DATASET_KEYS, "network": NETWORK_KEYS, "train": TRAIN_KEYS}

@@ -7,6 +7,7 @@ memory depth ``D = p / z``. Every generator is seeded and validated before any w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -453,7 +454,7 @@ def _compact_seeds(type_: int, addr: np.ndarray) -> list:
     return (phi[0] if type_ == 3 else phi).tolist()
 
 
-KINDS = ("clash-free", "structured", "random", "fc")
+KINDS = ("clash-free", "structured", "random", "local", "fc")
 
 
 def make(
@@ -466,8 +467,11 @@ def make(
     seed: int = 0,
     clash_type: int = 2,
     dither: bool = False,
+    image_shape: Sequence[int] | None = None,
+    window: int | None = None,
 ) -> Pattern:
-    """One junction of the given kind; ``random`` gets the same edge count as the structured pattern."""
+    """One junction of the given kind; ``random`` gets the same edge count as the structured pattern, and so
+    does ``local`` (:func:`predsparse.patterns.windows.local`, over a left layer of ``image_shape``)."""
     k = kind.replace("_", "-")
     if k == "fc":
         return fully_connected(n_in, n_out)
@@ -478,6 +482,12 @@ def make(
         if out_degree > n_out:
             raise InputError(f"out_degree {out_degree} exceeds n_out {n_out}")
         return random(n_in, n_out, edges=n_in * out_degree, seed=seed)
+    if k == "local":
+        from predsparse.patterns.windows import local  # windows builds on this module
+
+        if image_shape is None or window is None:
+            raise InputError("local patterns need the left layer's image shape and a window size (--window)")
+        return local(n_in, n_out, out_degree, image_shape, window, seed=seed)
     if k == "clash-free":
         if z is None:
             raise InputError("clash-free patterns need z (edges per clock) for every junction: pass --z")

@@ -88,15 +88,21 @@ def network(
     seed: int = 0,
     clash_type: int = 2,
     dither: bool = False,
+    image_shape: Sequence[int] | None = None,
+    window: int | None = None,
 ) -> NetworkPatterns:
     """Build every junction of ``N_net = layers`` with ``d_out_net = d_out``.
 
     ``kind`` may differ per junction. ``d_out=None`` means fully connected. Junction ``i`` uses
     seed ``seed + i`` so junctions differ but the whole network is reproducible from one seed. All
-    constraints are checked for every junction before any pattern is drawn.
+    constraints are checked for every junction before any pattern is drawn. ``kind="local"`` for the whole
+    network means a local (receptive-field) first junction over the input image of ``image_shape`` with
+    ``window x window`` patches, and random junctions above it (hidden layers have no image layout).
     """
     layers = check_layers(layers)
     n_j = len(layers) - 1
+    if isinstance(kind, str) and kind == "local":
+        kind = ["local"] + ["random"] * (n_j - 1)
     kinds = [kind] * n_j if isinstance(kind, str) else list(kind)
     if d_out is None:
         d_out = list(layers[1:])
@@ -116,7 +122,7 @@ def network(
         try:
             in_degree_for(layers[i], layers[i + 1], d_out[i])
         except InputError as exc:
-            if k == "random":
+            if k in ("random", "local"):
                 check_size(d_out[i], f"junction {i + 1} out-degree")
                 continue
             raise InputError(f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): {exc}") from None
@@ -141,6 +147,8 @@ def network(
                     seed=seed + i,
                     clash_type=clash_type,
                     dither=dither,
+                    image_shape=image_shape if i == 0 else None,
+                    window=window,
                 )
             )
         except InputError as exc:

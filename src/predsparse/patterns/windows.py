@@ -357,3 +357,62 @@ def windowed(
         "window_sizes": [int(sizes.min()), int(sizes.max())],
     }
     return Pattern(n_in, n_out, rows, cols, kind="windowed", params=params)
+
+
+def local(
+    n_in: int,
+    n_out: int,
+    out_degree: int,
+    image_shape: Sequence[int],
+    window: int,
+    *,
+    seed: int = 0,
+) -> Pattern:
+    """A receptive-field pattern over an image layer: every right neuron takes all its inputs from one
+    ``window x window`` patch (all channels), as a neuron of a locally connected layer does.
+
+    ``image_shape`` is ``(H, W)`` or ``(C, H, W)``, stored channel by channel and row by row (``n_in = C H W``).
+    The ``(H - window + 1)(W - window + 1)`` patch positions (stride 1) are shared out as evenly as possible:
+    each is used ``n_out // positions`` times, and a seeded random choice of the others one time more. The
+    ``n_in * out_degree`` edges (as for a random pattern of that out-degree) are spread so in-degrees differ by at
+    most one, each right neuron's inputs drawn without replacement from its patch. Left out-degrees vary: border
+    pixels lie in fewer patches.
+    """
+    check_size(n_in, "n_in")
+    check_size(n_out, "n_out")
+    check_size(out_degree, "out_degree")
+    check_size(window, "window")
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) not in (2, 3) or min(shape) < 1:
+        raise InputError(f"a local pattern needs an image layer of shape (H, W) or (C, H, W); got {shape}")
+    c, h, w = (1, *shape) if len(shape) == 2 else shape
+    if c * h * w != n_in:
+        raise InputError(f"image shape {shape} has {c * h * w} pixels but the left layer has {n_in} neurons")
+    if window > min(h, w):
+        raise InputError(f"window {window} exceeds the image's {h}x{w}: a patch must fit inside the image")
+    edges = n_in * out_degree
+    area = c * window * window
+    if edges > n_out * area:
+        raise InputError(
+            f"out_degree {out_degree} needs {edges} edges, more than {n_out} right neurons x {area} pixels per "
+            f"{window}x{window} patch = {n_out * area}: lower the out-degree or widen the window"
+        )
+    rng = np.random.default_rng(seed)
+    ys, xs = np.arange(h - window + 1), np.arange(w - window + 1)
+    positions = len(ys) * len(xs)
+    reps, rest = divmod(n_out, positions)
+    owner = np.concatenate([np.tile(np.arange(positions), reps), rng.choice(positions, rest, replace=False)])
+    owner = rng.permutation(owner)
+    d_in = np.full(n_out, edges // n_out, dtype=np.int64)
+    d_in[rng.choice(n_out, edges % n_out, replace=False)] += 1
+    patch = (
+        np.arange(c)[:, None, None] * h * w + np.arange(window)[None, :, None] * w + np.arange(window)[None, None, :]
+    ).ravel()
+    rows, cols = [], []
+    for j in range(n_out):
+        y, x = divmod(int(owner[j]), len(xs))
+        pick = rng.choice(patch + y * w + x, size=int(d_in[j]), replace=False)
+        rows.append(np.full(len(pick), j, dtype=np.int64))
+        cols.append(np.sort(pick))
+    params = {"out_degree": out_degree, "image_shape": list(shape), "window": window, "seed": seed}
+    return Pattern(n_in, n_out, np.concatenate(rows), np.concatenate(cols), kind="local", params=params)

@@ -120,6 +120,7 @@ def retrain_sweep(rows: list[dict[str, Any]], dataset: dict[str, Any], epochs: i
                 "network.layers": list(r["layers"]),
                 "network.d_out": None if fc else list(r["d_out"]),
                 "network.kind": r["kind"],
+                **({"network.window": r["window"]} if r["kind"] == "local" else {}),
                 "network.conv": list(r.get("conv") or []),
                 "network.activation": r.get("activation", "relu"),
                 "network.dropout": r["dropout"],
@@ -151,7 +152,7 @@ def retrain_front_points(
     """Retrain ``rows`` (front points) ``seeds`` times for ``epochs`` epochs, stored in ``store_path``
     (a rerun resumes); returns one row per point with mean and std of its accuracies."""
     from predsparse.experiments.store import ResultStore, canonical
-    from predsparse.experiments.sweep import expand, run_sweep
+    from predsparse.experiments.sweep import DEFAULTS, expand, run_sweep
 
     if epochs < 1 or seeds < 1:
         raise InputError(f"retrain epochs {epochs} and seeds {seeds} must both be >= 1")
@@ -170,7 +171,8 @@ def retrain_front_points(
         store.close()
     out = []
     for r, variant in zip(rows, cfg.variants):
-        key = canonical({k: v for k, v in variant.items() if k != "seeds"})
+        # the run's record names every key some variant sets, with the default where this one does not (expand)
+        key = canonical({k: variant.get(k, DEFAULTS.get(k)) for k in cfg.varied})
         recs = by_point.get(key, [])
         out.append({**r, **aggregate(recs, epochs)})
     return out

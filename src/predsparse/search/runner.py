@@ -20,7 +20,7 @@ from predsparse.claims import display_url
 from predsparse.data.format import Dataset
 from predsparse.errors import InputError
 from predsparse.nn import input_shape_for
-from predsparse.search.space import SearchSpace, sample
+from predsparse.search.space import InfeasibleError, SearchSpace, sample
 from predsparse.train import TrainConfig
 from predsparse.train.run import run
 from predsparse.train.spec import ModelSpec, default_z, draw_network
@@ -203,7 +203,8 @@ def run_search(
 
     optuna = _optuna()
     n_in, n_out = dataset.num_features, dataset.num_classes
-    input_shape = input_shape_for(dataset.feature_shape) if space.max_conv else None
+    # the image's shape, for conv front ends and local first junctions
+    input_shape = input_shape_for(dataset.feature_shape) if space.max_conv or "local" in space.kinds else None
     max_params = space.max_parameters(n_in, n_out, input_shape)
     if emit is None:  # the caller's process: run the workers here or in --jobs processes, then summarise
         return run_workers_and_summarise(dataset, space, settings, max_params, progress=progress)
@@ -216,7 +217,7 @@ def run_search(
         try:
             cand = sample(trial, space, n_in, n_out, input_shape)
         except InputError as exc:
-            if space.max_params is None:
+            if space.max_params is None and not isinstance(exc, InfeasibleError):
                 raise
             # a draw the budget cannot pay for: pruned (TPE learns to avoid it), the slot stays free
             trial.set_user_attr("infeasible", str(exc))
@@ -270,6 +271,7 @@ def run_search(
             "layers": net.layers,
             "d_out": cand["d_out"],
             "kind": cand["kind"],
+            "window": cand["window"],
             "rho_net": net.rho_net,
             "junction_densities": net.densities,
             "parameters": params,
@@ -340,6 +342,7 @@ def candidate_spec(cand: dict[str, Any], space: SearchSpace, seed: int) -> Model
         activation=space.activation,
         dropout=cand["dropout"],
         seed=seed,
+        **({"window": cand["window"]} if cand.get("window") else {}),
     )
 
 
@@ -412,6 +415,8 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
         )  # out_degrees: studies stored before the rename
     if best["kind"] == "clash-free":
         parts.append("--z " + ",".join(map(str, default_z(best["layers"]))))
+    if best["kind"] == "local":
+        parts.append(f"--window {best['window']}")
     if best.get("activation", "relu") != "relu":
         parts.append(f"--activation {best['activation']}")
     parts += [

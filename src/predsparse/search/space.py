@@ -13,6 +13,10 @@ from predsparse.patterns.network import out_degrees_for_density
 from predsparse.train.loop import LR_SCHEDULES
 
 
+class InfeasibleError(InputError):
+    """A drawn candidate that cannot be built (the search prunes it and draws again)."""
+
+
 def conv_parameters(input_shape: tuple[int, ...], channels: list[int], kernel_size: int = 3) -> int:
     """Trainable parameters of a conv front end: kernels (no bias, batch norm follows) and batch norm's
     scale and shift per channel."""
@@ -24,10 +28,14 @@ def conv_parameters(input_shape: tuple[int, ...], channels: list[int], kernel_si
     return total
 
 
-def budget_densities(layers: list[int], shares: list[float], weights: int) -> list[float]:
+def budget_densities(
+    layers: list[int], shares: list[float], weights: int, caps: list[float] | None = None
+) -> list[float]:
     """Junction densities that spend ``weights`` in proportion to ``shares``; a junction that would exceed
-    full connection is capped at 1 and its excess goes to the others (water-filling)."""
+    full connection (or its density cap in ``caps``) is capped and its excess goes to the others (water-filling)."""
     full = [a * b for a, b in zip(layers[:-1], layers[1:])]
+    if caps is not None:
+        full = [min(f, c * f) for f, c in zip(full, caps)]
     target = [0.0] * len(full)
     open_ = set(range(len(full)))
     left = float(weights)
@@ -43,13 +51,14 @@ def budget_densities(layers: list[int], shares: list[float], weights: int) -> li
             left -= full[i] - target[i]
             target[i] = full[i]
         open_ -= capped
-    return [min(1.0, t / f) for t, f in zip(target, full)]
+    whole = [a * b for a, b in zip(layers[:-1], layers[1:])]
+    return [min(1.0, t / f) for t, f in zip(target, whole)]
 
 
 def out_degrees_for(layers: list[int], densities: list[float], kind: str) -> list[int]:
     """Out-degrees that do not exceed the target densities (at least 1): any whole number for random
     patterns, for structured and clash-free ones a degree the right layer divides (a fixed in-degree)."""
-    if kind == "random":
+    if kind in ("random", "local"):
         return [max(1, min(n, int(rho * n + 1e-9))) for rho, n in zip(densities, layers[1:])]
     return out_degrees_for_density(layers, densities)
 
@@ -97,6 +106,7 @@ class SearchSpace:
     activation: str = "relu"
     max_params: int | None = None
     lr_schedules: list[str] = field(default_factory=lambda: ["cosine"])
+    windows: list[int] = field(default_factory=lambda: [5, 7, 9])
     augments: list[str] = field(default_factory=lambda: ["none"])
     max_label_smoothing: float = 0.0
 
@@ -107,11 +117,18 @@ class SearchSpace:
             raise InputError(f"width range {self.min_width}..{self.max_width} is empty")
         if not 0 < self.min_density <= self.max_density <= 1:
             raise InputError(f"density range {self.min_density}..{self.max_density} must lie in (0, 1]")
-        bad = [k for k in self.kinds if k not in ("clash-free", "structured", "random", "fc")]
+        bad = [k for k in self.kinds if k not in ("clash-free", "structured", "random", "local", "fc")]
         if bad or not self.kinds:
             raise InputError(
-                f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, fc"
+                f"pattern kinds {self.kinds} must be a non-empty subset of clash-free, structured, random, local, fc"
             )
+        if "local" in self.kinds and self.max_conv:
+            raise InputError(
+                "pattern kind local draws its patches on the input image: it cannot sit above conv blocks "
+                f"(max conv layers {self.max_conv}); drop local from the kinds or the conv blocks"
+            )
+        if not self.windows or min(self.windows) < 1:
+            raise InputError(f"window choices {self.windows} must be a non-empty list of numbers >= 1")
         if self.activation not in ("relu", "sigmoid", "tanh"):
             raise InputError(f"activation {self.activation!r} is not one of relu, sigmoid, tanh")
         if self.max_conv < 0:
@@ -173,6 +190,19 @@ def sample(
     depth = trial.suggest_int("hidden_layers", space.min_hidden, space.max_hidden)
     widths = [trial.suggest_int(f"width_{i}", space.min_width, space.max_width, log=True) for i in range(depth)]
     layers = [n_in, *widths, n_out]
+    kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
+    window = None
+    if kind == "local":
+        # every first-layer neuron reads one window x window patch: at most that many inputs each
+        if input_shape is None or len(input_shape) != 3:
+            raise InputError(f"kind local needs image samples; these have shape {input_shape}")
+        window = int(trial.suggest_categorical("window", space.windows))
+        if window > min(input_shape[1:]):
+            raise InputError(f"window {window} exceeds the {input_shape[1]}x{input_shape[2]} image")
+    # the densest first junction the kind allows (a local neuron reads at most one patch)
+    caps = [1.0] * (len(layers) - 1)
+    if window is not None:
+        caps[0] = min(1.0, input_shape[0] * window * window / n_in)
     densities = []
     if space.max_params is not None:
         # the budget decides the densities: each junction gets a drawn share of the weights left after biases
@@ -182,7 +212,7 @@ def sample(
             raise InputError(
                 f"layers {layers} need more than the budget of {space.max_params} parameters at one edge per neuron"
             )
-        densities = [max(rho, space.min_density) for rho in budget_densities(layers, shares, weights)]
+        densities = [max(rho, space.min_density) for rho in budget_densities(layers, shares, weights, caps)]
     else:
         floor = space.min_density
         for i in range(len(layers) - 1):
@@ -191,7 +221,7 @@ def sample(
                 rho = max(rho, floor)
                 floor = rho
             densities.append(rho)
-    kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
+    densities = [min(rho, cap) for rho, cap in zip(densities, caps)]
     lr = trial.suggest_float("lr", *space.lr, log=True)
     l2_raw = trial.suggest_float("l2", space.l2[0], space.l2[1], log=True)
     l2 = 0.0 if l2_raw < space.l2[0] * 10 else l2_raw
@@ -207,6 +237,11 @@ def sample(
         trial.suggest_float("label_smoothing", 0.0, space.max_label_smoothing) if space.max_label_smoothing > 0 else 0.0
     )
     out_degrees = out_degrees_for(layers, densities, kind)
+    if window is not None and n_in * out_degrees[0] > layers[1] * caps[0] * n_in:
+        raise InfeasibleError(
+            f"kind local: {layers[1]} first-layer neurons x {window}x{window} patches hold fewer than the "
+            f"{n_in * out_degrees[0]} edges of out-degree {out_degrees[0]}"
+        )
     all_full = all(d == n for d, n in zip(out_degrees, layers[1:]))
     params = candidate_parameters(layers, out_degrees, "fc" if all_full else kind, conv_params)
     if space.max_params is not None and params > space.max_params:
@@ -218,6 +253,7 @@ def sample(
         "layers": layers,
         "d_out": out_degrees,
         "kind": "fc" if all_full else kind,
+        "window": window,
         "lr": lr,
         "l2": l2,
         "batch_size": batch,

@@ -20,7 +20,7 @@ from typing import Any
 
 from predsparse.errors import InputError
 
-KINDS = ("clash-free", "structured", "random", "fc")
+KINDS = ("clash-free", "structured", "random", "local", "fc")
 ACTIVATION_NAMES = ("relu", "sigmoid", "tanh")
 
 
@@ -57,6 +57,7 @@ class ModelSpec:
     activation: str = "relu"
     dropout: float = 0.0
     seed: int = 0
+    window: int = 5  # kind "local": side of each first-layer neuron's image patch
 
     def __post_init__(self) -> None:
         # lists from configs/JSON become tuples so the spec is hashable and compares by value
@@ -114,6 +115,8 @@ class ModelSpec:
             )
             raise InputError(f"layers start with {layers[0]} but {what} (use 'auto' to follow the data)")
         n_j = len(layers) - 1
+        if self.kind == "local":
+            _check_local(self, feature_shape)
         d_out = self.d_out
         if d_out is not None and self.density is not None:
             raise InputError("give d_out (--d-out) or density (--density), not both")
@@ -145,7 +148,7 @@ class ModelSpec:
                     raise InputError(
                         f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): out-degree {d} exceeds the right layer's {layers[i + 1]} neurons"
                     )
-                if self.kind == "random":
+                if self.kind in ("random", "local"):
                     continue
                 try:
                     in_degree_for(layers[i], layers[i + 1], d)
@@ -161,6 +164,13 @@ class ModelSpec:
                         check_clash_free(layers[i], layers[i + 1], d_out[i], zi, self.clash_type)
                     except InputError as exc:
                         raise InputError(f"junction {i + 1} ({layers[i]}->{layers[i + 1]}): {exc}") from None
+        if self.kind == "local" and d_out is not None:
+            area = self.window**2 * (1 if len(feature_shape) == 2 else int(feature_shape[0]))
+            if layers[0] * d_out[0] > layers[1] * area:
+                raise InputError(
+                    f"junction 1 ({layers[0]}->{layers[1]}): out-degree {d_out[0]} needs {layers[0] * d_out[0]} "
+                    f"edges, more than {layers[1]} neurons x {area} pixels of a {self.window}x{self.window} patch"
+                )
         resolved = replace(
             self, layers=tuple(int(n) for n in layers), d_out=d_out, density=None if d_out else self.density, z=z
         )
@@ -181,6 +191,18 @@ class ModelSpec:
 def _whole(v: Any, name: str, lo: int) -> None:
     if isinstance(v, bool) or not isinstance(v, int) or v < lo:
         raise InputError(f"{name} {v!r} must be a whole number >= {lo}")
+
+
+def _check_local(spec: ModelSpec, feature_shape: Sequence[int]) -> None:
+    """A local first junction needs image samples, straight from the data, and a patch that fits them."""
+    shape = tuple(int(v) for v in feature_shape)
+    if spec.conv:
+        raise InputError("kind local draws its patches on the input image: it cannot sit above a conv front end")
+    if len(shape) not in (2, 3):
+        raise InputError(f"kind local needs image samples of shape (H, W) or (C, H, W); these have shape {shape}")
+    _whole(spec.window, "window", 1)
+    if spec.window > min(shape[-2:]):
+        raise InputError(f"window {spec.window} exceeds the {shape[-2]}x{shape[-1]} image: a patch must fit inside")
 
 
 def _front_end(spec: ModelSpec, feature_shape: Sequence[int]) -> tuple[int, tuple[int, ...] | None]:
@@ -233,6 +255,8 @@ def draw_network(spec: ModelSpec, feature_shape: Sequence[int]):  # noqa: ANN201
         seed=r.seed,
         clash_type=r.clash_type,
         dither=r.dither,
+        image_shape=tuple(feature_shape) if r.kind == "local" else None,
+        window=r.window if r.kind == "local" else None,
     )
 
 
