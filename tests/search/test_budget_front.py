@@ -250,21 +250,32 @@ def test_retrain_sweep_carries_the_recipe_only_when_used():
     assert used["train"]["label_smoothing"] == 0.05
 
 
-def test_search_over_the_training_recipe_records_it_and_names_it_in_the_retrain_command(tmp_path):
+def test_search_over_local_patterns_and_the_recipe_records_both_and_retrains_a_mixed_front(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
-    x = rng.random((300, 4, 4)).astype(np.float32) * 0.3
-    x[np.arange(300), y, :] += 1.0  # images whose class survives a flip
+    x = rng.random((300, 8, 8)).astype(np.float32) * 0.3
+    x[np.arange(300), 2 * y, :] += 1.0  # images whose class (a bright row) survives a flip
     np.savez(tmp_path / "img.npz", xtr=x[:200], ytr=y[:200], xva=x[200:250], yva=y[200:250], xte=x[250:], yte=y[250:])
-    args = ["search", "--dataset", str(tmp_path / "img.npz"), "--trials", "8", "--epochs", "1", "--min-width", "4"]
-    args += ["--max-width", "16", "--max-hidden", "1", "--augments", "none,flip", "--max-label-smoothing", "0.2"]
+    args = ["search", "--dataset", str(tmp_path / "img.npz"), "--trials", "12", "--epochs", "1", "--min-width", "4"]
+    args += ["--max-width", "64", "--max-hidden", "1", "--kinds", "local,random", "--windows", "3,5"]
+    args += ["--augments", "none,flip", "--max-label-smoothing", "0.2", "--max-params", "900", "--no-prune"]
     args += ["--storage", f"sqlite:///{tmp_path}/a.db", "--out", str(tmp_path / "o"), "--json", "--no-progress"]
-    res = CliRunner().invoke(main, [*args, "--no-prune"])
+    args += ["--retrain-front", "--retrain-epochs", "1", "--retrain-seeds", "1"]
+    res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     cands = data["candidates"]
-    assert {c["augment"] for c in cands} <= {"none", "flip"} and len({c["augment"] for c in cands}) == 2
-    assert all(0 <= c["label_smoothing"] <= 0.2 for c in cands)
+    # (a random draw with every junction full is recorded as fc)
+    assert "local" in {c["kind"] for c in cands} <= {"local", "random", "fc"}
+    assert {c["augment"] for c in cands} == {"none", "flip"}
+    for c in cands:
+        assert (c["window"] in (3, 5)) if c["kind"] == "local" else c["window"] is None
+        assert 0 <= c["label_smoothing"] <= 0.2 and c["parameters"] <= 900
+        if c["kind"] == "local":  # a neuron reads at most one patch: the first junction's edges fit
+            assert 64 * c["d_out"][0] <= c["layers"][1] * c["window"] ** 2
     best = data["best"][0]
     assert ("--augment flip" in data["retrain"]) == (best["augment"] == "flip")
-    assert f"--label-smoothing {best['label_smoothing']}" in data["retrain"] or best["label_smoothing"] == 0
+    assert (f"--window {best['window']}" in data["retrain"]) == (best["kind"] == "local")
+    # every front point is found again in the retraining store, whatever options the others set
+    assert len(data["retrained"]) == len(data["pareto_front"])
+    assert all(math.isfinite(r["retrain_val_mean"]) for r in data["retrained"])

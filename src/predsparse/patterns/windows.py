@@ -384,7 +384,9 @@ def local(
     check_size(window, "window")
     shape = tuple(int(s) for s in image_shape)
     if len(shape) not in (2, 3) or min(shape) < 1:
-        raise InputError(f"a local pattern needs an image layer of shape (H, W) or (C, H, W); got {shape}")
+        raise InputError(
+            f"a local pattern needs an image layer of shape (H, W) or (C, H, W); this one has shape {shape}"
+        )
     c, h, w = (1, *shape) if len(shape) == 2 else shape
     if c * h * w != n_in:
         raise InputError(f"image shape {shape} has {c * h * w} pixels but the left layer has {n_in} neurons")
