@@ -36,7 +36,7 @@ def make_augmenter(
 
     ``flip`` mirrors each image left-right with probability 1/2; ``shift`` translates it by a whole number of
     pixels drawn uniformly from ``-SHIFT_PIXELS..SHIFT_PIXELS`` in each direction, filling with zeros
-    (the background of unit-scaled images); ``flip-shift`` does both.
+    (the background of unit-scaled images; of standardised ones, the mean); ``flip-shift`` does both.
     """
     if kind not in AUGMENTATIONS:
         raise InputError(f"augmentation {kind!r} is not one of {AUGMENTATIONS}")
