@@ -424,7 +424,7 @@ def _cells(r: dict) -> list[str]:
         ",".join(map(str, r.get("conv") or [])) or "-",
         ",".join(map(str, r["layers"])),
         ",".join(map(str, r.get("d_out", r.get("out_degrees", [])))),
-        r["kind"],
+        f"local {r['window']}x{r['window']}" if r["kind"] == "local" else r["kind"],
         f"{100 * r['rho_net']:.1f}",
         str(r["parameters"]),
     ]

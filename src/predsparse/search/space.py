@@ -190,19 +190,6 @@ def sample(
     depth = trial.suggest_int("hidden_layers", space.min_hidden, space.max_hidden)
     widths = [trial.suggest_int(f"width_{i}", space.min_width, space.max_width, log=True) for i in range(depth)]
     layers = [n_in, *widths, n_out]
-    kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
-    window = None
-    if kind == "local":
-        # every first-layer neuron reads one window x window patch: at most that many inputs each
-        if input_shape is None or len(input_shape) != 3:
-            raise InputError(f"kind local needs image samples; these have shape {input_shape}")
-        window = int(trial.suggest_categorical("window", space.windows))
-        if window > min(input_shape[1:]):
-            raise InputError(f"window {window} exceeds the {input_shape[1]}x{input_shape[2]} image")
-    # the densest first junction the kind allows (a local neuron reads at most one patch)
-    caps = [1.0] * (len(layers) - 1)
-    if window is not None:
-        caps[0] = min(1.0, input_shape[0] * window * window / n_in)
     densities = []
     if space.max_params is not None:
         # the budget decides the densities: each junction gets a drawn share of the weights left after biases
@@ -212,7 +199,7 @@ def sample(
             raise InputError(
                 f"layers {layers} need more than the budget of {space.max_params} parameters at one edge per neuron"
             )
-        densities = [max(rho, space.min_density) for rho in budget_densities(layers, shares, weights, caps)]
+        densities = budget_densities(layers, shares, weights)
     else:
         floor = space.min_density
         for i in range(len(layers) - 1):
@@ -221,7 +208,22 @@ def sample(
                 rho = max(rho, floor)
                 floor = rho
             densities.append(rho)
-    densities = [min(rho, cap) for rho, cap in zip(densities, caps)]
+    # drawn after the densities, as before the local kind existed: a seed still gives the same candidates
+    kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
+    window = None
+    if kind == "local":  # every first-layer neuron reads one window x window patch: at most that many inputs
+        if input_shape is None or len(input_shape) != 3:
+            raise InputError(f"kind local needs image samples; these have shape {input_shape}")
+        window = int(trial.suggest_categorical("window", space.windows))
+        if window > min(input_shape[1:]):
+            raise InputError(f"window {window} exceeds the {input_shape[1]}x{input_shape[2]} image")
+        # cap the first junction at one patch per neuron; the rest of a budget goes to the junctions above
+        caps = [min(1.0, input_shape[0] * window * window / n_in)] + [1.0] * (len(layers) - 2)
+        if space.max_params is not None:
+            densities = budget_densities(layers, shares, weights, caps)
+        densities = [min(rho, cap) for rho, cap in zip(densities, caps)]
+    if space.max_params is not None:
+        densities = [max(rho, space.min_density) for rho in densities]
     lr = trial.suggest_float("lr", *space.lr, log=True)
     l2_raw = trial.suggest_float("l2", space.l2[0], space.l2[1], log=True)
     l2 = 0.0 if l2_raw < space.l2[0] * 10 else l2_raw
@@ -237,7 +239,7 @@ def sample(
         trial.suggest_float("label_smoothing", 0.0, space.max_label_smoothing) if space.max_label_smoothing > 0 else 0.0
     )
     out_degrees = out_degrees_for(layers, densities, kind)
-    if window is not None and n_in * out_degrees[0] > layers[1] * caps[0] * n_in:
+    if window is not None and n_in * out_degrees[0] > layers[1] * input_shape[0] * window * window:
         raise InfeasibleError(
             f"kind local: {layers[1]} first-layer neurons x {window}x{window} patches hold fewer than the "
             f"{n_in * out_degrees[0]} edges of out-degree {out_degrees[0]}"
