@@ -180,3 +180,7 @@ def test_retrain_command_for_random_patterns_names_the_out_degrees():
     }
     cmd = retrain_command(best, "fashion-mnist", 10)
     assert "--d-out 25,2" in cmd and "None" not in cmd and "--seed 7" in cmd
+    # settings read back exactly, not rounded: the command repeats the stored run
+    best |= {"lr": 0.0061904363859170215, "l2": 1.6603397374337017e-06}
+    words = retrain_command(best, "fashion-mnist", 10).split()
+    assert float(words[words.index("--lr") + 1]) == best["lr"] and float(words[words.index("--l2") + 1]) == best["l2"]

@@ -420,8 +420,9 @@ def retrain_command(best: dict[str, Any], dataset: str, epochs: int) -> str:
     if best.get("activation", "relu") != "relu":
         parts.append(f"--activation {best['activation']}")
     parts += [
-        f"--lr {best['lr']:.3g}",
-        f"--l2 {best['l2']:.3g}",
+        # the shortest text that reads back as the same float: the command repeats the stored run exactly
+        f"--lr {float(best['lr'])!r}",
+        f"--l2 {float(best['l2'])!r}",
         f"--batch-size {best['batch_size']}",
         f"--dropout {best['dropout']}",
         *([f"--lr-schedule {best['lr_schedule']}"] if best.get("lr_schedule", "constant") != "constant" else []),
