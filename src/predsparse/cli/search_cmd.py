@@ -239,7 +239,6 @@ def search(
 ) -> None:
     """Search depth, widths, per-junction densities, pattern kind, conv blocks and training settings."""
     from predsparse.cli.common import int_list, name_list
-    from predsparse.data.augment import image_size
     from predsparse.provenance import versions
     from predsparse.search import SearchSettings, SearchSpace, plot_front, retrain_command, run_search
     from predsparse.search.front import budget_ladder
@@ -287,13 +286,7 @@ def search(
     # a SQLite --storage (its path checked while parsing) is created only once the data has loaded: a bad
     # --dataset leaves no empty study file behind
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
-    # images only: one line naming the shape, before any trial
-    if set(space.augments) - {"none"}:
-        image_size(ds.feature_shape, "augmentation " + ",".join(sorted(set(space.augments) - {"none"})))
-    if "local" in space.kinds:
-        c, h, w = image_size(ds.feature_shape, "pattern kind local")
-        if max(space.windows) > min(h, w):
-            raise InputError(f"--windows {windows}: window {max(space.windows)} exceeds the {h}x{w} image")
+    space.check_data(ds.feature_shape)  # before the study file is created
     if budgets:
         summary = budget_ladder(ds, space, settings, budgets, progress=progress and not as_json)
     else:

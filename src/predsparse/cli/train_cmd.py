@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -24,7 +25,7 @@ from predsparse.cli.common import (  # checked while parsing, before any work
     json_option,
     removed_option,
 )
-from predsparse.data.augment import AUGMENTATIONS, image_size
+from predsparse.data.augment import AUGMENTATIONS
 from predsparse.errors import DivergenceError, InputError
 
 if TYPE_CHECKING:  # annotations only: the command imports its heavy modules when it runs
@@ -284,21 +285,9 @@ def train(
     if workers > 1 and augment != "none":
         raise InputError(f"--augment {augment} is not supported with --workers {workers}: use one or the other")
     spec = spec_from_options(
-        layers,
-        out_degree,
-        density,
-        pattern,
-        z,
-        clash_type,
-        dither,
-        conv,
-        kernel_size,
-        pool,
-        activation,
-        dropout,
-        seed,
-        window=window,
+        layers, out_degree, density, pattern, z, clash_type, dither, conv, kernel_size, pool, activation, dropout, seed
     )
+    spec = replace(spec, window=window)
     if pattern == "local" and conv:
         raise InputError(f"--kind local draws its patches on the input image: it cannot sit above --conv {conv}")
     # everything but the match with the data, before loading it (a local pattern needs the data's image shape)
@@ -325,8 +314,6 @@ def train(
     )
     ds = load_from_options(dataset, data_seed, normalize, pca_k, pad_to, limit_train, limit_val, limit_test)
     spec.validate(ds.feature_shape)
-    if augment != "none":
-        image_size(ds.feature_shape)  # images only: one line naming the shape, before training
     kept: dict = {}
     try:
         rec = run(
@@ -401,7 +388,6 @@ def spec_from_options(
     activation,
     dropout,
     seed,
-    window: int = 5,
 ) -> ModelSpec:
     """The :class:`~predsparse.train.spec.ModelSpec` the ``train`` options describe. With ``--conv``,
     ``--layers`` lists the classifier above the front end, whose input layer (``auto``) the data decides."""
@@ -424,7 +410,6 @@ def spec_from_options(
         d_out=None if pattern == "fc" else d_out,
         density=None if pattern == "fc" or dens is None else (dens[0] if len(dens) == 1 else tuple(dens)),
         kind=pattern,
-        window=window,
         z=int_list(z, "z"),
         clash_type=clash_type,
         dither=dither,

@@ -202,6 +202,7 @@ def run_search(
     from predsparse.patterns.scatter import scatter
 
     optuna = _optuna()
+    space.check_data(dataset.feature_shape)
     n_in, n_out = dataset.num_features, dataset.num_classes
     # the image's shape, for conv front ends and local first junctions
     input_shape = input_shape_for(dataset.feature_shape) if space.max_conv or "local" in space.kinds else None

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from predsparse.data.augment import AUGMENTATIONS
+from predsparse.data.augment import AUGMENTATIONS, image_size
 from predsparse.errors import InputError
 from predsparse.nn.conv import front_end_output_shape
 from predsparse.patterns.network import out_degrees_for_density
@@ -151,6 +151,17 @@ class SearchSpace:
         if not (math.isfinite(self.max_label_smoothing) and 0 <= self.max_label_smoothing < 1):
             raise InputError(f"largest label smoothing {self.max_label_smoothing} must lie in [0, 1)")
 
+    def check_data(self, feature_shape: tuple[int, ...]) -> None:
+        """Refuse, in one line, data this space cannot train on: augmentations and the local kind need images,
+        and every window must fit inside them."""
+        used = sorted(set(self.augments) - {"none"})
+        if used:
+            image_size(feature_shape, "augmentation " + ",".join(used))
+        if "local" in self.kinds:
+            _, h, w = image_size(feature_shape, "pattern kind local")
+            if max(self.windows) > min(h, w):
+                raise InputError(f"window {max(self.windows)} of {self.windows} exceeds the {h}x{w} image")
+
     def max_parameters(self, n_in: int, n_out: int, input_shape: tuple[int, ...] | None = None) -> int:
         """Parameters of the largest model in the space (deepest, widest, fully connected; with conv
         blocks, the largest over every conv depth with the most channels)."""
@@ -211,12 +222,8 @@ def sample(
     # drawn after the densities, as before the local kind existed: a seed still gives the same candidates
     kind = trial.suggest_categorical("kind", space.kinds) if len(space.kinds) > 1 else space.kinds[0]
     window = None
-    if kind == "local":  # every first-layer neuron reads one window x window patch: at most that many inputs
-        if input_shape is None or len(input_shape) != 3:
-            raise InputError(f"kind local needs image samples; these have shape {input_shape}")
+    if kind == "local":  # every first-layer neuron reads one window x window patch (check_data: it fits)
         window = int(trial.suggest_categorical("window", space.windows))
-        if window > min(input_shape[1:]):
-            raise InputError(f"window {window} exceeds the {input_shape[1]}x{input_shape[2]} image")
         # cap the first junction at one patch per neuron; the rest of a budget goes to the junctions above
         caps = [min(1.0, input_shape[0] * window * window / n_in)] + [1.0] * (len(layers) - 2)
         if space.max_params is not None:
