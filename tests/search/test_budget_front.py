@@ -10,7 +10,7 @@ import optuna
 import pytest
 from click.testing import CliRunner
 
-from helpers import toy
+from helpers import bright_rows, toy
 from predsparse.cli import main
 from predsparse.data import Dataset
 from predsparse.errors import InputError
@@ -251,11 +251,7 @@ def test_retrain_sweep_carries_the_recipe_only_when_used():
 
 
 def test_search_over_local_patterns_and_the_recipe_records_both_and_retrains_a_mixed_front(tmp_path):
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, 300)
-    x = rng.random((300, 8, 8)).astype(np.float32) * 0.3
-    x[np.arange(300), 2 * y, :] += 1.0  # images whose class (a bright row) survives a flip
-    np.savez(tmp_path / "img.npz", xtr=x[:200], ytr=y[:200], xva=x[200:250], yva=y[200:250], xte=x[250:], yte=y[250:])
+    np.savez(tmp_path / "img.npz", **bright_rows(n=300, side=8))  # images whose class survives a flip
     args = ["search", "--dataset", str(tmp_path / "img.npz"), "--trials", "12", "--epochs", "1", "--min-width", "4"]
     args += ["--max-width", "64", "--max-hidden", "1", "--kinds", "local,random", "--windows", "3,5"]
     args += ["--augments", "none,flip", "--max-label-smoothing", "0.2", "--max-params", "900", "--no-prune"]

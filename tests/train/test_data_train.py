@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from helpers import toy
+from helpers import StopTraining, stop_at, toy
 from predsparse import patterns as P
 from predsparse.cli import main
 from predsparse.data import Dataset, load_dataset, load_npz, pad, pca, read_idx
@@ -138,16 +138,9 @@ def test_checkpoint_resume_gives_same_result(tmp_path):
     full = fit(build_model(net.layers, net.patterns), ds, cfg, progress=False)
     ck = tmp_path / "ck.pt"
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_3(rec):
-        if rec["epoch"] == 3:
-            raise Stop
-
     torch.manual_seed(0)
-    with pytest.raises(Stop):
-        fit(build_model(net.layers, net.patterns), ds, cfg, progress=False, checkpoint=ck, on_epoch=stop_at_3)
+    with pytest.raises(StopTraining):
+        fit(build_model(net.layers, net.patterns), ds, cfg, progress=False, checkpoint=ck, on_epoch=stop_at(3))
     torch.manual_seed(0)
     resumed = fit(build_model(net.layers, net.patterns), ds, cfg, progress=False, checkpoint=ck)
     assert len(resumed.history) == 6

@@ -14,7 +14,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from helpers import toy
+from helpers import StopTraining, stop_at, toy
 from predsparse import patterns as P
 from predsparse.cli import main
 from predsparse.data import Dataset
@@ -85,16 +85,9 @@ def test_three_workers_adam_resuming_fit_checkpoint_equal_fit(tmp_path):
     single_model = BUILD()
     single = fit(single_model, ds, cfg, progress=False)
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_2(rec):
-        if rec["epoch"] == 2:
-            raise Stop
-
     ck = tmp_path / "ck.pt"
-    with pytest.raises(Stop):
-        fit(BUILD(), ds, cfg, progress=False, checkpoint=ck, on_epoch=stop_at_2)
+    with pytest.raises(StopTraining):
+        fit(BUILD(), ds, cfg, progress=False, checkpoint=ck, on_epoch=stop_at(2))
     dist_model = BUILD()
     dist = fit_distributed(BUILD, ds, cfg, workers=3, checkpoint=ck, into=dist_model)
     assert len(dist.history) == 4

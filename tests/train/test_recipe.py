@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from bad_input import assert_refused, run, save_npz
+from helpers import StopTraining, bright_rows, stop_at
 from predsparse import patterns as P
 from predsparse.data import Dataset
 from predsparse.data.augment import SHIFT_PIXELS, make_augmenter
@@ -80,17 +81,8 @@ def test_label_smoothing_loss_is_the_mixture_of_cross_entropy_and_uniform_target
     assert math.isclose(loss, expected, rel_tol=1e-5)
 
 
-def _image_toy(n: int = 120) -> Dataset:
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 3, n)
-    x = rng.random((n, 4, 4)).astype(np.float32) * 0.3
-    x[np.arange(n), y, :] += 1.0  # the class is the bright row: survives a left-right flip
-    a, b = int(n * 0.6), int(n * 0.8)
-    return Dataset.from_mapping({"xtr": x[:a], "ytr": y[:a], "xva": x[a:b], "yva": y[a:b], "xte": x[b:], "yte": y[b:]})
-
-
 def test_augmented_training_repeats_and_resumes_exactly(tmp_path):
-    ds = _image_toy()
+    ds = Dataset.from_mapping(bright_rows())
     net = P.network([16, 12, 3], [6, 3], "structured", seed=0)
     cfg = TrainConfig(epochs=5, batch_size=16, lr=1e-2, seed=1, augment="flip-shift", label_smoothing=0.1)
     full = fit(build_model(net.layers, net.patterns, seed=0), ds, cfg, progress=False)
@@ -105,16 +97,9 @@ def test_augmented_training_repeats_and_resumes_exactly(tmp_path):
     assert losses == [h["train_loss"] for h in again.history]
     assert losses != [h["train_loss"] for h in plain.history]  # the options change training
 
-    class Stop(Exception):
-        pass
-
-    def stop_at_2(rec):
-        if rec["epoch"] == 2:
-            raise Stop
-
     ck = tmp_path / "ck.pt"
-    with pytest.raises(Stop):
-        fit(build_model(net.layers, net.patterns, seed=0), ds, cfg, progress=False, checkpoint=ck, on_epoch=stop_at_2)
+    with pytest.raises(StopTraining):
+        fit(build_model(net.layers, net.patterns, seed=0), ds, cfg, progress=False, checkpoint=ck, on_epoch=stop_at(2))
     resumed = fit(build_model(net.layers, net.patterns, seed=0), ds, cfg, progress=False, checkpoint=ck)
     assert [h["train_loss"] for h in resumed.history] == losses
     # a checkpoint written with one recipe is not resumed with another
